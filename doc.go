@@ -1,0 +1,23 @@
+// Package servicemesh runs an application as a mesh of in-process services.
+//
+// A program creates a mesh, adds its services and runs it. The mesh gives
+// each service a structured logger (HasLogger), hands it the other services
+// until it has found what it depends on (HasDependencies), calls its Init,
+// binds the event handlers it implements (the EventHandler* interfaces) on a
+// shared event bus, and, when SIGINT or SIGTERM arrives or Shutdown is called,
+// stops the services newest first (HasGracefulShutdown). Only Service, with
+// Init and Name, is required; everything else is opt-in by implementing an
+// interface.
+//
+//	func main() {
+//		app := servicemesh.New("my app")
+//		app.Add(&web.Server{})
+//		app.Add(&store.Postgres{})
+//		app.Run()
+//	}
+//
+// Every Mesh method is safe for concurrent use and may be called from inside
+// Init, OnShutdown and event handlers. The mesh never holds a lock while it
+// runs a service's code, and it recovers and logs a panic in that code so that
+// the other services go on.
+package servicemesh

@@ -1,0 +1,459 @@
+package servicemesh
+
+import (
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ee "github.com/gravestench/eventemitter"
+)
+
+const defaultName = "Service Mesh"
+
+// New returns an empty mesh. The name is the given parts joined with a space,
+// or "Service Mesh" when none are given; it appears in the mesh's own log
+// lines. The mesh logs as text to standard output at level Info until told
+// otherwise.
+func New(name ...string) Mesh {
+	n := strings.Join(name, " ")
+	if n == "" {
+		n = defaultName
+	}
+	m := &mesh{
+		name:       n,
+		events:     ee.New(),
+		logs:       newLogRouter(),
+		index:      make(map[Service]*entry),
+		ptrs:       make(map[uintptr]*entry),
+		waiting:    make(map[*entry]struct{}),
+		blind:      make(map[*entry]struct{}),
+		down:       make(chan struct{}),
+		lastChange: time.Now(),
+	}
+	m.idle = sync.NewCond(&m.mu)
+	m.logger = m.logs.logger(n)
+	m.svcs = []Service{m}
+	m.timeout.Store(int64(defaultResolutionTimeout))
+	m.warnDelay.Store(int64(defaultWarnDelay))
+	return m
+}
+
+// mesh is the implementation of Mesh. It is itself a Service.
+type mesh struct {
+	name   string
+	events *ee.EventEmitter
+	logs   *logRouter
+	logger *slog.Logger
+
+	timeout   atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
+	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
+
+	// down is closed when shutdown begins; it cancels resolutions and wakes Run.
+	down chan struct{}
+	// shutdownWG is done when shutdown has completed.
+	shutdownWG sync.WaitGroup
+
+	mu sync.Mutex // guards every field below
+	// idle is signalled (on mu) when pending or workers reach zero.
+	idle *sync.Cond
+	// svcs is the mesh followed by its services, in the order added. It is
+	// append-only and replaced by a fresh copy on removal, so every
+	// svcs[:n:n] handed out stays immutable: resolvers share it.
+	svcs    []Service
+	entries []*entry           // the services' entries, parallel to svcs[1:]
+	index   map[Service]*entry // entries of services whose value is comparable
+	odd     []*entry           // entries of services whose value is not comparable
+	ptrs    map[uintptr]*entry // entries of pointer-shaped services, by address
+	// waiting holds entries whose resolvers wait for a change; blind holds
+	// those of them that refer to no service the mesh can see.
+	waiting map[*entry]struct{}
+	blind   map[*entry]struct{}
+	// initOrder lists entries whose Init returned normally, oldest first.
+	initOrder []*entry
+	// pending counts accepted services whose Init has not yet been reached
+	// and returned (or been abandoned); workers counts live goroutines the
+	// mesh started for lifecycles and removals.
+	pending, workers int
+	lastChange       time.Time // when a service was last added, initialized or removed
+	shutting         bool      // shutdown has begun
+}
+
+// Name returns the mesh's name.
+func (m *mesh) Name() string { return m.name }
+
+// Init does nothing: the mesh is a Service so that it can be listed and found
+// like any other, but it is never added to a mesh.
+func (m *mesh) Init(Mesh) {}
+
+// Events returns the mesh's event bus.
+func (m *mesh) Events() *ee.EventEmitter { return m.events }
+
+// Services returns a copy of the mesh's services, the mesh first.
+func (m *mesh) Services() []Service {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Service(nil), m.svcs...)
+}
+
+// snapshot returns the shared, immutable list of services for resolvers.
+func (m *mesh) snapshot() []Service {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.svcs[:len(m.svcs):len(m.svcs)]
+}
+
+// Add registers svc and starts its lifecycle. See Mesh.Add.
+func (m *mesh) Add(svc Service) *sync.WaitGroup {
+	if isNil(svc) {
+		m.logger.Warn("Add ignored: the service is nil")
+		return doneWaitGroup()
+	}
+	name, err := m.serviceName(svc)
+	if err != nil {
+		return doneWaitGroup()
+	}
+	e := newEntry(svc, name)
+
+	m.mu.Lock()
+	switch {
+	case m.shutting:
+		m.mu.Unlock()
+		m.logger.Warn("Add ignored: the mesh is shutting down", "added", name)
+		return doneWaitGroup()
+	case svc == Service(m) || m.lookup(svc) != nil:
+		m.mu.Unlock()
+		m.logger.Warn("Add ignored: the service is already in the mesh", "added", name)
+		return doneWaitGroup()
+	}
+	m.register(e)
+	m.pending++
+	m.workers++
+	m.changed()
+	m.wakeAll()
+	m.mu.Unlock()
+
+	e.hmu.Lock()
+	if !e.unbound {
+		e.handlers = m.bindHandlers(svc, name)
+	}
+	e.hmu.Unlock()
+	if l, ok := svc.(HasLogger); ok {
+		e.hasLogger = true
+		logger := m.logs.logger(name)
+		_ = m.guard(name, "SetLogger", func() { l.SetLogger(logger) })
+	}
+	e.done.Add(1)
+	go m.lifecycle(e)
+	return &e.done
+}
+
+// lifecycle takes one service from added to initialized. It runs in its own
+// goroutine, counted in workers, and ends once EventServiceInitialized's
+// handlers have run or the lifecycle was cut short.
+func (m *mesh) lifecycle(e *entry) {
+	defer m.workerDone()
+	defer e.done.Done()
+	reached := false // whether pending was already settled
+	defer func() {
+		if !reached {
+			m.settle(e, false)
+		}
+	}()
+
+	svc := e.svc
+	m.emit(EventServiceEventsBound, svc)
+	if e.hasLogger {
+		m.emit(EventServiceLoggerBound, svc)
+	}
+	m.emit(EventServiceAdded, svc)
+	if e.deps != nil && !m.resolve(e) {
+		return
+	}
+	if !m.beginInit(e) {
+		return
+	}
+	m.logger.Debug("initializing service", "initializing", e.name)
+	err := m.guard(e.name, "Init", func() { svc.Init(m) })
+	reached = true
+	m.settle(e, err == nil)
+	if err != nil {
+		return
+	}
+	m.logger.Debug("service initialized", "initialized", e.name)
+	m.emit(EventServiceInitialized, svc)
+}
+
+// beginInit reports whether e may be initialized now: it may not once it was
+// removed, or, for a service that waited for dependencies, once shutdown began.
+func (m *mesh) beginInit(e *entry) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.removed {
+		return false
+	}
+	if m.shutting && e.deps != nil {
+		return false
+	}
+	e.phase = phaseInitializing
+	return true
+}
+
+// settle records the end of e's way to Init: initialized when ok, failed
+// otherwise. Dependents watching e are woken.
+func (m *mesh) settle(e *entry, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending--
+	if ok {
+		e.phase = phaseInitialized
+		if !e.removed {
+			m.initOrder = append(m.initOrder, e)
+		}
+		m.changed()
+		m.wakeDependents(e)
+	} else if e.phase != phaseRemoved {
+		e.phase = phaseFailed
+	}
+	if m.pending == 0 {
+		m.idle.Broadcast()
+	}
+}
+
+// workerDone marks the end of a goroutine counted in workers.
+func (m *mesh) workerDone() {
+	m.mu.Lock()
+	m.workers--
+	if m.workers == 0 {
+		m.idle.Broadcast()
+	}
+	m.mu.Unlock()
+}
+
+// Remove takes svc out of the mesh. See Mesh.Remove.
+func (m *mesh) Remove(svc Service) *sync.WaitGroup {
+	if isNil(svc) {
+		m.logger.Warn("Remove ignored: the service is nil")
+		return doneWaitGroup()
+	}
+	m.mu.Lock()
+	e := m.lookup(svc)
+	if e == nil {
+		m.mu.Unlock()
+		m.logger.Debug("Remove ignored: the service is not in the mesh")
+		return doneWaitGroup()
+	}
+	m.unregister(e)
+	e.removed = true
+	if e.phase != phaseInitialized {
+		e.phase = phaseRemoved
+	}
+	close(e.cancel)
+	m.changed()
+	m.wakeDependents(e)
+	m.workers++
+	m.mu.Unlock()
+
+	e.hmu.Lock()
+	e.unbound = true
+	m.unbindHandlers(e.handlers)
+	e.handlers = nil
+	e.hmu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer m.workerDone()
+		defer wg.Done()
+		m.logger.Debug("service removed", "removed", e.name)
+		m.emit(EventServiceRemoved, svc)
+		if e.resolved != nil {
+			<-e.resolved
+		}
+	}()
+	return &wg
+}
+
+// register adds e to the registry. The caller holds mu.
+func (m *mesh) register(e *entry) {
+	m.svcs = append(m.svcs, e.svc)
+	m.entries = append(m.entries, e)
+	if e.comparable {
+		m.index[e.svc] = e
+	} else {
+		m.odd = append(m.odd, e)
+	}
+	if e.addr != 0 {
+		m.ptrs[e.addr] = e
+	}
+}
+
+// unregister drops e from the registry. svcs is rebuilt rather than edited in
+// place, so snapshots already handed to resolvers never change. The caller
+// holds mu.
+func (m *mesh) unregister(e *entry) {
+	svcs := make([]Service, 1, len(m.svcs))
+	svcs[0] = m
+	entries := make([]*entry, 0, len(m.entries))
+	for _, x := range m.entries {
+		if x != e {
+			entries = append(entries, x)
+			svcs = append(svcs, x.svc)
+		}
+	}
+	m.svcs, m.entries = svcs, entries
+	if e.comparable {
+		delete(m.index, e.svc)
+	} else {
+		for i, x := range m.odd {
+			if x == e {
+				m.odd = append(m.odd[:i:i], m.odd[i+1:]...)
+				break
+			}
+		}
+	}
+	if e.addr != 0 && m.ptrs[e.addr] == e {
+		delete(m.ptrs, e.addr)
+	}
+}
+
+// lookup finds the entry of svc, without ever comparing values that Go
+// cannot compare. The caller holds mu.
+func (m *mesh) lookup(svc Service) *entry {
+	if comparable(svc) {
+		return m.index[svc]
+	}
+	for _, e := range m.odd {
+		if sameService(e.svc, svc) {
+			return e
+		}
+	}
+	return nil
+}
+
+// changed notes that the set of services or their states changed. The
+// caller holds mu.
+func (m *mesh) changed() { m.lastChange = time.Now() }
+
+// serviceName calls svc.Name, containing a panic.
+func (m *mesh) serviceName(svc Service) (name string, err error) {
+	err = m.guard(reflect.TypeOf(svc).String(), "Name", func() { name = svc.Name() })
+	return name, err
+}
+
+// phase is where a service is in its lifecycle.
+type phase uint8
+
+const (
+	phaseAdded        phase = iota // registered; lifecycle events being emitted
+	phaseResolving                 // waiting for its dependencies
+	phaseInitializing              // Init is running
+	phaseInitialized               // Init returned normally
+	phaseFailed                    // resolution failed, was canceled, or Init panicked
+	phaseRemoved                   // removed before it was initialized
+)
+
+var phaseNames = [...]string{"added", "resolving", "initializing", "initialized", "failed", "removed"}
+
+// String returns the phase's name.
+func (p phase) String() string {
+	if int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return "phase(" + string(rune('0'+p)) + ")"
+}
+
+// entry is the mesh's record of one added service.
+type entry struct {
+	svc        Service
+	name       string
+	deps       HasDependencies // nil if the service has none
+	comparable bool            // svc can be a map key
+	addr       uintptr         // svc's address if it is pointer-shaped, else 0
+	hasLogger  bool            // set before the lifecycle starts, then read-only
+	done       sync.WaitGroup  // returned by Add
+	cancel     chan struct{}   // closed by Remove
+	wake       chan struct{}   // a change the resolver may care about (cap 1)
+	resolved   chan struct{}   // closed when resolution ends; nil without deps
+
+	hmu      sync.Mutex // guards handlers and unbound
+	handlers []bound
+	unbound  bool
+
+	// guarded by mesh.mu:
+	phase    phase
+	removed  bool
+	since    time.Time           // when resolution started
+	watching []*entry            // services the resolver holds
+	watchers map[*entry]struct{} // resolvers holding this service
+}
+
+func newEntry(svc Service, name string) *entry {
+	e := &entry{
+		svc:        svc,
+		name:       name,
+		comparable: comparable(svc),
+		addr:       addressOf(svc),
+		cancel:     make(chan struct{}),
+	}
+	if d, ok := svc.(HasDependencies); ok {
+		e.deps = d
+		e.wake = make(chan struct{}, 1)
+		e.resolved = make(chan struct{})
+	}
+	return e
+}
+
+// doneWaitGroup returns a WaitGroup that is already done.
+func doneWaitGroup() *sync.WaitGroup { return new(sync.WaitGroup) }
+
+// isNil reports whether svc is nil or a nil pointer, map, slice, func or
+// channel, on which calling a method would likely panic.
+func isNil(svc Service) bool {
+	if svc == nil {
+		return true
+	}
+	v := reflect.ValueOf(svc)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
+// comparable reports whether svc may be compared with == or used as a map
+// key without panicking.
+func comparable(svc Service) bool {
+	t := reflect.TypeOf(svc)
+	if t.Kind() == reflect.Pointer {
+		return true
+	}
+	return reflect.ValueOf(svc).Comparable()
+}
+
+// sameService reports whether a and b, whose values are not comparable, are
+// the same service: the same map, slice or func, or deeply equal values.
+func sameService(a, b Service) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.Type() != vb.Type() {
+		return false
+	}
+	switch va.Kind() {
+	case reflect.Map, reflect.Func:
+		return va.Pointer() == vb.Pointer()
+	case reflect.Slice:
+		return va.Pointer() == vb.Pointer() && va.Len() == vb.Len()
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// addressOf returns the address a pointer-shaped service points to, or 0.
+func addressOf(svc Service) uintptr {
+	v := reflect.ValueOf(svc)
+	if v.Kind() == reflect.Pointer {
+		return v.Pointer()
+	}
+	return 0
+}

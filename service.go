@@ -1,0 +1,67 @@
+package servicemesh
+
+import "log/slog"
+
+// Service is the one contract every member of a mesh honours.
+//
+// Name identifies the service in logs, events and errors; it should be stable
+// and, for readable diagnostics, unique within a mesh. Init is called exactly
+// once, from a goroutine owned by the mesh, after the service's dependencies
+// (see HasDependencies) are resolved. Init may call any Mesh method, including
+// Add(...).Wait() and Shutdown(); waiting on Shutdown's WaitGroup from inside
+// Init waits for itself and never returns. A panic in Init is recovered and
+// logged, and the service counts as not initialized.
+type Service interface {
+	Init(mesh Mesh)
+	Name() string
+}
+
+// HasLogger is implemented by services that want a logger from the mesh.
+//
+// SetLogger is called once, before Add returns, with a logger that carries the
+// attribute service=<Name()> and writes through the mesh's log handler, so
+// later calls to Mesh.SetLogLevel, SetLogHandler and SetLogDestination reach it
+// without SetLogger being called again.
+type HasLogger interface {
+	Service
+	SetLogger(logger *slog.Logger)
+	Logger() *slog.Logger
+}
+
+// HasDependencies is implemented by services that need other services before
+// their Init may run.
+//
+// The mesh calls ResolveDependencies with the services currently in the mesh
+// until DependenciesResolved reports true, then calls Init. The slice is a
+// read-only snapshot shared with other resolvers: a resolver must not modify
+// it (appending to it is safe; its capacity equals its length). It includes
+// services that are not yet initialized, so services that depend on each other
+// can find each other. Both methods are only ever called from the service's
+// own lifecycle goroutine, never concurrently with each other.
+type HasDependencies interface {
+	Service
+	DependenciesResolved() bool
+	ResolveDependencies(services []Service)
+}
+
+// HasGracefulShutdown is implemented by services that need to clean up when
+// the mesh shuts down.
+//
+// OnShutdown is called at most once, during Mesh.Shutdown, and only if Init
+// returned normally. Services are stopped newest-initialized first, so a
+// service stops before the services it depends on. Removing a service with
+// Mesh.Remove does not call OnShutdown.
+type HasGracefulShutdown interface {
+	Service
+	OnShutdown()
+}
+
+// HasReadiness is implemented by services that can report whether they are
+// ready for use, for example once a listener is accepting connections.
+//
+// The mesh never waits on Ready before calling Init; it is a convenience for
+// dependents, which may check it in DependenciesResolved.
+type HasReadiness interface {
+	Service
+	Ready() bool
+}
