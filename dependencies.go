@@ -62,10 +62,25 @@ func (m *mesh) SetDependencyResolutionTimeout(d time.Duration) {
 	m.wakeResolvers()
 }
 
-// setWarnDelay sets after how long a waiting resolution is reported.
-func (m *mesh) setWarnDelay(d time.Duration) {
-	m.warnDelay.Store(int64(d))
-	m.wakeResolvers()
+// SetDependencyWarningDelay sets after how long a service that is still
+// waiting for its dependencies is reported at level Warn, once, with how long
+// it has waited and which services are still unresolved (default 5s; zero or
+// negative turns the report off). When every unresolved service is waiting and
+// nothing in the mesh has changed for that long, the report says that a
+// dependency cycle or a missing service is likely. The same delay reports a
+// shutdown held up by an Init or OnShutdown that does not return.
+//
+// It is a function rather than a Mesh method so that Mesh stays the interface
+// the original library defined. It applies to waits under way, and reports
+// false, doing nothing, when m was not made by New.
+func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return false
+	}
+	mm.warnDelay.Store(int64(d))
+	mm.wakeResolvers()
+	return true
 }
 
 // resolve runs e's dependency resolution, bracketed by its events, and

@@ -3,6 +3,7 @@ package servicemesh
 import (
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -362,7 +363,7 @@ func (p phase) String() string {
 	if int(p) < len(phaseNames) {
 		return phaseNames[p]
 	}
-	return "phase(" + string(rune('0'+p)) + ")"
+	return "phase(" + strconv.Itoa(int(p)) + ")"
 }
 
 // entry is the mesh's record of one added service.

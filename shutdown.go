@@ -73,99 +73,84 @@ func (m *mesh) shutdown() {
 		order = order[n:]
 	}
 
-	m.waitIdle("lifecycle goroutines to end", func() bool { return m.workers == 0 }, func() []string { return nil })
+	m.waitIdle("lifecycle goroutines to end", func() bool { return m.workers == 0 }, m.initializing)
 	m.logger.Debug("shutdown complete")
 }
 
 // stop calls OnShutdown on every service in group at once and waits for them.
 func (m *mesh) stop(group []*entry) {
-	var wg sync.WaitGroup
+	var stoppers []HasGracefulShutdown
+	var names []string
 	for _, e := range group {
-		s, ok := e.svc.(HasGracefulShutdown)
-		if !ok || e.isRemoved(m) {
-			continue
+		if s, ok := e.svc.(HasGracefulShutdown); ok && !m.wasRemoved(e) {
+			stoppers = append(stoppers, s)
+			names = append(names, e.name)
 		}
-		call := func() {
-			m.logger.Debug("stopping service", "stopping", e.name)
-			_ = m.guard(e.name, "OnShutdown", s.OnShutdown)
-		}
-		if len(group) == 1 {
-			m.watchdog("OnShutdown to return", []string{e.name}, call)
-			return
-		}
-		wg.Add(1)
+	}
+	if len(stoppers) == 0 {
+		return
+	}
+	defer m.warnIfSlow("OnShutdown to return", func() []string { return names })()
+	call := func(i int) {
+		m.logger.Debug("stopping service", "stopping", names[i])
+		_ = m.guard(names[i], "OnShutdown", stoppers[i].OnShutdown)
+	}
+	if len(stoppers) == 1 {
+		call(0) // a lone service needs no goroutine
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(len(stoppers))
+	for i := range stoppers {
 		go func() {
 			defer wg.Done()
-			call()
+			call(i)
 		}()
 	}
-	names := make([]string, 0, len(group))
-	for _, e := range group {
-		names = append(names, e.name)
-	}
-	m.watchdog("OnShutdown to return", names, wg.Wait)
+	wg.Wait()
 }
 
-// isRemoved reports whether e was removed from m.
-func (e *entry) isRemoved(m *mesh) bool {
+// wasRemoved reports whether e was removed from the mesh.
+func (m *mesh) wasRemoved(e *entry) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return e.removed
 }
 
-// initializing names the services whose Init has not yet returned.
+// initializing names the services whose way to Init has not yet ended.
 func (m *mesh) initializing() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
 	for _, e := range m.entries {
-		if e.phase == phaseInitializing || e.phase == phaseAdded {
+		if e.phase == phaseAdded || e.phase == phaseInitializing {
 			names = append(names, e.name)
 		}
 	}
 	return names
 }
 
-// waitIdle blocks until cond, evaluated under mu, holds.
+// waitIdle blocks until cond, evaluated under mu, holds. It is re-evaluated
+// whenever pending or workers reach zero.
 func (m *mesh) waitIdle(what string, cond func() bool, who func() []string) {
-	wait := func() {
-		m.mu.Lock()
-		for !cond() {
-			m.idle.Wait()
-		}
-		m.mu.Unlock()
-	}
+	defer m.warnIfSlow(what, who)()
 	m.mu.Lock()
-	ready := cond()
-	m.mu.Unlock()
-	if !ready {
-		m.watchdog(what, nil, wait, who)
+	defer m.mu.Unlock()
+	for !cond() {
+		m.idle.Wait()
 	}
 }
 
-// watchdog runs wait and, if it takes longer than the warning delay, logs
-// once what shutdown is waiting for, so that a hung service can be found.
-func (m *mesh) watchdog(what string, names []string, wait func(), who ...func() []string) {
+// warnIfSlow arranges for a warning naming what shutdown waits for, and on
+// whom, if the wait outlasts the warning delay, so that hung service code can
+// be found. Call the returned function when the wait is over.
+func (m *mesh) warnIfSlow(what string, who func() []string) (stop func()) {
 	delay := time.Duration(m.warnDelay.Load())
 	if delay <= 0 {
-		wait()
-		return
+		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		wait()
-	}()
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	select {
-	case <-done:
-		return
-	case <-timer.C:
-	}
-	if len(who) > 0 {
-		names = who[0]()
-	}
-	m.logger.Warn("shutdown is still waiting", "for", what, "waited", delay, "services", names)
-	<-done
+	t := time.AfterFunc(delay, func() {
+		m.logger.Warn("shutdown is still waiting", "for", what, "waited", delay, "services", who())
+	})
+	return func() { t.Stop() }
 }

@@ -1,0 +1,324 @@
+package servicemesh
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// outsider waits for a flag set from outside the mesh.
+type outsider struct {
+	name     string
+	ready    atomic.Bool
+	checks   atomic.Int64
+	initedAt atomic.Int64 // unix nanos
+}
+
+func (o *outsider) Name() string { return o.name }
+func (o *outsider) Init(Mesh)    { o.initedAt.Store(time.Now().UnixNano()) }
+func (o *outsider) DependenciesResolved() bool {
+	o.checks.Add(1)
+	return o.ready.Load()
+}
+func (o *outsider) ResolveDependencies([]Service) {}
+
+// link depends on the service next, which it finds by pointer and waits for
+// until next's Init has run.
+type link struct {
+	name     string
+	want     *link
+	next     *link
+	inited   atomic.Bool
+	resolves atomic.Int64
+}
+
+func (l *link) Name() string { return l.name }
+func (l *link) Init(Mesh)    { l.inited.Store(true) }
+func (l *link) DependenciesResolved() bool {
+	return l.want == nil || (l.next != nil && l.next.inited.Load())
+}
+func (l *link) ResolveDependencies(services []Service) {
+	l.resolves.Add(1)
+	for _, s := range services {
+		if s == Service(l.want) {
+			l.next = l.want
+		}
+	}
+}
+
+func quietMesh(t *testing.T) *mesh {
+	t.Helper()
+	m := New(t.Name()).(*mesh)
+	m.SetLogDestination(io.Discard)
+	return m
+}
+
+func TestOutsideDependencyNoticedWithinMaxPoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		m.SetDependencyResolutionTimeout(0)
+		o := &outsider{name: "outside"}
+		done := m.Add(o)
+
+		time.Sleep(10 * time.Second) // fake time: the poll has long reached its ceiling
+		synctest.Wait()
+		require.Zero(t, o.initedAt.Load())
+		arrived := time.Now()
+		o.ready.Store(true)
+		done.Wait()
+
+		delay := time.Duration(o.initedAt.Load() - arrived.UnixNano())
+		assert.LessOrEqual(t, delay, maxPoll)
+		m.Shutdown().Wait()
+	})
+}
+
+func TestPollBacksOffToCeiling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		m.SetDependencyResolutionTimeout(0)
+		o := &outsider{name: "outside"}
+		m.Add(o)
+
+		time.Sleep(time.Second)
+		warm := o.checks.Load()
+		// 1+2+4+8+16+32 ms, then 50 ms: a few dozen polls in the first second,
+		// two checks of DependenciesResolved each.
+		assert.Less(t, warm, int64(2*(7+20)))
+		time.Sleep(10 * time.Second)
+		perSecond := float64(o.checks.Load()-warm) / 2 / 10
+		assert.InDelta(t, float64(time.Second/maxPoll), perSecond, 1)
+
+		m.Shutdown().Wait()
+	})
+}
+
+func TestInitWakesOnlyTheResolversHoldingIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		m.SetDependencyResolutionTimeout(0)
+		const n = 50
+		links := make([]*link, n+1)
+		links[n] = &link{name: "base"}
+		for i := n - 1; i >= 0; i-- {
+			links[i] = &link{name: "link", want: links[i+1]}
+		}
+		var wgs []*sync.WaitGroup
+		for i := range n { // dependents first, each waiting for a service not yet added
+			wgs = append(wgs, m.Add(links[i]))
+		}
+		synctest.Wait()
+		before := int64(0)
+		for _, l := range links[:n] {
+			before += l.resolves.Load()
+		}
+
+		m.Add(links[n]).Wait()
+		for _, wg := range wgs {
+			wg.Wait()
+		}
+		after := int64(0)
+		for _, l := range links[:n] {
+			after += l.resolves.Load()
+		}
+		// Each link is re-run when the base is added and when the one it holds
+		// initializes: about 2n calls. Waking every waiter on every Init would
+		// be about n*n/2.
+		assert.LessOrEqual(t, after-before, int64(3*n))
+		m.Shutdown().Wait()
+	})
+}
+
+func TestSlowResolutionIsReportedOnceAndNamesTheCycle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := New("diag").(*mesh)
+		var logs syncBuffer
+		m.SetLogDestination(&logs)
+		m.SetDependencyResolutionTimeout(0)
+		require.True(t, SetDependencyWarningDelay(m, time.Second))
+
+		a := &link{name: "alpha"}
+		b := &link{name: "beta", want: a}
+		a.want = &link{name: "missing"} // never added
+		m.Add(a)
+		m.Add(b)
+
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		out := logs.String()
+		assert.Equal(t, 1, strings.Count(out, `waiting=alpha`), out)
+		assert.Equal(t, 1, strings.Count(out, `waiting=beta`), out)
+		assert.Contains(t, out, "dependency cycle or a missing service is likely")
+		assert.Contains(t, out, `unresolved="[alpha beta]"`)
+
+		m.Shutdown().Wait()
+	})
+}
+
+func TestTimeoutErrorNamesWhatIsUnresolved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		m.SetDependencyResolutionTimeout(2 * time.Second)
+		rec := &failures{}
+		m.Add(rec).Wait()
+		a := &link{name: "alpha", want: &link{name: "missing"}}
+		start := time.Now()
+		m.Add(a).Wait()
+
+		require.Len(t, rec.get(), 1)
+		err := rec.get()[0]
+		assert.ErrorIs(t, err, ErrDependencyResolutionTimeout)
+		var re *ResolutionError
+		require.ErrorAs(t, err, &re)
+		assert.Equal(t, "alpha", re.Service)
+		assert.Equal(t, []string{"alpha"}, re.Unresolved)
+		assert.Equal(t, 2*time.Second, time.Since(start))
+		assert.Contains(t, err.Error(), `"alpha"`)
+		assert.False(t, a.inited.Load())
+		m.Shutdown().Wait()
+	})
+}
+
+type failures struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (f *failures) Name() string { return "failures" }
+func (f *failures) Init(Mesh)    {}
+func (f *failures) OnDependencyResolutionFailed(_ Service, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs = append(f.errs, err)
+}
+func (f *failures) get() []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]error(nil), f.errs...)
+}
+
+// panicky panics in the resolver method named by where.
+type panicky struct {
+	where string
+	calls atomic.Int64
+}
+
+func (p *panicky) Name() string { return "panicky-" + p.where }
+func (p *panicky) Init(Mesh)    { panic("Init must not run") }
+func (p *panicky) DependenciesResolved() bool {
+	if p.where == "DependenciesResolved" {
+		p.calls.Add(1)
+		panic(errors.New("boom"))
+	}
+	return false
+}
+func (p *panicky) ResolveDependencies([]Service) {
+	p.calls.Add(1)
+	panic(errors.New("boom"))
+}
+
+func TestPanickingResolverFailsOnceAndIsNotRetried(t *testing.T) {
+	for _, where := range []string{"DependenciesResolved", "ResolveDependencies"} {
+		t.Run(where, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := quietMesh(t)
+				rec := &failures{}
+				m.Add(rec).Wait()
+				p := &panicky{where: where}
+				m.Add(p).Wait()
+				time.Sleep(time.Second)
+
+				assert.Equal(t, int64(1), p.calls.Load())
+				require.Len(t, rec.get(), 1)
+				err := rec.get()[0]
+				assert.ErrorIs(t, err, ErrServicePanicked)
+				var pe *PanicError
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, where, pe.Call)
+				assert.Contains(t, err.Error(), "boom")
+				m.Shutdown().Wait()
+			})
+		})
+	}
+}
+
+func TestResolversShareOneSnapshotWithoutAllocating(t *testing.T) {
+	m := quietMesh(t)
+	for range 10 {
+		o := &outsider{name: "x"}
+		o.ready.Store(true)
+		m.Add(o).Wait()
+	}
+	a, b := m.snapshot(), m.snapshot()
+	require.Len(t, a, 11)
+	assert.Same(t, &a[0], &b[0], "resolvers share the snapshot")
+	assert.Equal(t, len(a), cap(a), "appending to the snapshot cannot write into the mesh's array")
+	assert.NotSame(t, &a[0], &m.Services()[0], "Services returns a copy")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = m.snapshot() }))
+	m.Shutdown().Wait()
+}
+
+func TestHeldAddressesSeesPointersInterfacesAndSlices(t *testing.T) {
+	x, y, z := &link{name: "x"}, &link{name: "y"}, &link{name: "z"}
+	type holder struct {
+		Service
+		dep    *link
+		deps   []Service
+		skip   int
+		nilPtr *link
+		nilAny Service
+	}
+	h := &holder{dep: x, deps: []Service{y, nil, z}}
+	got := heldAddresses(h)
+	assert.ElementsMatch(t, []uintptr{addressOf(x), addressOf(y), addressOf(z)}, got)
+	assert.Nil(t, heldAddresses(&outsider{}))
+}
+
+func TestFind(t *testing.T) {
+	a, b := &link{name: "a"}, &outsider{name: "b"}
+	list := []Service{a, b}
+
+	got, ok := Find[HasDependencies](list)
+	assert.True(t, ok)
+	assert.Same(t, a, got)
+	_, ok = Find[HasLogger](list)
+	assert.False(t, ok)
+	assert.Equal(t, []HasDependencies{a, b}, FindAll[HasDependencies](list))
+	assert.Nil(t, FindAll[HasLogger](list))
+	o, ok := Find[*outsider](list)
+	assert.True(t, ok)
+	assert.Same(t, b, o)
+}
+
+func TestPhaseString(t *testing.T) {
+	assert.Equal(t, "resolving", phaseResolving.String())
+	assert.Equal(t, "removed", phaseRemoved.String())
+	assert.Equal(t, "phase(9)", phase(9).String())
+}
