@@ -1,6 +1,7 @@
 package servicemesh
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,8 @@ var ErrDependencyResolutionCanceled = errors.New("dependency resolution canceled
 type ResolutionError struct {
 	Service    string        // the service whose resolution failed
 	Waited     time.Duration // how long it waited
-	Unresolved []string      // services still unresolved in the mesh at that moment, itself included
+	Unresolved []string      // the first services still unresolved in the mesh at that moment, itself included
+	More       int           // how many more were unresolved than Unresolved names
 	Reason     string        // for a cancellation: what canceled it
 	Err        error
 }
@@ -48,6 +50,9 @@ func (e *ResolutionError) Error() string {
 	fmt.Fprintf(&b, " after %v", e.Waited.Round(time.Microsecond))
 	if len(e.Unresolved) > 0 {
 		fmt.Fprintf(&b, "; unresolved in the mesh: %s", strings.Join(e.Unresolved, ", "))
+		if e.More > 0 {
+			fmt.Fprintf(&b, " and %d more", e.More)
+		}
 	}
 	return b.String()
 }
@@ -108,12 +113,13 @@ func (m *mesh) await(e *entry) (err error) {
 	m.mu.Lock()
 	e.phase = phaseResolving
 	e.since = start
-	m.waiting[e] = struct{}{}
+	e.waitElem = m.enqueueWaiting(e)
 	m.blind[e] = struct{}{}
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
-		delete(m.waiting, e)
+		m.waiting.Remove(e.waitElem)
+		e.waitElem = nil
 		delete(m.blind, e)
 		m.setWatching(e, nil)
 		if err != nil && e.phase == phaseResolving {
@@ -124,25 +130,33 @@ func (m *mesh) await(e *entry) (err error) {
 	}()
 
 	poll := firstPoll
-	warned := false
+	warned, polled := false, false
+	var watched []Service // the snapshot the watches were taken against
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		if reason := m.canceled(e); reason != "" {
-			return m.resolutionError(e, start, ErrDependencyResolutionCanceled, reason)
-		}
-		select { // the attempt below sees every change made so far
+		select { // the attempt below sees every change and cancellation made so far
 		case <-e.wake:
 		default:
 		}
-		done, err := m.attempt(e, m.snapshot())
+		if reason := m.canceled(e); reason != "" {
+			return m.resolutionError(e, start, ErrDependencyResolutionCanceled, reason)
+		}
+		services := m.snapshot()
+		done, err := m.attempt(e, services)
 		if err != nil {
 			return m.resolutionError(e, start, err, "")
 		}
 		if done {
 			return nil
 		}
-		m.watch(e)
+		// A poll of an unchanged mesh keeps the watches it had: that is what
+		// keeps a thousand services waiting on the outside cheap.
+		if !polled || !sameSnapshot(services, watched) {
+			m.watch(e)
+			watched = services
+		}
+		polled = false
 
 		now := time.Now()
 		waited := now.Sub(start)
@@ -161,15 +175,18 @@ func (m *mesh) await(e *entry) (err error) {
 				wait = min(wait, delay-waited)
 			}
 		}
+		pollDue := wait == poll
+		if pollDue {
+			wait = m.alignPoll(now, poll)
+		}
 		timer.Reset(wait)
 		select {
 		case <-e.wake:
 		case <-timer.C:
-			if wait == poll {
+			polled = true
+			if pollDue {
 				poll = min(2*poll, maxPoll)
 			}
-		case <-e.cancel:
-		case <-m.down:
 		}
 	}
 }
@@ -190,64 +207,81 @@ func (m *mesh) attempt(e *entry, services []Service) (done bool, err error) {
 	return done, err
 }
 
-// canceled returns why e's resolution must stop, or "".
+// canceled returns why e's resolution must stop, or "". Whoever cancels sets
+// the flag and then wakes the resolver, so a resolver that drained its wake-up
+// before checking never misses a cancellation.
 func (m *mesh) canceled(e *entry) string {
-	select {
-	case <-e.cancel:
+	switch {
+	case e.gone.Load():
 		return "the service was removed"
-	case <-m.down:
+	case m.stopping.Load():
 		return "the mesh is shutting down"
-	default:
-		return ""
 	}
+	return ""
 }
 
 // resolutionError builds the error for a failed resolution of e.
 func (m *mesh) resolutionError(e *entry, start time.Time, err error, reason string) *ResolutionError {
+	names, more := m.unresolved()
 	return &ResolutionError{
 		Service:    e.name,
 		Waited:     time.Since(start),
-		Unresolved: m.unresolved(),
+		Unresolved: names,
+		More:       more,
 		Reason:     reason,
 		Err:        err,
 	}
 }
 
-// unresolved names the services waiting for dependencies, in the order added.
-func (m *mesh) unresolved() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var names []string
-	for _, x := range m.entries {
-		if _, ok := m.waiting[x]; ok {
-			names = append(names, x.name)
+// enqueueWaiting inserts e into waiting, which stays in the order the
+// services were added; resolutions mostly begin in that order, so the walk
+// from the back is short. The caller holds mu.
+func (m *mesh) enqueueWaiting(e *entry) *list.Element {
+	for el := m.waiting.Back(); el != nil; el = el.Prev() {
+		if el.Value.(*entry).seq < e.seq {
+			return m.waiting.InsertAfter(e, el)
 		}
 	}
-	return names
+	return m.waiting.PushFront(e)
+}
+
+// maxNamed bounds how many unresolved services an error or warning names, so
+// that a thousand failing services do not each carry a thousand names.
+const maxNamed = 10
+
+// unresolved names the first services waiting for dependencies, in the order
+// they were added, and counts the others.
+func (m *mesh) unresolved() (names []string, more int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for el := m.waiting.Front(); el != nil && len(names) < maxNamed; el = el.Next() {
+		names = append(names, el.Value.(*entry).name)
+	}
+	return names, m.waiting.Len() - len(names)
 }
 
 // warnSlow logs, once per service, that e has waited long for its
 // dependencies, and says when the mesh looks stuck.
 func (m *mesh) warnSlow(e *entry, waited time.Duration) {
-	names := m.unresolved()
+	names, more := m.unresolved()
 	m.mu.Lock()
 	quiet := time.Since(m.lastChange)
-	stuck := m.pending == len(m.waiting) && quiet >= time.Duration(m.warnDelay.Load())
+	stuck := m.pending == m.waiting.Len() && quiet >= time.Duration(m.warnDelay.Load())
 	m.mu.Unlock()
 	if stuck {
 		m.logger.Warn("service still waiting for dependencies; every unresolved service is waiting and the mesh has not changed since, so a dependency cycle or a missing service is likely",
-			"waiting", e.name, "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names)
+			"waiting", e.name, "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names, "more", more)
 		return
 	}
 	m.logger.Warn("service still waiting for dependencies",
-		"waiting", e.name, "waited", waited.Round(time.Millisecond), "unresolved", names)
+		"waiting", e.name, "waited", waited.Round(time.Millisecond), "unresolved", names, "more", more)
 }
 
 // wakeAll wakes every waiting resolver: a service was added, and any of them
 // may be looking for it. The caller holds mu.
 func (m *mesh) wakeAll() {
-	for e := range m.waiting {
-		poke(e.wake)
+	for el := m.waiting.Front(); el != nil; el = el.Next() {
+		poke(el.Value.(*entry).wake)
 	}
 }
 
@@ -267,6 +301,24 @@ func (m *mesh) wakeResolvers() {
 	m.mu.Lock()
 	m.wakeAll()
 	m.mu.Unlock()
+}
+
+// alignPoll returns how long to wait for the next poll: at most poll, ending
+// on a multiple of poll since the mesh was made. Aligned, the polls of a
+// thousand waiting services fall due together and the runtime wakes once for
+// all of them rather than once for each, which is most of their CPU cost.
+func (m *mesh) alignPoll(now time.Time, poll time.Duration) time.Duration {
+	since := now.Sub(m.epoch)
+	wait := poll - since%poll
+	if wait <= 0 {
+		wait = poll
+	}
+	return wait
+}
+
+// sameSnapshot reports whether a and b are the same snapshot of the mesh.
+func sameSnapshot(a, b []Service) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
 // poke sends a wake-up that is never lost and never blocks.
@@ -290,7 +342,7 @@ func (m *mesh) watch(e *entry) {
 		}
 	}
 	m.setWatching(e, held)
-	if _, ok := m.waiting[e]; ok && len(held) == 0 {
+	if e.waitElem != nil && len(held) == 0 {
 		m.blind[e] = struct{}{}
 	} else {
 		delete(m.blind, e)

@@ -1,6 +1,7 @@
 package servicemesh
 
 import (
+	"container/list"
 	"log/slog"
 	"reflect"
 	"strconv"
@@ -29,11 +30,12 @@ func New(name ...string) Mesh {
 		logs:       newLogRouter(),
 		index:      make(map[Service]*entry),
 		ptrs:       make(map[uintptr]*entry),
-		waiting:    make(map[*entry]struct{}),
+		waiting:    list.New(),
 		blind:      make(map[*entry]struct{}),
 		down:       make(chan struct{}),
 		lastChange: time.Now(),
 	}
+	m.epoch = m.lastChange
 	m.idle = sync.NewCond(&m.mu)
 	m.logger = m.logs.logger(n)
 	m.svcs = []Service{m}
@@ -48,12 +50,15 @@ type mesh struct {
 	events *ee.EventEmitter
 	logs   *logRouter
 	logger *slog.Logger
+	epoch  time.Time // when the mesh was made; polls align to it
 
 	timeout   atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
 	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
 
-	// down is closed when shutdown begins; it cancels resolutions and wakes Run.
-	down chan struct{}
+	// stopping is set, and down closed, when shutdown begins: the flag
+	// cancels resolutions, the channel wakes Run.
+	stopping atomic.Bool
+	down     chan struct{}
 	// shutdownWG is done when shutdown has completed.
 	shutdownWG sync.WaitGroup
 
@@ -68,16 +73,19 @@ type mesh struct {
 	index   map[Service]*entry // entries of services whose value is comparable
 	odd     []*entry           // entries of services whose value is not comparable
 	ptrs    map[uintptr]*entry // entries of pointer-shaped services, by address
-	// waiting holds entries whose resolvers wait for a change; blind holds
-	// those of them that refer to no service the mesh can see.
-	waiting map[*entry]struct{}
-	blind   map[*entry]struct{}
+	// waiting lists the entries whose resolvers wait for a change, in the
+	// order added; blind holds those of them that refer to no service
+	// the mesh can see.
+	waiting *list.List // of *entry
+
+	blind map[*entry]struct{}
 	// initOrder lists entries whose Init returned normally, oldest first.
 	initOrder []*entry
 	// pending counts accepted services whose Init has not yet been reached
 	// and returned (or been abandoned); workers counts live goroutines the
 	// mesh started for lifecycles and removals.
 	pending, workers int
+	seq              uint64    // numbers entries in the order added
 	lastChange       time.Time // when a service was last added, initialized or removed
 	shutting         bool      // shutdown has begun
 }
@@ -251,7 +259,10 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	if e.phase != phaseInitialized {
 		e.phase = phaseRemoved
 	}
-	close(e.cancel)
+	e.gone.Store(true)
+	if e.wake != nil {
+		poke(e.wake)
+	}
 	m.changed()
 	m.wakeDependents(e)
 	m.workers++
@@ -279,6 +290,8 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 
 // register adds e to the registry. The caller holds mu.
 func (m *mesh) register(e *entry) {
+	m.seq++
+	e.seq = m.seq
 	m.svcs = append(m.svcs, e.svc)
 	m.entries = append(m.entries, e)
 	if e.comparable {
@@ -370,12 +383,13 @@ func (p phase) String() string {
 type entry struct {
 	svc        Service
 	name       string
+	seq        uint64          // order added; set under mesh.mu before use
 	deps       HasDependencies // nil if the service has none
 	comparable bool            // svc can be a map key
 	addr       uintptr         // svc's address if it is pointer-shaped, else 0
 	hasLogger  bool            // set before the lifecycle starts, then read-only
 	done       sync.WaitGroup  // returned by Add
-	cancel     chan struct{}   // closed by Remove
+	gone       atomic.Bool     // set by Remove; cancels a resolution
 	wake       chan struct{}   // a change the resolver may care about (cap 1)
 	resolved   chan struct{}   // closed when resolution ends; nil without deps
 
@@ -387,6 +401,7 @@ type entry struct {
 	phase    phase
 	removed  bool
 	since    time.Time           // when resolution started
+	waitElem *list.Element       // its element in mesh.waiting while it waits
 	watching []*entry            // services the resolver holds
 	watchers map[*entry]struct{} // resolvers holding this service
 }
@@ -397,7 +412,6 @@ func newEntry(svc Service, name string) *entry {
 		name:       name,
 		comparable: comparable(svc),
 		addr:       addressOf(svc),
-		cancel:     make(chan struct{}),
 	}
 	if d, ok := svc.(HasDependencies); ok {
 		e.deps = d

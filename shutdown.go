@@ -41,6 +41,8 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 	defer m.mu.Unlock()
 	if !m.shutting {
 		m.shutting = true
+		m.stopping.Store(true)
+		m.wakeAll()
 		m.shutdownWG.Add(1)
 		close(m.down)
 		go m.shutdown()
