@@ -449,19 +449,55 @@ func comparable(svc Service) bool {
 }
 
 // sameService reports whether a and b, whose values are not comparable, are
-// the same service: the same map, slice or func, or deeply equal values.
+// the same service: values of one type whose maps, slices, funcs, channels
+// and pointers are the very same ones and whose other fields are equal.
 func sameService(a, b Service) bool {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	if va.Type() != vb.Type() {
-		return false
-	}
-	switch va.Kind() {
-	case reflect.Map, reflect.Func:
-		return va.Pointer() == vb.Pointer()
+	return va.Type() == vb.Type() && sameValue(va, vb)
+}
+
+// sameValue compares two values of one type by identity where Go cannot
+// compare them, field by field. It reads unexported fields without copying
+// them out, so it never panics.
+func sameValue(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Map, reflect.Func, reflect.Chan, reflect.Pointer, reflect.UnsafePointer:
+		return a.Pointer() == b.Pointer()
 	case reflect.Slice:
-		return va.Pointer() == vb.Pointer() && va.Len() == vb.Len()
+		return a.Pointer() == b.Pointer() && a.Len() == b.Len()
+	case reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return a.Elem().Type() == b.Elem().Type() && sameValue(a.Elem(), b.Elem())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !sameValue(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Array:
+		for i := range a.Len() {
+			if !sameValue(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() == b.Uint()
+	case reflect.Float32, reflect.Float64:
+		return a.Float() == b.Float()
+	case reflect.Complex64, reflect.Complex128:
+		return a.Complex() == b.Complex()
+	case reflect.String:
+		return a.String() == b.String()
 	}
-	return reflect.DeepEqual(a, b)
+	return false
 }
 
 // addressOf returns the address a pointer-shaped service points to, or 0.
