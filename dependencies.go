@@ -99,7 +99,7 @@ func (m *mesh) resolve(e *entry) bool {
 		m.emit(EventDependencyResolutionFailed, e.svc, err)
 		return false
 	}
-	m.logger.Debug("dependencies resolved", "resolved", e.name)
+	m.debug("dependencies resolved", "resolved", e.name)
 	m.emit(EventDependencyResolutionEnded, e.svc)
 	return true
 }
@@ -122,8 +122,11 @@ func (m *mesh) await(e *entry) (err error) {
 		e.waitElem = nil
 		delete(m.blind, e)
 		m.setWatching(e, nil)
-		if err != nil && e.phase == phaseResolving {
-			e.phase = phaseFailed
+		if e.phase == phaseResolving {
+			e.phase = phaseInitializing // Init follows unless canceled meanwhile
+			if err != nil {
+				e.phase = phaseFailed
+			}
 		}
 		m.mu.Unlock()
 		close(e.resolved)
@@ -332,17 +335,17 @@ func poke(c chan struct{}) {
 // watch records which services e's resolver now holds, so that e is woken
 // when one of them is initialized or removed rather than when any service is.
 func (m *mesh) watch(e *entry) {
-	addrs := heldAddresses(e.svc)
+	held := heldServices(e.svc)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var held []*entry
-	for _, a := range addrs {
-		if x := m.ptrs[a]; x != nil && x != e && !slices.Contains(held, x) {
-			held = append(held, x)
+	var entries []*entry
+	for _, s := range held {
+		if x := m.index[s]; x != nil && x != e && !slices.Contains(entries, x) {
+			entries = append(entries, x)
 		}
 	}
-	m.setWatching(e, held)
-	if e.waitElem != nil && len(held) == 0 {
+	m.setWatching(e, entries)
+	if e.waitElem != nil && len(entries) == 0 {
 		m.blind[e] = struct{}{}
 	} else {
 		delete(m.blind, e)
@@ -366,37 +369,45 @@ func (m *mesh) setWatching(e *entry, held []*entry) {
 // maxHeldPerField bounds how many elements of one slice field are inspected.
 const maxHeldPerField = 64
 
-// heldAddresses returns the addresses held by the pointer, interface, and
-// slice-of-those fields of the struct svc points to. Unexported fields count.
-func heldAddresses(svc Service) []uintptr {
+// heldServices returns the pointer-shaped services held by the pointer,
+// interface, and slice-of-those fields of the struct svc points to.
+// Unexported fields count: they are how most resolvers keep what they found.
+func heldServices(svc Service) []Service {
 	v := reflect.ValueOf(svc)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return nil
 	}
 	v = v.Elem()
-	var out []uintptr
+	var out []Service
 	for _, i := range refFields(v.Type()) {
 		f := v.Field(i)
 		if f.Kind() == reflect.Slice {
 			for j := range min(f.Len(), maxHeldPerField) {
-				out = appendAddress(out, f.Index(j))
+				out = appendHeld(out, f.Index(j))
 			}
 			continue
 		}
-		out = appendAddress(out, f)
+		out = appendHeld(out, f)
 	}
 	return out
 }
 
-func appendAddress(out []uintptr, v reflect.Value) []uintptr {
+// appendHeld appends the service v points to, if it is one. v may come from
+// an unexported field, whose value reflect will not hand out; the same
+// pointer, rebuilt with NewAt, serves as the key to look the service up by.
+func appendHeld(out []Service, v reflect.Value) []Service {
 	if v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			return out
 		}
 		v = v.Elem()
 	}
-	if v.Kind() == reflect.Pointer && !v.IsNil() {
-		out = append(out, v.Pointer())
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return out
+	}
+	p := reflect.NewAt(v.Type().Elem(), v.UnsafePointer())
+	if s, ok := p.Interface().(Service); ok {
+		out = append(out, s)
 	}
 	return out
 }

@@ -286,7 +286,7 @@ func TestResolversShareOneSnapshotWithoutAllocating(t *testing.T) {
 	m.Shutdown().Wait()
 }
 
-func TestHeldAddressesSeesPointersInterfacesAndSlices(t *testing.T) {
+func TestHeldServicesSeesPointersInterfacesAndSlices(t *testing.T) {
 	x, y, z := &link{name: "x"}, &link{name: "y"}, &link{name: "z"}
 	type holder struct {
 		Service
@@ -297,9 +297,9 @@ func TestHeldAddressesSeesPointersInterfacesAndSlices(t *testing.T) {
 		nilAny Service
 	}
 	h := &holder{dep: x, deps: []Service{y, nil, z}}
-	got := heldAddresses(h)
-	assert.ElementsMatch(t, []uintptr{addressOf(x), addressOf(y), addressOf(z)}, got)
-	assert.Nil(t, heldAddresses(&outsider{}))
+	got := heldServices(h)
+	assert.ElementsMatch(t, []Service{x, y, z}, got)
+	assert.Nil(t, heldServices(&outsider{}))
 }
 
 func TestFind(t *testing.T) {

@@ -157,3 +157,18 @@ func errorLevel(err error) slog.Level {
 	}
 	return slog.LevelError
 }
+
+// debug logs the mesh's lifecycle chatter at level Debug, with kv as
+// alternating keys and string values. The level check comes first, in a small
+// frame and before anything is boxed: entering slog's logging path grows the
+// stack of every lifecycle goroutine, even when the record is then dropped.
+func (m *mesh) debug(msg string, kv ...string) {
+	if !m.logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	args := make([]any, len(kv))
+	for i, s := range kv {
+		args[i] = s
+	}
+	m.logger.Debug(msg, args...)
+}

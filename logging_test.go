@@ -67,3 +67,17 @@ func TestRoutedLoggerDoesNotAllocateWhenDisabled(t *testing.T) {
 	l := r.logger("svc")
 	assert.Zero(t, testing.AllocsPerRun(100, func() { l.Debug("off", "k", 1) }))
 }
+
+func TestMeshDebugChatterIsFreeWhenDisabled(t *testing.T) {
+	m := New("quiet").(*mesh)
+	m.SetLogDestination(nil)
+	name := "svc"
+	assert.Zero(t, testing.AllocsPerRun(100, func() { m.debug("initializing service", "initializing", name) }))
+
+	var buf bytes.Buffer
+	m.SetLogDestination(&buf)
+	m.SetLogLevel(slog.LevelDebug)
+	m.debug("initializing service", "initializing", name)
+	assert.Contains(t, buf.String(), "level=DEBUG msg=\"initializing service\" service=quiet initializing=svc")
+	m.Shutdown().Wait()
+}

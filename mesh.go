@@ -29,7 +29,6 @@ func New(name ...string) Mesh {
 		events:     ee.New(),
 		logs:       newLogRouter(),
 		index:      make(map[Service]*entry),
-		ptrs:       make(map[uintptr]*entry),
 		waiting:    list.New(),
 		blind:      make(map[*entry]struct{}),
 		down:       make(chan struct{}),
@@ -72,7 +71,6 @@ type mesh struct {
 	entries []*entry           // the services' entries, parallel to svcs[1:]
 	index   map[Service]*entry // entries of services whose value is comparable
 	odd     []*entry           // entries of services whose value is not comparable
-	ptrs    map[uintptr]*entry // entries of pointer-shaped services, by address
 	// waiting lists the entries whose resolvers wait for a change, in the
 	// order added; blind holds those of them that refer to no service
 	// the mesh can see.
@@ -184,30 +182,23 @@ func (m *mesh) lifecycle(e *entry) {
 	if !m.beginInit(e) {
 		return
 	}
-	m.logger.Debug("initializing service", "initializing", e.name)
+	m.debug("initializing service", "initializing", e.name)
 	err := m.guard(e.name, "Init", func() { svc.Init(m) })
 	reached = true
 	m.settle(e, err == nil)
 	if err != nil {
 		return
 	}
-	m.logger.Debug("service initialized", "initialized", e.name)
+	m.debug("service initialized", "initialized", e.name)
 	m.emit(EventServiceInitialized, svc)
 }
 
-// beginInit reports whether e may be initialized now: it may not once it was
-// removed, or, for a service that waited for dependencies, once shutdown began.
+// beginInit reports whether e may be initialized now: not once it was
+// removed, nor, for a service that waited for dependencies, once shutdown
+// began. It takes no lock: a Remove or Shutdown that lands just after the
+// check finds an Init in flight, which both already allow for.
 func (m *mesh) beginInit(e *entry) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if e.removed {
-		return false
-	}
-	if m.shutting && e.deps != nil {
-		return false
-	}
-	e.phase = phaseInitializing
-	return true
+	return !e.gone.Load() && (e.deps == nil || !m.stopping.Load())
 }
 
 // settle records the end of e's way to Init: initialized when ok, failed
@@ -251,7 +242,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	e := m.lookup(svc)
 	if e == nil {
 		m.mu.Unlock()
-		m.logger.Debug("Remove ignored: the service is not in the mesh")
+		m.debug("Remove ignored: the service is not in the mesh")
 		return doneWaitGroup()
 	}
 	m.unregister(e)
@@ -279,7 +270,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	go func() {
 		defer m.workerDone()
 		defer wg.Done()
-		m.logger.Debug("service removed", "removed", e.name)
+		m.debug("service removed", "removed", e.name)
 		m.emit(EventServiceRemoved, svc)
 		if e.resolved != nil {
 			<-e.resolved
@@ -298,9 +289,6 @@ func (m *mesh) register(e *entry) {
 		m.index[e.svc] = e
 	} else {
 		m.odd = append(m.odd, e)
-	}
-	if e.addr != 0 {
-		m.ptrs[e.addr] = e
 	}
 }
 
@@ -327,9 +315,6 @@ func (m *mesh) unregister(e *entry) {
 				break
 			}
 		}
-	}
-	if e.addr != 0 && m.ptrs[e.addr] == e {
-		delete(m.ptrs, e.addr)
 	}
 }
 
@@ -386,7 +371,6 @@ type entry struct {
 	seq        uint64          // order added; set under mesh.mu before use
 	deps       HasDependencies // nil if the service has none
 	comparable bool            // svc can be a map key
-	addr       uintptr         // svc's address if it is pointer-shaped, else 0
 	hasLogger  bool            // set before the lifecycle starts, then read-only
 	done       sync.WaitGroup  // returned by Add
 	gone       atomic.Bool     // set by Remove; cancels a resolution
@@ -411,7 +395,6 @@ func newEntry(svc Service, name string) *entry {
 		svc:        svc,
 		name:       name,
 		comparable: comparable(svc),
-		addr:       addressOf(svc),
 	}
 	if d, ok := svc.(HasDependencies); ok {
 		e.deps = d
@@ -498,13 +481,4 @@ func sameValue(a, b reflect.Value) bool {
 		return a.String() == b.String()
 	}
 	return false
-}
-
-// addressOf returns the address a pointer-shaped service points to, or 0.
-func addressOf(svc Service) uintptr {
-	v := reflect.ValueOf(svc)
-	if v.Kind() == reflect.Pointer {
-		return v.Pointer()
-	}
-	return 0
 }

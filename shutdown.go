@@ -5,6 +5,7 @@ import (
 	"os/signal"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -22,7 +23,7 @@ func (m *mesh) Run() {
 	select {
 	case <-m.down:
 	default:
-		m.logger.Debug("run loop started")
+		m.debug("run loop started")
 		m.emit(EventRuntimeRunLoopInitiated)
 	}
 	select {
@@ -55,7 +56,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 // first, and waits for every goroutine the mesh started.
 func (m *mesh) shutdown() {
 	defer m.shutdownWG.Done()
-	m.logger.Debug("shutting down")
+	m.debug("shutting down")
 	m.emit(EventRuntimeShutdownInitiated)
 
 	m.waitIdle("Init to return", func() bool { return m.pending == 0 }, m.initializing)
@@ -76,47 +77,60 @@ func (m *mesh) shutdown() {
 	}
 
 	m.waitIdle("lifecycle goroutines to end", func() bool { return m.workers == 0 }, m.initializing)
-	m.logger.Debug("shutdown complete")
+	m.debug("shutdown complete")
 }
 
-// stop calls OnShutdown on every service in group at once and waits for them.
+// maxParallelStops bounds how many OnShutdown calls of one run of services
+// without dependencies are in flight at once: enough that stops which wait
+// on I/O overlap, few enough that a hundred thousand services do not need a
+// hundred thousand goroutine stacks at the same moment.
+const maxParallelStops = 1024
+
+// stop calls OnShutdown on the services in group concurrently and waits for
+// them all.
 func (m *mesh) stop(group []*entry) {
-	var stoppers []HasGracefulShutdown
-	var names []string
+	m.mu.Lock()
+	var stoppers []*entry
 	for _, e := range group {
-		if s, ok := e.svc.(HasGracefulShutdown); ok && !m.wasRemoved(e) {
-			stoppers = append(stoppers, s)
-			names = append(names, e.name)
+		if _, ok := e.svc.(HasGracefulShutdown); ok && !e.removed {
+			stoppers = append(stoppers, e)
 		}
 	}
+	m.mu.Unlock()
 	if len(stoppers) == 0 {
 		return
 	}
-	defer m.warnIfSlow("OnShutdown to return", func() []string { return names })()
-	call := func(i int) {
-		m.logger.Debug("stopping service", "stopping", names[i])
-		_ = m.guard(names[i], "OnShutdown", stoppers[i].OnShutdown)
-	}
-	if len(stoppers) == 1 {
-		call(0) // a lone service needs no goroutine
-		return
+
+	finished := make([]atomic.Bool, len(stoppers))
+	defer m.warnIfSlow("OnShutdown to return", func() []string {
+		var names []string
+		for i, e := range stoppers {
+			if !finished[i].Load() && len(names) < maxNamed {
+				names = append(names, e.name)
+			}
+		}
+		return names
+	})()
+
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(stoppers) {
+				return
+			}
+			e := stoppers[i]
+			m.debug("stopping service", "stopping", e.name)
+			_ = m.guard(e.name, "OnShutdown", e.svc.(HasGracefulShutdown).OnShutdown)
+			finished[i].Store(true)
+		}
 	}
 	var wg sync.WaitGroup
-	wg.Add(len(stoppers))
-	for i := range stoppers {
-		go func() {
-			defer wg.Done()
-			call(i)
-		}()
+	for range min(len(stoppers), maxParallelStops) - 1 {
+		wg.Go(work)
 	}
+	work() // this goroutine is one of the workers; a lone service needs no other
 	wg.Wait()
-}
-
-// wasRemoved reports whether e was removed from the mesh.
-func (m *mesh) wasRemoved(e *entry) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return e.removed
 }
 
 // initializing names the services whose way to Init has not yet ended.
