@@ -1,0 +1,397 @@
+// Command table turns the output of the benchmarks in this module into the
+// results section of README.md: medians per scenario and peer, the ratio of
+// each peer to servicemesh, the servicemesh-only measurements, and whether
+// the performance bars are met.
+//
+//	go test -run '^$' -bench . -count=5 | tee results.txt
+//	go run ./cmd/table -in results.txt -readme README.md
+//
+// The generated section replaces whatever lies between the lines
+// <!-- results:start --> and <!-- results:end --> of the README, and is also
+// printed on standard output.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	startMarker = "<!-- results:start -->"
+	endMarker   = "<!-- results:end -->"
+	baseline    = "servicemesh"
+)
+
+// scenarios are the comparative benchmarks, in table order.
+var scenarios = []struct{ id, what string }{
+	{"S1", "1000 independent services with loggers, whole cycle"},
+	{"S2", "100-deep dependency chain, whole cycle"},
+	{"S3", "200 services needing one db added last, whole cycle"},
+	{"S4", "shutdown only: 50 services whose stop hook sleeps 2 ms"},
+}
+
+// peers are the systems compared, in table order.
+var peers = []string{baseline, "fx", "do"}
+
+// peerModules maps a peer to the module whose version go.mod records.
+var peerModules = map[string]string{
+	"fx": "go.uber.org/fx",
+	"do": "github.com/samber/do/v2",
+}
+
+func main() {
+	in := flag.String("in", "results.txt", "benchmark output to read (- for standard input)")
+	readme := flag.String("readme", "README.md", "README whose results section is regenerated (empty: print only)")
+	gomod := flag.String("gomod", "go.mod", "go.mod of the benchmarks module, for the peers' versions")
+	rev := flag.String("rev", "", "revision of servicemesh that was measured, e.g. a git commit")
+	command := flag.String("cmd", "", "the command that produced the output, shown in the header")
+	note := flag.String("note", "", "a note on the conditions of the run, shown in the header")
+	strict := flag.Bool("strict", false, "exit with status 1 if a bar is not met")
+	flag.Parse()
+
+	res, err := readResults(*in)
+	if err != nil {
+		fatal(err)
+	}
+	versions, err := moduleVersions(*gomod)
+	if err != nil {
+		fatal(err)
+	}
+	section, failed := render(res, versions, *rev, *command, *note)
+	fmt.Print(section)
+	if *readme != "" {
+		if err := replaceSection(*readme, section); err != nil {
+			fatal(err)
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "table: %d bar(s) not met\n", failed)
+		if *strict {
+			os.Exit(1)
+		}
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "table:", err)
+	os.Exit(2)
+}
+
+// results holds every value measured, by benchmark name and unit.
+type results struct {
+	cpu    string                          // the "cpu:" line of the output
+	goos   string                          // "goos/goarch"
+	values map[string]map[string][]float64 // name -> unit -> one value per run
+}
+
+// median returns the median of the values of name in unit.
+func (r *results) median(name, unit string) (float64, bool) {
+	vs := r.values[name][unit]
+	if len(vs) == 0 {
+		return 0, false
+	}
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2], true
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2, true
+}
+
+// runs returns the largest number of runs measured for one benchmark.
+func (r *results) runs() int {
+	n := 0
+	for _, units := range r.values {
+		n = max(n, len(units["ns/op"]))
+	}
+	return n
+}
+
+var procSuffix = regexp.MustCompile(`-\d+$`)
+
+func readResults(path string) (*results, error) {
+	var f io.Reader = os.Stdin
+	if path != "-" {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		f = file
+	}
+	r := &results{values: map[string]map[string][]float64{}}
+	var goos, goarch string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "cpu: "):
+			r.cpu = strings.TrimPrefix(line, "cpu: ")
+		case strings.HasPrefix(line, "goos: "):
+			goos = strings.TrimPrefix(line, "goos: ")
+		case strings.HasPrefix(line, "goarch: "):
+			goarch = strings.TrimPrefix(line, "goarch: ")
+		case strings.HasPrefix(line, "Benchmark"):
+			parseBenchmark(r, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(r.values) == 0 {
+		return nil, fmt.Errorf("%s: no benchmark results", path)
+	}
+	if goos != "" {
+		r.goos = goos + "/" + goarch
+	}
+	return r, nil
+}
+
+// parseBenchmark records one result line:
+// BenchmarkS1/fx-2  36  31987007 ns/op  17350475 B/op  211780 allocs/op
+func parseBenchmark(r *results, line string) {
+	f := strings.Fields(line)
+	if len(f) < 4 || len(f)%2 != 0 {
+		return
+	}
+	if _, err := strconv.Atoi(f[1]); err != nil {
+		return
+	}
+	name := procSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			continue
+		}
+		if r.values[name] == nil {
+			r.values[name] = map[string][]float64{}
+		}
+		r.values[name][f[i+1]] = append(r.values[name][f[i+1]], v)
+	}
+}
+
+// moduleVersions reads the required module versions from a go.mod.
+func moduleVersions(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[1], "v") {
+			out[f[0]] = f[1]
+		}
+	}
+	return out, nil
+}
+
+// cpuModel returns the CPU model named in /proc/cpuinfo, or fallback.
+func cpuModel(fallback string) string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	if fallback != "" {
+		return fallback
+	}
+	return "unknown CPU"
+}
+
+// bar is one performance requirement: value must not exceed limit.
+type bar struct {
+	name  string
+	value float64
+	ok    bool // whether value could be computed
+	limit float64
+	shown string // how value is shown
+}
+
+func render(r *results, versions map[string]string, rev, command, note string) (string, int) {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	meshVersion := "local checkout (replace => ../)"
+	if rev != "" {
+		meshVersion = rev
+	}
+	p("Generated %s", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if command != "" {
+		p(" by `%s`", command)
+	}
+	p(".\n\n")
+	p("- Machine: %s, %d cores", cpuModel(r.cpu), runtime.NumCPU())
+	if r.goos != "" {
+		p(", %s", r.goos)
+	}
+	if note != "" {
+		p(" (%s)", note)
+	}
+	p("\n- Go: %s\n", runtime.Version())
+	p("- servicemesh: %s\n", meshVersion)
+	for _, peer := range peers[1:] {
+		v := versions[peerModules[peer]]
+		if v == "" {
+			v = "unknown"
+		}
+		p("- %s: %s %s\n", peer, peerModules[peer], v)
+	}
+	p("\nMedians of %d runs. Ratio = peer time / servicemesh time, so above 1 means servicemesh is faster.\n\n", r.runs())
+
+	p("| Scenario | Peer | Median time/op | Ratio to servicemesh | B/op | allocs/op |\n")
+	p("|---|---|---:|---:|---:|---:|\n")
+	for _, s := range scenarios {
+		base, haveBase := r.median(s.id+"/"+baseline, "ns/op")
+		for _, peer := range peers {
+			name := s.id + "/" + peer
+			t, ok := r.median(name, "ns/op")
+			if !ok {
+				continue
+			}
+			ratio := "—"
+			if haveBase && base > 0 {
+				ratio = fmt.Sprintf("%.2f", t/base)
+			}
+			bytes, _ := r.median(name, "B/op")
+			allocs, _ := r.median(name, "allocs/op")
+			p("| %s: %s | %s | %s | %s | %s | %s |\n", s.id, s.what, peer, duration(t), ratio,
+				count(bytes), count(allocs))
+		}
+	}
+
+	p("\nservicemesh only (the others have no equivalent):\n\n")
+	p("| Measurement | Median |\n|---|---:|\n")
+	o1, o1ok := r.median("O1/"+baseline, "cpu-%-of-core")
+	p("| O1: CPU of the whole process while 1000 services wait 1 s for outside dependencies | %s |\n", orMissing(o1ok, fmt.Sprintf("%.2f %% of one core", o1)))
+	p50, p50ok := r.median("O2/"+baseline, "p50-ms")
+	maxMs, maxok := r.median("O2/"+baseline, "max-ms")
+	p("| O2: outside dependency set → Init starts, p50 (20 services) | %s |\n", orMissing(p50ok, fmt.Sprintf("%.1f ms", p50)))
+	p("| O2: outside dependency set → Init starts, max (20 services) | %s |\n", orMissing(maxok, fmt.Sprintf("%.1f ms", maxMs)))
+	t10k, ok10k := r.median("Scale/"+baseline+"/services=10000", "ns/op")
+	t100k, ok100k := r.median("Scale/"+baseline+"/services=100000", "ns/op")
+	p("| Scale: 10,000 independent services, add+init+shutdown | %s |\n", orMissing(ok10k, duration(t10k)))
+	p("| Scale: 100,000 independent services, add+init+shutdown | %s |\n", orMissing(ok100k, duration(t100k)))
+	scaleOK := ok10k && ok100k && t10k > 0
+	scale := 0.0
+	if scaleOK {
+		scale = t100k / t10k
+	}
+	p("| Scale: time(100k) / time(10k) | %s |\n", orMissing(scaleOK, fmt.Sprintf("%.2f", scale)))
+
+	bars := []bar{
+		meshVs(r, "S1", "do", 0.5),
+		meshVs(r, "S1", "fx", 0.1),
+		meshVs(r, "S2", "fx", 1),
+		meshVs(r, "S2", "do", 10),
+		meshVs(r, "S3", "fx", 0.5),
+		meshVs(r, "S3", "do", 5),
+		{name: "O1: CPU while 1000 services wait ≤ 5 % of one core", value: o1, ok: o1ok, limit: 5, shown: fmt.Sprintf("%.2f %%", o1)},
+		{name: "O2: max delay to notice an outside dependency ≤ 50 ms", value: maxMs, ok: maxok, limit: 50, shown: fmt.Sprintf("%.1f ms", maxMs)},
+		{name: "Scale: time(100k) / time(10k) ≤ 12", value: scale, ok: scaleOK, limit: 12, shown: fmt.Sprintf("%.2f", scale)},
+	}
+	failed := 0
+	p("\nBars (S4 is reported only):\n\n")
+	p("| Bar | Measured | Result |\n|---|---:|---|\n")
+	for _, x := range bars {
+		result := "pass"
+		switch {
+		case !x.ok:
+			result, x.shown = "not measured", "—"
+		case x.value > x.limit || math.IsNaN(x.value):
+			result = "FAIL"
+			failed++
+		}
+		p("| %s | %s | %s |\n", x.name, x.shown, result)
+	}
+	return b.String(), failed
+}
+
+// meshVs is the bar "servicemesh's median is at most limit × peer's" on
+// scenario s.
+func meshVs(r *results, s, peer string, limit float64) bar {
+	mesh, ok1 := r.median(s+"/"+baseline, "ns/op")
+	other, ok2 := r.median(s+"/"+peer, "ns/op")
+	x := bar{
+		name:  fmt.Sprintf("%s: servicemesh ≤ %s × %s", s, strconv.FormatFloat(limit, 'f', -1, 64), peer),
+		ok:    ok1 && ok2 && other > 0,
+		limit: limit,
+	}
+	if x.ok {
+		x.value = mesh / other
+		x.shown = fmt.Sprintf("%.3f × %s", x.value, peer)
+	}
+	return x
+}
+
+func orMissing(ok bool, s string) string {
+	if !ok {
+		return "not measured"
+	}
+	return s
+}
+
+// duration formats nanoseconds with three significant digits.
+func duration(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.3g s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.3g ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.3g µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.3g ns", ns)
+}
+
+// count formats a count with thousands separators.
+func count(v float64) string {
+	s := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// replaceSection writes section between the markers of the README at path.
+func replaceSection(path, section string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	start := bytes.Index(data, []byte(startMarker))
+	end := bytes.Index(data, []byte(endMarker))
+	if start < 0 || end < start {
+		return errors.New(path + ": the markers " + startMarker + " and " + endMarker + " are missing")
+	}
+	var out bytes.Buffer
+	out.Write(data[:start+len(startMarker)])
+	out.WriteString("\n")
+	out.WriteString(section)
+	out.Write(data[end:])
+	return os.WriteFile(path, out.Bytes(), 0o644)
+}

@@ -1,0 +1,143 @@
+// Package benchmarks compares servicemesh with two other ways of wiring the
+// services of one process: go.uber.org/fx and github.com/samber/do/v2.
+//
+// Each peer has a file (servicemesh.go, fx.go, do.go) implementing the same
+// scenarios; scenarios_test.go runs every scenario for every peer as
+// sub-benchmarks (BenchmarkS1/servicemesh, BenchmarkS1/fx, ...) and checks
+// that each one does what it claims. See README.md.
+//
+// This is a separate module so that fx and do never enter the library's
+// go.mod.
+package benchmarks
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Sizes of the scenarios.
+const (
+	S1Services   = 1000                 // S1: independent services, each with a logger
+	S2Depth      = 100                  // S2: length of the dependency chain
+	S3Dependents = 200                  // S3: services that all need the db
+	S4Services   = 50                   // S4: services with a slow stop hook
+	S4StopDelay  = 2 * time.Millisecond // S4: how long each stop hook sleeps
+)
+
+// Peer is one system under test. Every scenario function runs the whole
+// cycle it describes and returns an error if the cycle did not do what it
+// should (a service not initialized, initialized too early, not stopped...),
+// so the benchmarked code is the verified code.
+type Peer struct {
+	Name string
+
+	// S1 creates a container, adds n independent services that each get a
+	// logger, initializes them all and shuts down.
+	S1 func(n int) error
+
+	// S2 runs a chain of depth services where service i needs service i+1
+	// and may only be initialized once that one's Init has finished.
+	S2 func(depth int) error
+
+	// S3 runs n services that all need one db service, added last.
+	S3 func(n int) error
+
+	// S4 sets up n initialized services whose stop hook sleeps delay and
+	// returns the function that shuts them down, the part S4 times.
+	S4 func(n int, delay time.Duration) (stop func() error, err error)
+}
+
+// Peers lists the systems compared, servicemesh first: it is the baseline
+// of every ratio.
+var Peers = []Peer{ServiceMesh, Fx, Do}
+
+var (
+	namesMu sync.Mutex
+	names   []string
+	tags    []string
+)
+
+// serviceNames returns at least n distinct names, "s0", "s1", ... They are
+// made once and shared by every peer, so no peer pays for formatting them.
+func serviceNames(n int) []string {
+	namesMu.Lock()
+	defer namesMu.Unlock()
+	for i := len(names); i < n; i++ {
+		names = append(names, "s"+strconv.Itoa(i))
+	}
+	return names[:n:n]
+}
+
+// nameTags returns fx name tags for serviceNames(n): `name:"s0"`, ...
+func nameTags(n int) []string {
+	ns := serviceNames(n)
+	namesMu.Lock()
+	defer namesMu.Unlock()
+	for i := len(tags); i < n; i++ {
+		tags = append(tags, `name:"`+ns[i]+`"`)
+	}
+	return tags[:n:n]
+}
+
+// order records the order in which services were initialized, and whether
+// one was initialized before what it needs.
+type order struct {
+	mu    sync.Mutex
+	ids   []int
+	early []int
+}
+
+func newOrder(n int) *order { return &order{ids: make([]int, 0, n)} }
+
+// add records that service i was initialized; ready tells whether what it
+// needs had finished its own initialization by then.
+func (o *order) add(i int, ready bool) {
+	o.mu.Lock()
+	o.ids = append(o.ids, i)
+	if !ready {
+		o.early = append(o.early, i)
+	}
+	o.mu.Unlock()
+}
+
+// checkChain verifies a chain of depth services was initialized from the
+// end: depth-1 first, 0 last, none before its dependency.
+func (o *order) checkChain(depth int) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.early) > 0 {
+		return fmt.Errorf("services %v were initialized before their dependency", o.early)
+	}
+	if len(o.ids) != depth {
+		return fmt.Errorf("%d services initialized, want %d", len(o.ids), depth)
+	}
+	for k, id := range o.ids {
+		if id != depth-1-k {
+			return fmt.Errorf("initialization %d was service %d, want %d (order %v)", k, id, depth-1-k, o.ids)
+		}
+	}
+	return nil
+}
+
+// checkCount verifies that want services were initialized, none early.
+func (o *order) checkCount(want int) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.early) > 0 {
+		return fmt.Errorf("services %v were initialized before their dependency", o.early)
+	}
+	if len(o.ids) != want {
+		return fmt.Errorf("%d services initialized, want %d", len(o.ids), want)
+	}
+	return nil
+}
+
+// expect reports an error unless got equals want.
+func expect(what string, got int64, want int) error {
+	if got != int64(want) {
+		return fmt.Errorf("%d %s, want %d", got, what, want)
+	}
+	return nil
+}
