@@ -51,8 +51,9 @@ type mesh struct {
 	logger *slog.Logger
 	epoch  time.Time // when the mesh was made; polls align to it
 
-	timeout   atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
-	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
+	timeout   atomic.Int64  // time.Duration; resolution timeout, <= 0 disables
+	inits     atomic.Uint64 // numbers Inits in the order they begin
+	warnDelay atomic.Int64  // time.Duration; when a slow resolution is reported
 
 	// stopping is set, and down closed, when shutdown begins: the flag
 	// cancels resolutions, the channel wakes Run.
@@ -77,7 +78,8 @@ type mesh struct {
 	waiting *list.List // of *entry
 
 	blind map[*entry]struct{}
-	// initOrder lists entries whose Init returned normally, oldest first.
+	// initOrder lists entries whose Init returned normally, in the order
+	// their Inits returned; shutdown orders them by when their Inits began.
 	initOrder []*entry
 	// pending counts accepted services whose Init has not yet been reached
 	// and returned (or been abandoned); workers counts live goroutines the
@@ -198,7 +200,11 @@ func (m *mesh) lifecycle(e *entry) {
 // began. It takes no lock: a Remove or Shutdown that lands just after the
 // check finds an Init in flight, which both already allow for.
 func (m *mesh) beginInit(e *entry) bool {
-	return !e.gone.Load() && (e.deps == nil || !m.stopping.Load())
+	if e.gone.Load() || (e.deps != nil && m.stopping.Load()) {
+		return false
+	}
+	e.initSeq = m.inits.Add(1)
+	return true
 }
 
 // settle records the end of e's way to Init: initialized when ok, failed
@@ -369,6 +375,7 @@ type entry struct {
 	svc        Service
 	name       string
 	seq        uint64          // order added; set under mesh.mu before use
+	initSeq    uint64          // order its Init began; set before Init, read after it returned
 	deps       HasDependencies // nil if the service has none
 	comparable bool            // svc can be a map key
 	hasLogger  bool            // set before the lifecycle starts, then read-only

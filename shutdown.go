@@ -1,6 +1,7 @@
 package servicemesh
 
 import (
+	"cmp"
 	"os"
 	"os/signal"
 	"slices"
@@ -64,7 +65,9 @@ func (m *mesh) shutdown() {
 	m.mu.Lock()
 	order := slices.Clone(m.initOrder)
 	m.mu.Unlock()
-	slices.Reverse(order)
+	// Newest first, by when Init began: a dependency may report itself ready
+	// from inside its Init, so a dependent's Init can return before its own.
+	slices.SortFunc(order, func(a, b *entry) int { return cmp.Compare(b.initSeq, a.initSeq) })
 	for len(order) > 0 {
 		n := 1
 		if order[0].deps == nil {

@@ -1,0 +1,472 @@
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	// runTimeout bounds one run of an example, from start to exit.
+	runTimeout = 30 * time.Second
+	// buildTimeout bounds building one example (a cold build cache with
+	// -race compiles much of the standard library).
+	buildTimeout = 5 * time.Minute
+)
+
+// programs lists the directories under examples/, one program each.
+var programs = []string{
+	"dependencies", "events", "http", "lifecycle", "loglevel",
+	"minimal", "outside", "shutdown", "timeout",
+}
+
+// TestExamples builds every example once, then runs them: those that end by
+// themselves to their end, those that wait for a signal until they say they
+// are ready, and then with SIGINT or SIGTERM.
+func TestExamples(t *testing.T) {
+	bin := buildAll(t)
+
+	t.Run("ends by itself", func(t *testing.T) {
+		for _, tc := range selfEnding {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				p := start(t, bin[tc.program], nil, nil, tc.args...)
+				out, err := p.wait(t)
+				assertExit(t, tc.exitCode, err, out)
+				assertLinesInOrder(t, out, tc.inOrder...)
+				for _, s := range tc.anyOrder {
+					assert.Contains(t, out, s)
+				}
+				for _, s := range tc.absent {
+					assert.NotContains(t, out, s)
+				}
+			})
+		}
+	})
+
+	t.Run("stops on signal", func(t *testing.T) {
+		for _, sig := range []struct {
+			name   string
+			signal syscall.Signal
+			logged string // how the mesh logs the signal
+		}{
+			{"SIGINT", syscall.SIGINT, "signal=interrupt"},
+			{"SIGTERM", syscall.SIGTERM, "signal=terminated"},
+		} {
+			t.Run("shutdown/"+sig.name, func(t *testing.T) {
+				t.Parallel()
+				testShutdown(t, bin["shutdown"], sig.signal, sig.logged)
+			})
+			t.Run("http/"+sig.name, func(t *testing.T) {
+				t.Parallel()
+				testHTTP(t, bin["http"], sig.signal, sig.logged)
+			})
+		}
+	})
+}
+
+// selfEnding lists the runs of examples that end by themselves.
+var selfEnding = []struct {
+	name     string
+	program  string
+	args     []string
+	exitCode int
+	inOrder  []string // substrings of successive lines, in this order
+	anyOrder []string // substrings of the output, in any order
+	absent   []string // substrings the output must not contain
+}{
+	{
+		name:    "minimal",
+		program: "minimal",
+		inOrder: []string{"greeter: hello from Init", "main: the mesh has stopped"},
+	},
+	{
+		name:    "dependencies",
+		program: "dependencies",
+		inOrder: []string{
+			"report: cannot order ghost: no user with id 3",
+			"report: ada ordered [book pen]",
+			"report: grace ordered [compiler]",
+			"main: done",
+		},
+		anyOrder: []string{
+			"users: found an OrderBook (orders)",
+			"orders: found a UserDirectory (users)",
+		},
+	},
+	{
+		name:    "outside",
+		program: "outside",
+		inOrder: []string{
+			"loader: configuration loaded",
+			`app: configuration arrived, greeting is "hello from outside the mesh"`,
+			"main: done after",
+		},
+	},
+	{
+		name:    "timeout",
+		program: "timeout",
+		inOrder: []string{
+			"watchdog: newsletter could not start: ",
+			"watchdog: errors.Is(err, servicemesh.ErrDependencyResolutionTimeout) = true",
+			"main: done",
+		},
+		// The error wraps the sentinel, whose text is part of the contract;
+		// the mesh also logs the failure at level ERROR.
+		anyOrder: []string{"dependency resolution timed out", "level=ERROR"},
+		absent:   []string{"newsletter: initialized"},
+	},
+	{
+		name:    "events",
+		program: "events",
+		inOrder: []string{
+			"counter: placing order 1 (soup)",
+			"kitchen: cooking order 1 (soup)",
+			"counter: order 1 is ready",
+			"counter: placing order 2 (noodles)",
+			"kitchen: cooking order 2 (noodles)",
+			"counter: order 2 is ready",
+			"counter: placing order 3 (tea)",
+			"kitchen: cooking order 3 (tea)",
+			"counter: order 3 is ready",
+			"counter: 3 of 3 orders served",
+			"main: done",
+		},
+	},
+	{
+		name:    "lifecycle",
+		program: "lifecycle",
+		inOrder: []string{
+			"event: events bound                   listener",
+			"event: added                          listener",
+			"  listener: Init",
+			"event: initialized                    listener",
+			"event: events bound                   helper",
+			"event: added                          helper",
+			"  helper: Init",
+			"event: initialized                    helper",
+			"event: events bound                   worker",
+			"event: logger bound                   worker",
+			"event: added                          worker",
+			"event: dependency resolution started  worker",
+			"event: dependency resolution ended    worker",
+			`  worker: Init, the helper says "hello, worker"`,
+			"event: initialized                    worker",
+			"event: events bound                   visitor",
+			"event: added                          visitor",
+			"  visitor: Init",
+			"event: initialized                    visitor",
+			"event: removed                        visitor",
+			"event: run loop started",
+			"event: shutdown started",
+			"  worker: OnShutdown",
+			"  helper: OnShutdown",
+			"main: done",
+		},
+		absent: []string{"visitor: OnShutdown", "resolution failed", "level="},
+	},
+	{
+		name:    "loglevel",
+		program: "loglevel",
+		inOrder: []string{
+			"--- step 1",
+			`level=INFO msg="something worth knowing" service=chatty step=1`,
+			"--- step 2",
+			`level=DEBUG msg="a detail nobody needs" service=chatty step=2`,
+			`level=INFO msg="something worth knowing" service=chatty step=2`,
+			"--- step 3",
+			"--- the buffer caught 2 lines:",
+			`level=DEBUG msg="a detail nobody needs" service=chatty step=3`,
+			`level=INFO msg="something worth knowing" service=chatty step=3`,
+			"--- step 4",
+			"--- shutting down",
+			`level=DEBUG`, // the mesh's own chatter
+			"main: done",
+		},
+		absent: []string{`nobody needs" service=chatty step=1`, "step=4"},
+	},
+	{
+		name:     "http with an invalid address",
+		program:  "http",
+		args:     []string{"-addr", "127.0.0.1:99999"},
+		exitCode: 1,
+		inOrder:  []string{`level=ERROR msg="cannot listen"`},
+		absent:   []string{"listening on", "main: stopped cleanly"},
+	},
+}
+
+// testShutdown runs the shutdown example until it is ready, signals it, and
+// checks that every service stopped, newest first.
+func testShutdown(t *testing.T, bin string, sig syscall.Signal, logged string) {
+	p := start(t, bin, regexp.MustCompile(`^ready: press Ctrl\+C`), nil)
+	p.ready(t)
+	require.NoError(t, p.cmd.Process.Signal(sig))
+
+	out, err := p.wait(t)
+	assertExit(t, 0, err, out)
+	assertLinesInOrder(t, out,
+		"store: started",
+		"cache: started",
+		"api: started",
+		"ready: press Ctrl+C or send SIGTERM to stop",
+		logged,
+		"api: stopped",
+		"cache: stopped",
+		"store: stopped",
+		"main: every service has stopped",
+	)
+}
+
+// testHTTP runs the http example on a free loopback port, makes requests to
+// its routes, signals it, and checks that it stopped gracefully.
+func testHTTP(t *testing.T, bin string, sig syscall.Signal, logged string) {
+	ready := regexp.MustCompile(`^listening on (http://127\.0\.0\.1:\d+) — try curl http://127\.0\.0\.1:\d+/hello; Ctrl\+C to stop$`)
+	// SIGINT runs use the flag, SIGTERM runs the environment variable.
+	var env, args []string
+	if sig == syscall.SIGINT {
+		args = []string{"-addr", "127.0.0.1:0"}
+	} else {
+		env = []string{"HTTP_ADDR=127.0.0.1:0"}
+	}
+	p := start(t, bin, ready, env, args...)
+	base := p.ready(t)[1]
+
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true},
+	}
+	for _, req := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/hello", http.StatusOK, "hello, world\n"},
+		{"/hello?name=gopher", http.StatusOK, "hello, gopher\n"},
+		{"/health", http.StatusOK, "ok\n"},
+		{"/missing", http.StatusNotFound, "404 page not found\n"},
+	} {
+		resp, err := client.Get(base + req.path)
+		if !assert.NoError(t, err, req.path) {
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		assert.NoError(t, err, req.path)
+		assert.NoError(t, resp.Body.Close())
+		assert.Equal(t, req.status, resp.StatusCode, req.path)
+		assert.Equal(t, req.body, string(body), req.path)
+	}
+
+	require.NoError(t, p.cmd.Process.Signal(sig))
+	out, err := p.wait(t)
+	assertExit(t, 0, err, out)
+	assertLinesInOrder(t, out,
+		"listening on http://127.0.0.1:",
+		`msg=request service="http server" method=GET path=/hello`,
+		`msg=request service="http server" method=GET path=/hello`,
+		`msg=request service="http server" method=GET path=/health`,
+		`msg=request service="http server" method=GET path=/missing`,
+		logged,
+		"http server: stopped",
+		"main: stopped cleanly",
+	)
+}
+
+// buildAll builds every example into a temporary directory, two at a time,
+// and returns the path of each program's binary by name. It does not use
+// subtests, so that -run filters cannot skip it.
+func buildAll(t *testing.T) map[string]string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(root, "go.mod"), "the tests must run from the examples directory")
+
+	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
+	defer cancel()
+	dir := t.TempDir()
+	bin := make(map[string]string, len(programs))
+	failures := make([]string, len(programs))
+	slots := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i, name := range programs {
+		path := filepath.Join(dir, name)
+		bin[name] = path
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			args := []string{"build", "-o", path}
+			if raceEnabled {
+				args = append(args, "-race")
+			}
+			cmd := exec.CommandContext(ctx, "go", append(args, "./examples/"+name)...)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				failures[i] = fmt.Sprintf("go build ./examples/%s: %v\n%s", name, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	for _, f := range failures {
+		assert.Empty(t, f)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return bin
+}
+
+// process is a running example.
+type process struct {
+	ctx    context.Context // ends at runTimeout; the process is then killed
+	cmd    *exec.Cmd
+	out    *output
+	exited chan struct{} // closed once cmd.Wait has returned
+	err    error         // cmd.Wait's result, set before exited is closed
+}
+
+// start runs bin with args, bounded by runTimeout, with env added to the
+// environment. If ready is not nil, the first output line matching it can
+// be awaited with process.ready. The process is killed, if still running,
+// and reaped when the test ends.
+func start(t *testing.T, bin string, ready *regexp.Regexp, env []string, args ...string) *process {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	out := &output{match: ready, found: make(chan []string, 1)}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second // bounds Wait once the process was killed
+	// Race-enabled binaries otherwise linger a second before exiting.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	cmd.Env = append(append(os.Environ(), "GORACE="+gorace), env...)
+
+	p := &process{ctx: ctx, cmd: cmd, out: out, exited: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		require.NoError(t, err)
+	}
+	go func() {
+		defer close(p.exited)
+		p.err = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-p.exited
+	})
+	return p
+}
+
+// ready waits until the process prints its ready line and returns the
+// line's submatches. It fails the test if the process exits first or the
+// run times out.
+func (p *process) ready(t *testing.T) []string {
+	t.Helper()
+	select {
+	case m := <-p.out.found:
+		return m
+	case <-p.exited:
+		require.FailNow(t, "the example exited before it was ready", "error: %v\noutput:\n%s", p.err, p.out)
+	case <-p.ctx.Done():
+		require.FailNow(t, "the example was not ready in time", "output:\n%s", p.out)
+	}
+	return nil
+}
+
+// wait waits for the process to exit and returns its output and Wait's
+// error. A run that exceeds runTimeout is killed and reported.
+func (p *process) wait(t *testing.T) (string, error) {
+	t.Helper()
+	<-p.exited // the context kills the process at runTimeout at the latest
+	out := p.out.String()
+	if err := p.ctx.Err(); err != nil {
+		require.FailNow(t, "the example did not exit in time", "%v\noutput:\n%s", err, out)
+	}
+	return out, p.err
+}
+
+// output collects a process's output, stdout and stderr together, and
+// reports the first line that matches a pattern.
+type output struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	scanned int            // bytes of buf already looked at for the pattern
+	match   *regexp.Regexp // nil once a line matched
+	found   chan []string  // receives the first matching line's submatches
+}
+
+// Write records p and checks the lines it completes against the pattern.
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	for o.match != nil {
+		rest := o.buf.Bytes()[o.scanned:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		o.scanned += i + 1
+		if m := o.match.FindStringSubmatch(string(rest[:i])); m != nil {
+			o.found <- m // buffered; sent at most once
+			o.match = nil
+		}
+	}
+	return len(p), nil
+}
+
+// String returns everything written so far.
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// assertExit checks that the process exited with code want.
+func assertExit(t *testing.T, want int, err error, out string) {
+	t.Helper()
+	if want == 0 {
+		assert.NoError(t, err, "output:\n%s", out)
+		return
+	}
+	var exit *exec.ExitError
+	if assert.ErrorAs(t, err, &exit, "output:\n%s", out) {
+		assert.Equal(t, want, exit.ExitCode(), "output:\n%s", out)
+	}
+}
+
+// assertLinesInOrder checks that out has lines containing each of want, in
+// that order (other lines may come between them).
+func assertLinesInOrder(t *testing.T, out string, want ...string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	next := 0
+	for _, w := range want {
+		found := false
+		for next < len(lines) {
+			line := lines[next]
+			next++
+			if strings.Contains(line, w) {
+				found = true
+				break
+			}
+		}
+		if !assert.True(t, found, "no line containing %q (in this order) in the output:\n%s", w, out) {
+			return
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package servicemesh
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// stopLog records the order of OnShutdown calls.
+type stopLog struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (l *stopLog) add(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.names = append(l.names, name)
+}
+
+// earlyReady reports itself ready from inside its Init, which then goes on.
+type earlyReady struct {
+	log   *stopLog
+	ready atomic.Bool
+}
+
+func (d *earlyReady) Name() string { return "dependency" }
+func (d *earlyReady) Ready() bool  { return d.ready.Load() }
+func (d *earlyReady) Init(Mesh) {
+	d.ready.Store(true)
+	time.Sleep(100 * time.Millisecond) // the dependent's whole Init fits in here
+}
+func (d *earlyReady) OnShutdown() { d.log.add(d.Name()) }
+
+type readyWaiter struct {
+	log *stopLog
+	dep *earlyReady
+}
+
+func (u *readyWaiter) Name() string { return "dependent" }
+func (u *readyWaiter) Init(Mesh)    {}
+func (u *readyWaiter) ResolveDependencies(services []Service) {
+	u.dep, _ = Find[*earlyReady](services)
+}
+func (u *readyWaiter) DependenciesResolved() bool { return u.dep != nil && u.dep.Ready() }
+func (u *readyWaiter) OnShutdown()                { u.log.add(u.Name()) }
+
+func TestShutdownOrdersByWhenInitBegan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		log := &stopLog{}
+		dep := m.Add(&earlyReady{log: log})
+		user := m.Add(&readyWaiter{log: log})
+		user.Wait() // returns while the dependency's Init still sleeps
+		dep.Wait()
+		m.Shutdown().Wait()
+		assert.Equal(t, []string{"dependent", "dependency"}, log.names)
+	})
+}
