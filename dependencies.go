@@ -111,21 +111,23 @@ func (m *mesh) resolve(e *entry) bool {
 func (m *mesh) await(e *entry) (err error) {
 	start := time.Now()
 	m.mu.Lock()
-	e.phase = phaseResolving
+	e.phase.store(phaseResolving)
 	e.since = start
 	e.waitElem = m.enqueueWaiting(e)
+	m.nwaiting.Add(1)
 	m.blind[e] = struct{}{}
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
 		m.waiting.Remove(e.waitElem)
+		m.nwaiting.Add(-1)
 		e.waitElem = nil
 		delete(m.blind, e)
 		m.setWatching(e, nil)
-		if e.phase == phaseResolving {
-			e.phase = phaseInitializing // Init follows unless canceled meanwhile
+		if e.phase.load() == phaseResolving {
+			e.phase.store(phaseInitializing) // Init follows unless canceled meanwhile
 			if err != nil {
-				e.phase = phaseFailed
+				e.phase.store(phaseFailed)
 			}
 		}
 		m.mu.Unlock()
@@ -268,8 +270,8 @@ func (m *mesh) unresolved() (names []string, more int) {
 func (m *mesh) warnSlow(e *entry, waited time.Duration) {
 	names, more := m.unresolved()
 	m.mu.Lock()
-	quiet := time.Since(m.lastChange)
-	stuck := m.pending == m.waiting.Len() && quiet >= time.Duration(m.warnDelay.Load())
+	quiet := m.quietFor()
+	stuck := m.pending.Load() == int64(m.waiting.Len()) && quiet >= time.Duration(m.warnDelay.Load())
 	m.mu.Unlock()
 	if stuck {
 		m.logger.Warn("service still waiting for dependencies; every unresolved service is waiting and the mesh has not changed since, so a dependency cycle or a missing service is likely",

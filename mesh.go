@@ -25,16 +25,15 @@ func New(name ...string) Mesh {
 		n = defaultName
 	}
 	m := &mesh{
-		name:       n,
-		events:     ee.New(),
-		logs:       newLogRouter(),
-		index:      make(map[Service]*entry),
-		waiting:    list.New(),
-		blind:      make(map[*entry]struct{}),
-		down:       make(chan struct{}),
-		lastChange: time.Now(),
+		name:    n,
+		events:  ee.New(),
+		logs:    newLogRouter(),
+		index:   make(map[Service]*entry),
+		waiting: list.New(),
+		blind:   make(map[*entry]struct{}),
+		down:    make(chan struct{}),
+		epoch:   time.Now(),
 	}
-	m.epoch = m.lastChange
 	m.idle = sync.NewCond(&m.mu)
 	m.logger = m.logs.logger(n)
 	m.svcs = []Service{m}
@@ -51,9 +50,28 @@ type mesh struct {
 	logger *slog.Logger
 	epoch  time.Time // when the mesh was made; polls align to it
 
-	timeout   atomic.Int64  // time.Duration; resolution timeout, <= 0 disables
-	inits     atomic.Uint64 // numbers Inits in the order they begin
-	warnDelay atomic.Int64  // time.Duration; when a slow resolution is reported
+	timeout atomic.Int64  // time.Duration; resolution timeout, <= 0 disables
+	inits   atomic.Uint64 // numbers Inits in the order they begin
+	// pending counts accepted services whose way to Init has not ended: Init
+	// has not returned, nor has the lifecycle been cut short. It is raised
+	// under mu, with the shutdown check; reaching zero is signalled on idle.
+	pending atomic.Int64
+	// workers counts live goroutines the mesh started for lifecycles,
+	// removals and polling; reaching zero is signalled on idle.
+	workers atomic.Int64
+	// lastChange is when, as time since epoch, a service was last added,
+	// initialized or removed. It is set outside mu to keep mu's critical
+	// sections short.
+	lastChange atomic.Int64
+	warnDelay  atomic.Int64 // time.Duration; when a slow resolution is reported
+
+	initMu sync.Mutex // guards initOrder; never held with mu
+	// initOrder holds, at index initSeq-1, each entry whose Init returned
+	// normally, so it is in the order Inits began; the slots of Inits that
+	// panicked or are still running are nil.
+	initOrder []*entry
+	// nwaiting is waiting.Len(), readable without mu.
+	nwaiting atomic.Int64
 
 	// stopping is set, and down closed, when shutdown begins: the flag
 	// cancels resolutions, the channel wakes Run.
@@ -77,17 +95,9 @@ type mesh struct {
 	// the mesh can see.
 	waiting *list.List // of *entry
 
-	blind map[*entry]struct{}
-	// initOrder lists entries whose Init returned normally, in the order
-	// their Inits returned; shutdown orders them by when their Inits began.
-	initOrder []*entry
-	// pending counts accepted services whose Init has not yet been reached
-	// and returned (or been abandoned); workers counts live goroutines the
-	// mesh started for lifecycles and removals.
-	pending, workers int
-	seq              uint64    // numbers entries in the order added
-	lastChange       time.Time // when a service was last added, initialized or removed
-	shutting         bool      // shutdown has begun
+	blind    map[*entry]struct{}
+	seq      uint64 // numbers entries in the order added
+	shutting bool   // shutdown has begun
 }
 
 // Name returns the mesh's name.
@@ -138,11 +148,11 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	m.register(e)
-	m.pending++
-	m.workers++
-	m.changed()
+	m.pending.Add(1)
+	m.workers.Add(1)
 	m.wakeAll()
 	m.mu.Unlock()
+	m.changed()
 
 	e.hmu.Lock()
 	if !e.unbound {
@@ -210,32 +220,52 @@ func (m *mesh) beginInit(e *entry) bool {
 // settle records the end of e's way to Init: initialized when ok, failed
 // otherwise. Dependents watching e are woken.
 func (m *mesh) settle(e *entry, ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pending--
 	if ok {
-		e.phase = phaseInitialized
-		if !e.removed {
-			m.initOrder = append(m.initOrder, e)
-		}
 		m.changed()
-		m.wakeDependents(e)
-	} else if e.phase != phaseRemoved {
-		e.phase = phaseFailed
 	}
-	if m.pending == 0 {
+	switch {
+	case ok:
+		e.phase.store(phaseInitialized)
+		if !e.gone.Load() {
+			m.recordInitialized(e)
+		}
+		// Without waiting resolvers there is nobody to wake, and a resolver
+		// that begins waiting later sees this Init's effects on its first
+		// attempt: most services settle without taking mu.
+		if m.nwaiting.Load() > 0 {
+			m.mu.Lock()
+			m.wakeDependents(e)
+			m.mu.Unlock()
+		}
+	case !e.gone.Load():
+		e.phase.store(phaseFailed)
+	}
+	if m.pending.Add(-1) == 0 {
+		m.mu.Lock()
 		m.idle.Broadcast()
+		m.mu.Unlock()
 	}
 }
 
-// workerDone marks the end of a goroutine counted in workers.
-func (m *mesh) workerDone() {
-	m.mu.Lock()
-	m.workers--
-	if m.workers == 0 {
-		m.idle.Broadcast()
+// recordInitialized puts e in initOrder at the slot of its initSeq.
+func (m *mesh) recordInitialized(e *entry) {
+	m.initMu.Lock()
+	defer m.initMu.Unlock()
+	i := int(e.initSeq - 1)
+	if i >= len(m.initOrder) {
+		m.initOrder = append(m.initOrder, make([]*entry, i+1-len(m.initOrder))...)
 	}
-	m.mu.Unlock()
+	m.initOrder[i] = e
+}
+
+// workerDone marks the end of a goroutine counted in workers. Only the last
+// one takes mu, to wake a shutdown waiting for them all.
+func (m *mesh) workerDone() {
+	if m.workers.Add(-1) == 0 {
+		m.mu.Lock()
+		m.idle.Broadcast()
+		m.mu.Unlock()
+	}
 }
 
 // Remove takes svc out of the mesh. See Mesh.Remove.
@@ -252,18 +282,17 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	m.unregister(e)
-	e.removed = true
-	if e.phase != phaseInitialized {
-		e.phase = phaseRemoved
+	if e.phase.load() != phaseInitialized {
+		e.phase.store(phaseRemoved)
 	}
 	e.gone.Store(true)
 	if e.wake != nil {
 		poke(e.wake)
 	}
-	m.changed()
 	m.wakeDependents(e)
-	m.workers++
+	m.workers.Add(1)
 	m.mu.Unlock()
+	m.changed()
 
 	e.hmu.Lock()
 	e.unbound = true
@@ -338,9 +367,13 @@ func (m *mesh) lookup(svc Service) *entry {
 	return nil
 }
 
-// changed notes that the set of services or their states changed. The
-// caller holds mu.
-func (m *mesh) changed() { m.lastChange = time.Now() }
+// changed notes that the set of services or their states changed.
+func (m *mesh) changed() { m.lastChange.Store(int64(time.Since(m.epoch))) }
+
+// quietFor returns how long the mesh has gone without a change.
+func (m *mesh) quietFor() time.Duration {
+	return time.Since(m.epoch) - time.Duration(m.lastChange.Load())
+}
 
 // serviceName calls svc.Name, containing a panic.
 func (m *mesh) serviceName(svc Service) (name string, err error) {
@@ -361,6 +394,12 @@ const (
 )
 
 var phaseNames = [...]string{"added", "resolving", "initializing", "initialized", "failed", "removed"}
+
+// phaseVar holds a phase for concurrent use.
+type phaseVar struct{ v atomic.Uint32 }
+
+func (p *phaseVar) load() phase   { return phase(p.v.Load()) }
+func (p *phaseVar) store(x phase) { p.v.Store(uint32(x)) }
 
 // String returns the phase's name.
 func (p phase) String() string {
@@ -388,9 +427,9 @@ type entry struct {
 	handlers []bound
 	unbound  bool
 
+	phase phaseVar // read and written without mu
+
 	// guarded by mesh.mu:
-	phase    phase
-	removed  bool
 	since    time.Time           // when resolution started
 	waitElem *list.Element       // its element in mesh.waiting while it waits
 	watching []*entry            // services the resolver holds

@@ -1,10 +1,8 @@
 package servicemesh
 
 import (
-	"cmp"
 	"os"
 	"os/signal"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,14 +58,18 @@ func (m *mesh) shutdown() {
 	m.debug("shutting down")
 	m.emit(EventRuntimeShutdownInitiated)
 
-	m.waitIdle("Init to return", func() bool { return m.pending == 0 }, m.initializing)
+	m.waitIdle("Init to return", func() bool { return m.pending.Load() == 0 }, m.unsettled)
 
-	m.mu.Lock()
-	order := slices.Clone(m.initOrder)
-	m.mu.Unlock()
 	// Newest first, by when Init began: a dependency may report itself ready
 	// from inside its Init, so a dependent's Init can return before its own.
-	slices.SortFunc(order, func(a, b *entry) int { return cmp.Compare(b.initSeq, a.initSeq) })
+	m.initMu.Lock()
+	order := make([]*entry, 0, len(m.initOrder))
+	for i := len(m.initOrder) - 1; i >= 0; i-- {
+		if e := m.initOrder[i]; e != nil {
+			order = append(order, e)
+		}
+	}
+	m.initMu.Unlock()
 	for len(order) > 0 {
 		n := 1
 		if order[0].deps == nil {
@@ -79,7 +81,7 @@ func (m *mesh) shutdown() {
 		order = order[n:]
 	}
 
-	m.waitIdle("lifecycle goroutines to end", func() bool { return m.workers == 0 }, m.initializing)
+	m.waitIdle("lifecycle goroutines to end", func() bool { return m.workers.Load() == 0 }, m.unsettled)
 	m.debug("shutdown complete")
 }
 
@@ -92,14 +94,12 @@ const maxParallelStops = 1024
 // stop calls OnShutdown on the services in group concurrently and waits for
 // them all.
 func (m *mesh) stop(group []*entry) {
-	m.mu.Lock()
 	var stoppers []*entry
 	for _, e := range group {
-		if _, ok := e.svc.(HasGracefulShutdown); ok && !e.removed {
+		if _, ok := e.svc.(HasGracefulShutdown); ok && !e.gone.Load() {
 			stoppers = append(stoppers, e)
 		}
 	}
-	m.mu.Unlock()
 	if len(stoppers) == 0 {
 		return
 	}
@@ -136,13 +136,18 @@ func (m *mesh) stop(group []*entry) {
 	wg.Wait()
 }
 
-// initializing names the services whose way to Init has not yet ended.
-func (m *mesh) initializing() []string {
+// unsettled names the first services whose way to Init has not ended: still
+// in their lifecycle events, in a resolver that does not return, or in Init.
+func (m *mesh) unsettled() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
 	for _, e := range m.entries {
-		if e.phase == phaseAdded || e.phase == phaseInitializing {
+		switch e.phase.load() {
+		case phaseAdded, phaseResolving, phaseInitializing:
+			if len(names) == maxNamed {
+				return names
+			}
 			names = append(names, e.name)
 		}
 	}

@@ -1,6 +1,7 @@
 package servicemesh
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,4 +61,49 @@ func TestShutdownOrdersByWhenInitBegan(t *testing.T) {
 		m.Shutdown().Wait()
 		assert.Equal(t, []string{"dependent", "dependency"}, log.names)
 	})
+}
+
+// stuck blocks in the method named by where until release is closed.
+type stuck struct {
+	where   string
+	release chan struct{}
+}
+
+func (s *stuck) Name() string { return "stuck-" + s.where }
+func (s *stuck) Init(Mesh) {
+	if s.where == "Init" {
+		<-s.release
+	}
+}
+func (s *stuck) OnShutdown() {
+	if s.where == "OnShutdown" {
+		<-s.release
+	}
+}
+
+func TestShutdownNamesHungServiceCode(t *testing.T) {
+	for _, where := range []string{"Init", "OnShutdown"} {
+		t.Run(where, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := New("hung").(*mesh)
+				var logs syncBuffer
+				m.SetLogDestination(&logs)
+				s := &stuck{where: where, release: make(chan struct{})}
+				added := m.Add(s)
+				if where != "Init" {
+					added.Wait()
+				}
+				done := m.Shutdown()
+
+				time.Sleep(defaultWarnDelay + time.Second)
+				synctest.Wait()
+				assert.Contains(t, logs.String(), "shutdown is still waiting")
+				assert.Contains(t, logs.String(), "stuck-"+where)
+
+				close(s.release)
+				done.Wait()
+				assert.Equal(t, 1, strings.Count(logs.String(), "shutdown is still waiting"))
+			})
+		})
+	}
 }
