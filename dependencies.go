@@ -16,7 +16,10 @@ const (
 	defaultResolutionTimeout = 30 * time.Second
 	defaultWarnDelay         = 5 * time.Second
 	firstPoll                = time.Millisecond
-	maxPoll                  = 50 * time.Millisecond
+	// maxPoll is the poll's ceiling. The promise is that an outside
+	// dependency is noticed within 50 ms; polling at 40 ms leaves the rest
+	// for waking the resolver on a busy machine.
+	maxPoll = 40 * time.Millisecond
 )
 
 // ErrDependencyResolutionTimeout is wrapped by the error reported when a
@@ -121,6 +124,10 @@ func (m *mesh) await(e *entry) (err error) {
 		m.mu.Lock()
 		m.waiting.Remove(e.waitElem)
 		m.nwaiting.Add(-1)
+		e.due = time.Time{}
+		if m.waiting.Len() == 0 && m.pollerOn {
+			poke(m.pollerWake) // so that it ends
+		}
 		e.waitElem = nil
 		delete(m.blind, e)
 		m.setWatching(e, nil)
@@ -137,8 +144,6 @@ func (m *mesh) await(e *entry) (err error) {
 	poll := firstPoll
 	warned, polled := false, false
 	var watched []Service // the snapshot the watches were taken against
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for {
 		select { // the attempt below sees every change and cancellation made so far
 		case <-e.wake:
@@ -184,14 +189,73 @@ func (m *mesh) await(e *entry) (err error) {
 		if pollDue {
 			wait = m.alignPoll(now, poll)
 		}
-		timer.Reset(wait)
-		select {
-		case <-e.wake:
-		case <-timer.C:
+		m.schedule(e, now.Add(wait))
+		<-e.wake // a change, a cancellation, new settings, or the poller
+		if e.polled.Swap(false) {
 			polled = true
 			if pollDue {
 				poll = min(2*poll, maxPoll)
 			}
+		}
+	}
+}
+
+// schedule asks the poller to wake e at t, starting the poller if it is not
+// running. One poller serves every waiting resolver of the mesh, so a wait
+// costs no timer of its own.
+func (m *mesh) schedule(e *entry, t time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e.due = t
+	switch {
+	case !m.pollerOn:
+		m.pollerOn = true
+		m.workers.Add(1)
+		go m.pollLoop()
+	case m.pollerAt.IsZero() || t.Before(m.pollerAt):
+		poke(m.pollerWake)
+	}
+}
+
+// pollLoop wakes waiting resolvers when their due time comes. It runs while
+// any resolver waits, counted in workers, and ends with the last of them.
+func (m *mesh) pollLoop() {
+	defer m.workerDone()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		if m.waiting.Len() == 0 {
+			m.pollerOn = false
+			m.pollerAt = time.Time{}
+			m.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		var next time.Time
+		for el := m.waiting.Front(); el != nil; el = el.Next() {
+			e := el.Value.(*entry)
+			switch {
+			case e.due.IsZero():
+			case !e.due.After(now):
+				e.due = time.Time{}
+				e.polled.Store(true)
+				poke(e.wake)
+			case next.IsZero() || e.due.Before(next):
+				next = e.due
+			}
+		}
+		m.pollerAt = next
+		m.mu.Unlock()
+
+		if next.IsZero() {
+			<-m.pollerWake
+			continue
+		}
+		timer.Reset(next.Sub(now))
+		select {
+		case <-timer.C:
+		case <-m.pollerWake:
 		}
 	}
 }

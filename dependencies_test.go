@@ -109,7 +109,7 @@ func TestPollBacksOffToCeiling(t *testing.T) {
 
 		time.Sleep(time.Second)
 		warm := o.checks.Load()
-		// 1, 2, 4, 8, 16, 32 ms, then 50 ms, each wait ending on its own
+		// 1, 2, 4, 8, 16, 32 ms, then maxPoll, each wait ending on its own
 		// grid (so possibly shorter): about 26 polls in the first second, two
 		// checks of DependenciesResolved each. Without backoff it would be 1000.
 		assert.LessOrEqual(t, warm, int64(2*32))

@@ -25,14 +25,15 @@ func New(name ...string) Mesh {
 		n = defaultName
 	}
 	m := &mesh{
-		name:    n,
-		events:  ee.New(),
-		logs:    newLogRouter(),
-		index:   make(map[Service]*entry),
-		waiting: list.New(),
-		blind:   make(map[*entry]struct{}),
-		down:    make(chan struct{}),
-		epoch:   time.Now(),
+		name:       n,
+		events:     ee.New(),
+		logs:       newLogRouter(),
+		index:      make(map[Service]*entry),
+		waiting:    list.New(),
+		blind:      make(map[*entry]struct{}),
+		down:       make(chan struct{}),
+		pollerWake: make(chan struct{}, 1),
+		epoch:      time.Now(),
 	}
 	m.idle = sync.NewCond(&m.mu)
 	m.logger = m.logs.logger(n)
@@ -69,7 +70,8 @@ type mesh struct {
 	// initOrder holds, at index initSeq-1, each entry whose Init returned
 	// normally, so it is in the order Inits began; the slots of Inits that
 	// panicked or are still running are nil.
-	initOrder []*entry
+	initOrder  []*entry
+	pollerWake chan struct{} // pokes the poller to rescan (cap 1)
 	// nwaiting is waiting.Len(), readable without mu.
 	nwaiting atomic.Int64
 
@@ -94,6 +96,10 @@ type mesh struct {
 	// order added; blind holds those of them that refer to no service
 	// the mesh can see.
 	waiting *list.List // of *entry
+	// pollerOn tells whether pollLoop runs; pollerAt is when it next wakes
+	// by itself (zero: only when poked through pollerWake).
+	pollerOn bool
+	pollerAt time.Time
 
 	blind    map[*entry]struct{}
 	seq      uint64 // numbers entries in the order added
@@ -420,6 +426,7 @@ type entry struct {
 	hasLogger  bool            // set before the lifecycle starts, then read-only
 	done       sync.WaitGroup  // returned by Add
 	gone       atomic.Bool     // set by Remove; cancels a resolution
+	polled     atomic.Bool     // the poller's was the last wake-up
 	wake       chan struct{}   // a change the resolver may care about (cap 1)
 	resolved   chan struct{}   // closed when resolution ends; nil without deps
 
@@ -432,6 +439,7 @@ type entry struct {
 	// guarded by mesh.mu:
 	since    time.Time           // when resolution started
 	waitElem *list.Element       // its element in mesh.waiting while it waits
+	due      time.Time           // when the poller is to wake it; zero: not asked
 	watching []*entry            // services the resolver holds
 	watchers map[*entry]struct{} // resolvers holding this service
 }

@@ -16,7 +16,7 @@ const (
 
 	o2Services = 20
 	o2Wait     = time.Second             // the polling has long reached its ceiling by then
-	o2Spacing  = 2700 * time.Microsecond // 20 flags spread over more than one 50 ms poll period
+	o2Spacing  = 2700 * time.Microsecond // 20 flags spread over more than one 40 ms poll period
 )
 
 // scaleSizes are the sizes of BenchmarkScale; the bar is on the ratio of
