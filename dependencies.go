@@ -115,7 +115,6 @@ func (m *mesh) await(e *entry) (err error) {
 	start := time.Now()
 	m.mu.Lock()
 	e.phase.store(phaseResolving)
-	e.since = start
 	e.waitElem = m.enqueueWaiting(e)
 	m.nwaiting.Add(1)
 	m.blind[e] = struct{}{}

@@ -121,21 +121,27 @@ func argService(args []any) (Service, bool) {
 	return s, ok && s != nil
 }
 
-// bindHandlers places a listener on the bus for every handler interface svc
-// implements and returns them so they can be unbound.
-func (m *mesh) bindHandlers(svc Service, name string) []bound {
+// listenersFor makes a bus listener for every handler interface svc
+// implements.
+func (m *mesh) listenersFor(svc Service, name string) []bound {
 	var out []bound
 	for _, b := range handlerBindings {
 		if fn := b.listener(m, svc, name); fn != nil {
-			m.events.On(b.event, fn)
 			out = append(out, bound{b.event, fn})
 		}
 	}
 	return out
 }
 
-// unbindHandlers removes listeners placed by bindHandlers.
-func (m *mesh) unbindHandlers(bs []bound) {
+// bind places listeners on the bus.
+func (m *mesh) bind(bs []bound) {
+	for _, b := range bs {
+		m.events.On(b.event, b.fn)
+	}
+}
+
+// unbind removes listeners placed by bind.
+func (m *mesh) unbind(bs []bound) {
 	for _, b := range bs {
 		m.events.Off(b.event, b.fn)
 	}

@@ -88,10 +88,9 @@ type mesh struct {
 	// svcs is the mesh followed by its services, in the order added. It is
 	// append-only and replaced by a fresh copy on removal, so every
 	// svcs[:n:n] handed out stays immutable: resolvers share it.
-	svcs    []Service
-	entries []*entry           // the services' entries, parallel to svcs[1:]
-	index   map[Service]*entry // entries of services whose value is comparable
-	odd     []*entry           // entries of services whose value is not comparable
+	svcs  []Service
+	index map[Service]*entry // entries of services whose value is comparable
+	odd   []*entry           // entries of services whose value is not comparable
 	// waiting lists the entries whose resolvers wait for a change, in the
 	// order added; blind holds those of them that refer to no service
 	// the mesh can see.
@@ -141,6 +140,9 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	e := newEntry(svc, name)
+	if bs := m.listenersFor(svc, name); len(bs) > 0 {
+		e.handlers = &handlerSet{listeners: bs}
+	}
 
 	m.mu.Lock()
 	switch {
@@ -160,11 +162,14 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	m.mu.Unlock()
 	m.changed()
 
-	e.hmu.Lock()
-	if !e.unbound {
-		e.handlers = m.bindHandlers(svc, name)
+	if hs := e.handlers; hs != nil {
+		hs.mu.Lock()
+		if !hs.removed {
+			m.bind(hs.listeners)
+			hs.bound = true
+		}
+		hs.mu.Unlock()
 	}
-	e.hmu.Unlock()
 	if l, ok := svc.(HasLogger); ok {
 		e.hasLogger = true
 		logger := m.logs.logger(name)
@@ -194,7 +199,7 @@ func (m *mesh) lifecycle(e *entry) {
 		m.emit(EventServiceLoggerBound, svc)
 	}
 	m.emit(EventServiceAdded, svc)
-	if e.deps != nil && !m.resolve(e) {
+	if e.resolution != nil && !m.resolve(e) {
 		return
 	}
 	if !m.beginInit(e) {
@@ -216,7 +221,7 @@ func (m *mesh) lifecycle(e *entry) {
 // began. It takes no lock: a Remove or Shutdown that lands just after the
 // check finds an Init in flight, which both already allow for.
 func (m *mesh) beginInit(e *entry) bool {
-	if e.gone.Load() || (e.deps != nil && m.stopping.Load()) {
+	if e.gone.Load() || (e.resolution != nil && m.stopping.Load()) {
 		return false
 	}
 	e.initSeq = m.inits.Add(1)
@@ -292,7 +297,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		e.phase.store(phaseRemoved)
 	}
 	e.gone.Store(true)
-	if e.wake != nil {
+	if e.resolution != nil {
 		poke(e.wake)
 	}
 	m.wakeDependents(e)
@@ -300,11 +305,14 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	m.mu.Unlock()
 	m.changed()
 
-	e.hmu.Lock()
-	e.unbound = true
-	m.unbindHandlers(e.handlers)
-	e.handlers = nil
-	e.hmu.Unlock()
+	if hs := e.handlers; hs != nil {
+		hs.mu.Lock()
+		hs.removed = true
+		if hs.bound {
+			m.unbind(hs.listeners)
+		}
+		hs.mu.Unlock()
+	}
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -313,7 +321,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		defer wg.Done()
 		m.debug("service removed", "removed", e.name)
 		m.emit(EventServiceRemoved, svc)
-		if e.resolved != nil {
+		if e.resolution != nil {
 			<-e.resolved
 		}
 	}()
@@ -325,7 +333,6 @@ func (m *mesh) register(e *entry) {
 	m.seq++
 	e.seq = m.seq
 	m.svcs = append(m.svcs, e.svc)
-	m.entries = append(m.entries, e)
 	if e.comparable {
 		m.index[e.svc] = e
 	} else {
@@ -337,16 +344,16 @@ func (m *mesh) register(e *entry) {
 // place, so snapshots already handed to resolvers never change. The caller
 // holds mu.
 func (m *mesh) unregister(e *entry) {
-	svcs := make([]Service, 1, len(m.svcs))
-	svcs[0] = m
-	entries := make([]*entry, 0, len(m.entries))
-	for _, x := range m.entries {
-		if x != e {
-			entries = append(entries, x)
-			svcs = append(svcs, x.svc)
+	svcs := make([]Service, 0, len(m.svcs))
+	skipped := false
+	for _, s := range m.svcs {
+		if !skipped && m.lookup(s) == e {
+			skipped = true
+			continue
 		}
+		svcs = append(svcs, s)
 	}
-	m.svcs, m.entries = svcs, entries
+	m.svcs = svcs
 	if e.comparable {
 		delete(m.index, e.svc)
 	} else {
@@ -419,29 +426,43 @@ func (p phase) String() string {
 type entry struct {
 	svc        Service
 	name       string
-	seq        uint64          // order added; set under mesh.mu before use
-	initSeq    uint64          // order its Init began; set before Init, read after it returned
-	deps       HasDependencies // nil if the service has none
-	comparable bool            // svc can be a map key
-	hasLogger  bool            // set before the lifecycle starts, then read-only
-	done       sync.WaitGroup  // returned by Add
-	gone       atomic.Bool     // set by Remove; cancels a resolution
-	polled     atomic.Bool     // the poller's was the last wake-up
-	wake       chan struct{}   // a change the resolver may care about (cap 1)
-	resolved   chan struct{}   // closed when resolution ends; nil without deps
+	seq        uint64         // order added; set under mesh.mu before use
+	initSeq    uint64         // order its Init began; set before Init, read after it returned
+	comparable bool           // svc can be a map key
+	hasLogger  bool           // set before the lifecycle starts, then read-only
+	done       sync.WaitGroup // returned by Add
+	gone       atomic.Bool    // set by Remove; cancels a resolution
+	phase      phaseVar       // read and written without mu
 
-	hmu      sync.Mutex // guards handlers and unbound
-	handlers []bound
-	unbound  bool
+	handlers *handlerSet // nil if it implements no handler interface
 
-	phase phaseVar // read and written without mu
+	watchers map[*entry]struct{} // resolvers holding this service; guarded by mesh.mu
+
+	// resolution is the state of a service with dependencies, nil for the
+	// others: most services never wait, so they do not carry it.
+	*resolution
+}
+
+// handlerSet is the bus listeners of one service. Add binds them unless
+// Remove came first; Remove unbinds them if Add got there first.
+type handlerSet struct {
+	listeners []bound
+	mu        sync.Mutex // guards bound and removed
+	bound     bool
+	removed   bool
+}
+
+// resolution is what the mesh keeps to resolve one service's dependencies.
+type resolution struct {
+	deps     HasDependencies
+	wake     chan struct{} // a change the resolver may care about (cap 1)
+	resolved chan struct{} // closed when resolution ends
+	polled   atomic.Bool   // the poller's was the last wake-up
 
 	// guarded by mesh.mu:
-	since    time.Time           // when resolution started
-	waitElem *list.Element       // its element in mesh.waiting while it waits
-	due      time.Time           // when the poller is to wake it; zero: not asked
-	watching []*entry            // services the resolver holds
-	watchers map[*entry]struct{} // resolvers holding this service
+	waitElem *list.Element // its element in mesh.waiting while it waits
+	due      time.Time     // when the poller is to wake it; zero: not asked
+	watching []*entry      // services the resolver holds
 }
 
 func newEntry(svc Service, name string) *entry {
@@ -451,9 +472,11 @@ func newEntry(svc Service, name string) *entry {
 		comparable: comparable(svc),
 	}
 	if d, ok := svc.(HasDependencies); ok {
-		e.deps = d
-		e.wake = make(chan struct{}, 1)
-		e.resolved = make(chan struct{})
+		e.resolution = &resolution{
+			deps:     d,
+			wake:     make(chan struct{}, 1),
+			resolved: make(chan struct{}),
+		}
 	}
 	return e
 }

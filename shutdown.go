@@ -72,8 +72,8 @@ func (m *mesh) shutdown() {
 	m.initMu.Unlock()
 	for len(order) > 0 {
 		n := 1
-		if order[0].deps == nil {
-			for n < len(order) && order[n].deps == nil {
+		if order[0].resolution == nil {
+			for n < len(order) && order[n].resolution == nil {
 				n++
 			}
 		}
@@ -142,7 +142,11 @@ func (m *mesh) unsettled() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
-	for _, e := range m.entries {
+	for _, s := range m.svcs[1:] {
+		e := m.lookup(s)
+		if e == nil {
+			continue
+		}
 		switch e.phase.load() {
 		case phaseAdded, phaseResolving, phaseInitializing:
 			if len(names) == maxNamed {
