@@ -93,8 +93,8 @@ func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
 
 // resolve runs e's dependency resolution, bracketed by its events, and
 // reports whether Init may follow.
-func (m *mesh) resolve(e *entry) bool {
-	m.emit(EventDependencyResolutionStarted, e.svc)
+func (m *mesh) resolve(e *entry, about []any) bool {
+	m.emit(EventDependencyResolutionStarted, about...)
 	err := m.await(e)
 	if err != nil {
 		level := errorLevel(err)
@@ -103,7 +103,7 @@ func (m *mesh) resolve(e *entry) bool {
 		return false
 	}
 	m.debug("dependencies resolved", "resolved", e.name)
-	m.emit(EventDependencyResolutionEnded, e.svc)
+	m.emit(EventDependencyResolutionEnded, about...)
 	return true
 }
 

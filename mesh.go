@@ -194,12 +194,13 @@ func (m *mesh) lifecycle(e *entry) {
 	}()
 
 	svc := e.svc
-	m.emit(EventServiceEventsBound, svc)
+	about := []any{svc} // the arguments of every event about svc; handlers only read them
+	m.emit(EventServiceEventsBound, about...)
 	if e.hasLogger {
-		m.emit(EventServiceLoggerBound, svc)
+		m.emit(EventServiceLoggerBound, about...)
 	}
-	m.emit(EventServiceAdded, svc)
-	if e.resolution != nil && !m.resolve(e) {
+	m.emit(EventServiceAdded, about...)
+	if e.resolution != nil && !m.resolve(e, about) {
 		return
 	}
 	if !m.beginInit(e) {
@@ -213,7 +214,7 @@ func (m *mesh) lifecycle(e *entry) {
 		return
 	}
 	m.debug("service initialized", "initialized", e.name)
-	m.emit(EventServiceInitialized, svc)
+	m.emit(EventServiceInitialized, about...)
 }
 
 // beginInit reports whether e may be initialized now: not once it was
