@@ -69,52 +69,76 @@ type Mesh interface {
 	SetDependencyResolutionTimeout(timeout time.Duration)
 }
 
-// EventHandlerServiceAdded is bound to EventServiceAdded.
+// The EventHandler* interfaces let a service react to the mesh's events
+// without touching the bus: when a service implementing one is added, the
+// mesh binds it to its event before Add returns, and unbinds it when the
+// service is removed. Each call runs on a goroutine of its own (the bus
+// starts one per listener), possibly concurrently with the service's other
+// methods, so a handler must guard the state it touches. The step that
+// emitted the event waits for its handlers, so a handler that blocks holds
+// it up. A panic in a handler is recovered and logged.
+
+// EventHandlerServiceAdded receives every service added to the mesh,
+// itself included, after its logger and handlers were bound and before its
+// dependencies are resolved.
 type EventHandlerServiceAdded interface {
 	OnServiceAdded(Service)
 }
 
-// EventHandlerServiceRemoved is bound to EventServiceRemoved.
+// EventHandlerServiceRemoved receives every service removed from the
+// mesh, except itself: its own handlers are unbound first.
 type EventHandlerServiceRemoved interface {
 	OnServiceRemoved(Service)
 }
 
-// EventHandlerServiceInitialized is bound to EventServiceInitialized.
+// EventHandlerServiceInitialized receives every service whose Init
+// returned normally, itself included.
 type EventHandlerServiceInitialized interface {
 	OnServiceInitialized(Service)
 }
 
-// EventHandlerServiceEventsBound is bound to EventServiceEventsBound.
+// EventHandlerServiceEventsBound receives every service whose handler
+// interfaces were bound, itself included: the first event of a lifecycle.
 type EventHandlerServiceEventsBound interface {
 	OnServiceEventsBound(Service)
 }
 
-// EventHandlerServiceLoggerBound is bound to EventServiceLoggerBound.
+// EventHandlerServiceLoggerBound receives every service that was given
+// a logger (it implements HasLogger), itself included.
 type EventHandlerServiceLoggerBound interface {
 	OnServiceLoggerBound(Service)
 }
 
-// EventHandlerServiceMeshRunLoopInitiated is bound to EventRuntimeRunLoopInitiated.
+// EventHandlerServiceMeshRunLoopInitiated is told when Run starts. Run
+// listens for signals before it emits this event, so from this call on a
+// Ctrl+C means a graceful shutdown.
 type EventHandlerServiceMeshRunLoopInitiated interface {
 	OnServiceMeshRunLoopInitiated()
 }
 
-// EventHandlerServiceMeshShutdownInitiated is bound to EventRuntimeShutdownInitiated.
+// EventHandlerServiceMeshShutdownInitiated is told when shutdown begins,
+// before any OnShutdown. Pending resolutions are already canceled; Inits in
+// flight may still be running.
 type EventHandlerServiceMeshShutdownInitiated interface {
 	OnServiceMeshShutdownInitiated()
 }
 
-// EventHandlerDependencyResolutionStarted is bound to EventDependencyResolutionStarted.
+// EventHandlerDependencyResolutionStarted receives every service that
+// starts waiting for its dependencies (it implements HasDependencies).
 type EventHandlerDependencyResolutionStarted interface {
 	OnDependencyResolutionStarted(Service)
 }
 
-// EventHandlerDependencyResolutionEnded is bound to EventDependencyResolutionEnded.
+// EventHandlerDependencyResolutionEnded receives every service whose
+// dependencies were resolved, just before its Init.
 type EventHandlerDependencyResolutionEnded interface {
 	OnDependencyResolutionEnded(Service)
 }
 
-// EventHandlerDependencyResolutionFailed is bound to EventDependencyResolutionFailed.
+// EventHandlerDependencyResolutionFailed receives every service whose
+// resolution failed, and why: the error wraps ErrDependencyResolutionTimeout,
+// ErrDependencyResolutionCanceled or ErrServicePanicked (see
+// ResolutionError). That service is never initialized.
 type EventHandlerDependencyResolutionFailed interface {
 	OnDependencyResolutionFailed(Service, error)
 }
