@@ -2,7 +2,6 @@ package servicemesh
 
 import (
 	"container/list"
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -40,13 +39,17 @@ type ResolutionError struct {
 	Unresolved []string      // the first services still unresolved in the mesh at that moment, itself included
 	More       int           // how many more were unresolved than Unresolved names
 	Reason     string        // for a cancellation: what canceled it
-	Err        error
+	Err        error         // ErrDependencyResolutionTimeout, ErrDependencyResolutionCanceled, or a *PanicError
 }
 
 // Error describes the failure, naming the service and what it waited for.
 func (e *ResolutionError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "servicemesh: %v: service %q", e.Err, e.Service)
+	if pe, ok := e.Err.(*PanicError); ok {
+		fmt.Fprintf(&b, "servicemesh: dependency resolution failed: service %q panicked in %s: %v", pe.Service, pe.Call, pe.Value)
+	} else {
+		fmt.Fprintf(&b, "servicemesh: %v: service %q", e.Err, e.Service)
+	}
 	if e.Reason != "" {
 		fmt.Fprintf(&b, " (%s)", e.Reason)
 	}
@@ -97,12 +100,15 @@ func (m *mesh) resolve(e *entry, about []any) bool {
 	m.emit(EventDependencyResolutionStarted, about...)
 	err := m.await(e)
 	if err != nil {
-		level := errorLevel(err)
-		m.logger.Log(context.Background(), level, "dependency resolution failed", "failed", e.name, "error", err)
+		if errors.Is(err, ErrDependencyResolutionCanceled) { // routine: Remove or Shutdown
+			m.debug("dependency resolution canceled", "subject", e.name, "reason", err.(*ResolutionError).Reason)
+		} else {
+			m.logger.Error("dependency resolution failed", "subject", e.name, "error", err)
+		}
 		m.emit(EventDependencyResolutionFailed, e.svc, err)
 		return false
 	}
-	m.debug("dependencies resolved", "resolved", e.name)
+	m.debug("dependencies resolved", "subject", e.name)
 	m.emit(EventDependencyResolutionEnded, about...)
 	return true
 }
@@ -114,6 +120,11 @@ func (m *mesh) resolve(e *entry, about []any) bool {
 func (m *mesh) await(e *entry) (err error) {
 	start := time.Now()
 	m.mu.Lock()
+	if e.gone.Load() { // removed before its resolution began
+		m.mu.Unlock()
+		close(e.resolved)
+		return m.resolutionError(e, start, ErrDependencyResolutionCanceled, "the service was removed")
+	}
 	e.phase.store(phaseResolving)
 	e.waitElem = m.enqueueWaiting(e)
 	m.nwaiting.Add(1)
@@ -332,17 +343,18 @@ func (m *mesh) unresolved() (names []string, more int) {
 // dependencies, and says when the mesh looks stuck.
 func (m *mesh) warnSlow(e *entry, waited time.Duration) {
 	names, more := m.unresolved()
+	running := m.named(phaseInitializing) // an Init that waits for this service would show here
 	m.mu.Lock()
 	quiet := m.quietFor()
 	stuck := m.pending.Load() == int64(m.waiting.Len()) && quiet >= time.Duration(m.warnDelay.Load())
 	m.mu.Unlock()
 	if stuck {
 		m.logger.Warn("service still waiting for dependencies; every unresolved service is waiting and the mesh has not changed since, so a dependency cycle or a missing service is likely",
-			"waiting", e.name, "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names, "more", more)
+			"subject", e.name, "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
 		return
 	}
 	m.logger.Warn("service still waiting for dependencies",
-		"waiting", e.name, "waited", waited.Round(time.Millisecond), "unresolved", names, "more", more)
+		"subject", e.name, "waited", waited.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
 }
 
 // wakeAll wakes every waiting resolver: a service was added, and any of them

@@ -174,8 +174,8 @@ func TestSlowResolutionIsReportedOnceAndNamesTheCycle(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
 		out := logs.String()
-		assert.Equal(t, 1, strings.Count(out, `waiting=alpha`), out)
-		assert.Equal(t, 1, strings.Count(out, `waiting=beta`), out)
+		assert.Equal(t, 1, strings.Count(out, `subject=alpha`), out)
+		assert.Equal(t, 1, strings.Count(out, `subject=beta`), out)
 		assert.Contains(t, out, "dependency cycle or a missing service is likely")
 		assert.Contains(t, out, `unresolved="[alpha beta]"`)
 

@@ -1,11 +1,11 @@
 // Package servicemesh runs an application as a mesh of in-process services.
 //
 // A program creates a mesh, adds its services and runs it. The mesh gives
-// each service a structured logger (HasLogger), hands it the other services
-// until it has found what it depends on (HasDependencies), calls its Init,
-// binds the event handlers it implements (the EventHandler* interfaces) on a
-// shared event bus, and, when SIGINT or SIGTERM arrives or Shutdown is called,
-// stops the services newest first (HasGracefulShutdown). Only Service, with
+// each service a structured logger (HasLogger), binds the event handlers it
+// implements (the EventHandler* interfaces) on a shared event bus, hands it
+// the other services until it has found what it depends on
+// (HasDependencies), calls its Init, and, when SIGINT or SIGTERM arrives or
+// Shutdown is called, stops the services newest first (HasGracefulShutdown). Only Service, with
 // Init and Name, is required; everything else is opt-in by implementing an
 // interface.
 //

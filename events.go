@@ -155,5 +155,5 @@ func (m *mesh) emit(event string, args ...any) {
 // badArgs logs an event emitted by hand with arguments a handler cannot take.
 func (m *mesh) badArgs(name, event string, args []any) {
 	m.logger.Warn("event handler skipped: the event's arguments do not start with a service",
-		"handler_of", name, "event", event, "args", fmt.Sprint(args))
+		"subject", name, "event", event, "args", fmt.Sprint(args))
 }

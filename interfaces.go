@@ -29,8 +29,10 @@ type Mesh interface {
 	// Remove takes a service out of the mesh: its event handlers are
 	// unbound, a pending dependency resolution is canceled, and
 	// EventServiceRemoved is emitted with it. The WaitGroup is done when
-	// those handlers have run and the resolution has ended. Remove does not
-	// call OnShutdown. An unknown service yields a WaitGroup already done.
+	// those handlers have run and a resolution under way has ended. Remove
+	// does not call OnShutdown, and an Init already running is not
+	// interrupted. A nil or unknown service is logged and yields a WaitGroup
+	// already done.
 	Remove(Service) *sync.WaitGroup
 
 	// Services returns a copy of the services in the mesh, in the order they
@@ -44,7 +46,10 @@ type Mesh interface {
 
 	// Run emits EventRuntimeRunLoopInitiated and blocks until SIGINT or
 	// SIGTERM arrives or Shutdown is called, and returns once the shutdown
-	// has completed.
+	// has completed. It listens for signals before it emits the event. Once
+	// shutdown begins it stops listening, so a second signal has its usual
+	// effect: a second Ctrl+C ends a process whose shutdown hangs. Run
+	// after Shutdown emits nothing and returns once that shutdown completed.
 	Run()
 
 	// Shutdown starts the shutdown, once, and returns a WaitGroup that is

@@ -2,7 +2,6 @@ package servicemesh
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"math"
@@ -147,15 +146,6 @@ func (h *routedHandler) with(op handlerOp) *routedHandler {
 	ops := make([]handlerOp, len(h.ops), len(h.ops)+1)
 	copy(ops, h.ops)
 	return &routedHandler{r: h.r, ops: append(ops, op)}
-}
-
-// errorLevel is the level at which a failed resolution is logged: a
-// cancellation is routine, anything else is an error.
-func errorLevel(err error) slog.Level {
-	if errors.Is(err, ErrDependencyResolutionCanceled) {
-		return slog.LevelInfo
-	}
-	return slog.LevelError
 }
 
 // debug logs the mesh's lifecycle chatter at level Debug, with kv as

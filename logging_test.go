@@ -72,12 +72,12 @@ func TestMeshDebugChatterIsFreeWhenDisabled(t *testing.T) {
 	m := New("quiet").(*mesh)
 	m.SetLogDestination(nil)
 	name := "svc"
-	assert.Zero(t, testing.AllocsPerRun(100, func() { m.debug("initializing service", "initializing", name) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { m.debug("initializing service", "subject", name) }))
 
 	var buf bytes.Buffer
 	m.SetLogDestination(&buf)
 	m.SetLogLevel(slog.LevelDebug)
-	m.debug("initializing service", "initializing", name)
-	assert.Contains(t, buf.String(), "level=DEBUG msg=\"initializing service\" service=quiet initializing=svc")
+	m.debug("initializing service", "subject", name)
+	assert.Contains(t, buf.String(), "level=DEBUG msg=\"initializing service\" service=quiet subject=svc")
 	m.Shutdown().Wait()
 }

@@ -148,19 +148,19 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	switch {
 	case m.shutting:
 		m.mu.Unlock()
-		m.logger.Warn("Add ignored: the mesh is shutting down", "added", name)
+		m.logger.Warn("Add ignored: the mesh is shutting down", "subject", name)
 		return doneWaitGroup()
 	case svc == Service(m) || m.lookup(svc) != nil:
 		m.mu.Unlock()
-		m.logger.Warn("Add ignored: the service is already in the mesh", "added", name)
+		m.logger.Warn("Add ignored: the service is already in the mesh", "subject", name)
 		return doneWaitGroup()
 	}
-	m.register(e)
+	// Reserved: a concurrent Add of the same service is now a duplicate,
+	// and shutdown waits for this one. Not yet visible to other services.
+	m.reserve(e)
 	m.pending.Add(1)
 	m.workers.Add(1)
-	m.wakeAll()
 	m.mu.Unlock()
-	m.changed()
 
 	if hs := e.handlers; hs != nil {
 		hs.mu.Lock()
@@ -175,6 +175,17 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		logger := m.logs.logger(name)
 		_ = m.guard(name, "SetLogger", func() { l.SetLogger(logger) })
 	}
+
+	// Published only now, so no resolver can find the service, and no Init
+	// can use it, before its logger is set.
+	m.mu.Lock()
+	if !e.gone.Load() {
+		m.svcs = append(m.svcs, svc)
+		m.wakeAll()
+	}
+	m.mu.Unlock()
+	m.changed()
+
 	e.done.Add(1)
 	go m.lifecycle(e)
 	return &e.done
@@ -206,14 +217,14 @@ func (m *mesh) lifecycle(e *entry) {
 	if !m.beginInit(e) {
 		return
 	}
-	m.debug("initializing service", "initializing", e.name)
+	m.debug("initializing service", "subject", e.name)
 	err := m.guard(e.name, "Init", func() { svc.Init(m) })
 	reached = true
 	m.settle(e, err == nil)
 	if err != nil {
 		return
 	}
-	m.debug("service initialized", "initialized", e.name)
+	m.debug("service initialized", "subject", e.name)
 	m.emit(EventServiceInitialized, about...)
 }
 
@@ -225,6 +236,7 @@ func (m *mesh) beginInit(e *entry) bool {
 	if e.gone.Load() || (e.resolution != nil && m.stopping.Load()) {
 		return false
 	}
+	e.phase.store(phaseInitializing)
 	e.initSeq = m.inits.Add(1)
 	return true
 }
@@ -290,7 +302,9 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	e := m.lookup(svc)
 	if e == nil {
 		m.mu.Unlock()
-		m.debug("Remove ignored: the service is not in the mesh")
+		if name, err := m.serviceName(svc); err == nil {
+			m.logger.Warn("Remove ignored: the service is not in the mesh", "subject", name)
+		}
 		return doneWaitGroup()
 	}
 	m.unregister(e)
@@ -298,8 +312,15 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		e.phase.store(phaseRemoved)
 	}
 	e.gone.Store(true)
+	// Wait only for a resolution under way: one that has not begun sees the
+	// flag and never calls the resolver, and waiting for it could wait on
+	// the very handler that called Remove.
+	var resolving chan struct{}
 	if e.resolution != nil {
 		poke(e.wake)
+		if e.waitElem != nil {
+			resolving = e.resolved
+		}
 	}
 	m.wakeDependents(e)
 	m.workers.Add(1)
@@ -320,20 +341,20 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	go func() {
 		defer m.workerDone()
 		defer wg.Done()
-		m.debug("service removed", "removed", e.name)
+		m.debug("service removed", "subject", e.name)
 		m.emit(EventServiceRemoved, svc)
-		if e.resolution != nil {
-			<-e.resolved
+		if resolving != nil {
+			<-resolving
 		}
 	}()
 	return &wg
 }
 
-// register adds e to the registry. The caller holds mu.
-func (m *mesh) register(e *entry) {
+// reserve enters e in the index, so that lookups find it; Add then
+// publishes it in svcs. The caller holds mu.
+func (m *mesh) reserve(e *entry) {
 	m.seq++
 	e.seq = m.seq
-	m.svcs = append(m.svcs, e.svc)
 	if e.comparable {
 		m.index[e.svc] = e
 	} else {

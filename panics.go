@@ -38,7 +38,7 @@ func (m *mesh) guard(name, call string, fn func()) (err error) {
 		if v := recover(); v != nil {
 			pe := &PanicError{Service: name, Call: call, Value: v, Stack: debug.Stack()}
 			m.logger.Error("recovered a panic in service code",
-				"panicked", name, "call", call, "panic", fmt.Sprint(v), "stack", string(pe.Stack))
+				"subject", name, "call", call, "panic", fmt.Sprint(v), "stack", string(pe.Stack))
 			err = pe
 		}
 	}()

@@ -5,9 +5,12 @@ import "log/slog"
 // Service is the one contract every member of a mesh honours.
 //
 // Name identifies the service in logs, events and errors; it should be stable
-// and, for readable diagnostics, unique within a mesh. Init is called exactly
-// once, from a goroutine owned by the mesh, after the service's dependencies
-// (see HasDependencies) are resolved. Init may call any Mesh method, including
+// and, for readable diagnostics, unique within a mesh (the mesh does not
+// check). Init is called at most once per Add, from a goroutine owned by the
+// mesh, after the service's dependencies (see HasDependencies) are resolved;
+// it is not called if the resolution fails or the service is removed first.
+// A service removed and added again is initialized again. Init may call any
+// Mesh method, including
 // Add(...).Wait() and Shutdown(); waiting on Shutdown's WaitGroup from inside
 // Init waits for itself and never returns. A panic in Init is recovered and
 // logged, and the service counts as not initialized.
@@ -18,7 +21,8 @@ type Service interface {
 
 // HasLogger is implemented by services that want a logger from the mesh.
 //
-// SetLogger is called once, before Add returns, with a logger that carries the
+// SetLogger is called once per Add, before Add returns and before any other
+// service can find this one, with a logger that carries the
 // attribute service=<Name()> and writes through the mesh's log handler, so
 // later calls to Mesh.SetLogLevel, SetLogHandler and SetLogDestination reach it
 // without SetLogger being called again.
@@ -48,8 +52,11 @@ type HasDependencies interface {
 // the mesh shuts down.
 //
 // OnShutdown is called at most once, during Mesh.Shutdown, and only if Init
-// returned normally. Services are stopped newest-initialized first, so a
-// service stops before the services it depends on. Removing a service with
+// returned normally. Services are stopped in the reverse of the order in
+// which their Inits began. So a service stops before a dependency if its
+// DependenciesResolved waited for that dependency to be initialized or
+// ready (see HasReadiness); merely finding it is not enough, since resolvers
+// may find services that are not initialized yet. Removing a service with
 // Mesh.Remove does not call OnShutdown.
 type HasGracefulShutdown interface {
 	Service
@@ -60,7 +67,10 @@ type HasGracefulShutdown interface {
 // ready for use, for example once a listener is accepting connections.
 //
 // The mesh never waits on Ready before calling Init; it is a convenience for
-// dependents, which may check it in DependenciesResolved.
+// dependents, which may check it in DependenciesResolved. Those calls come
+// from the dependents' goroutines, concurrently with this service's own Init,
+// so Ready must be safe for concurrent use (an atomic.Bool set at the end of
+// Init is the usual way).
 type HasReadiness interface {
 	Service
 	Ready() bool

@@ -3,6 +3,7 @@ package servicemesh
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -123,7 +124,7 @@ func (m *mesh) stop(group []*entry) {
 				return
 			}
 			e := stoppers[i]
-			m.debug("stopping service", "stopping", e.name)
+			m.debug("stopping service", "subject", e.name)
 			_ = m.guard(e.name, "OnShutdown", e.svc.(HasGracefulShutdown).OnShutdown)
 			finished[i].Store(true)
 		}
@@ -139,18 +140,18 @@ func (m *mesh) stop(group []*entry) {
 // unsettled names the first services whose way to Init has not ended: still
 // in their lifecycle events, in a resolver that does not return, or in Init.
 func (m *mesh) unsettled() []string {
+	return m.named(phaseAdded, phaseResolving, phaseInitializing)
+}
+
+// named names the first services, in the order added, in one of phases.
+func (m *mesh) named(phases ...phase) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
 	for _, s := range m.svcs[1:] {
-		e := m.lookup(s)
-		if e == nil {
-			continue
-		}
-		switch e.phase.load() {
-		case phaseAdded, phaseResolving, phaseInitializing:
+		if e := m.lookup(s); e != nil && slices.Contains(phases, e.phase.load()) {
 			if len(names) == maxNamed {
-				return names
+				break
 			}
 			names = append(names, e.name)
 		}
