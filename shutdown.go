@@ -16,6 +16,12 @@ import (
 // ends a process whose shutdown hangs. Run after Shutdown returns once that
 // shutdown has completed.
 func (m *mesh) Run() {
+	// A signal ignored when the process started (nohup, a shell's &) is
+	// ignored again once Run stops listening: no promise of a second chance.
+	ignored := map[os.Signal]bool{
+		os.Interrupt:    signal.Ignored(os.Interrupt),
+		syscall.SIGTERM: signal.Ignored(syscall.SIGTERM),
+	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -28,7 +34,11 @@ func (m *mesh) Run() {
 	}
 	select {
 	case sig := <-signals:
-		m.logger.Info("signal received, shutting down; send it again to exit at once", "signal", sig.String())
+		msg := "signal received, shutting down; send it again to exit at once"
+		if ignored[sig] {
+			msg = "signal received, shutting down"
+		}
+		m.logger.Info(msg, "signal", sig.String())
 	case <-m.down:
 	}
 	signal.Stop(signals)
