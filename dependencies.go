@@ -153,6 +153,7 @@ func (m *mesh) await(e *entry) (err error) {
 
 	poll := firstPoll
 	warned, polled := false, false
+	seen, seenAt := m.changes.Load(), start // the last change this resolver saw, and when
 	var watched []Service // the snapshot the watches were taken against
 	for {
 		select { // the attempt below sees every change and cancellation made so far
@@ -180,6 +181,9 @@ func (m *mesh) await(e *entry) (err error) {
 
 		now := time.Now()
 		waited := now.Sub(start)
+		if c := m.changes.Load(); c != seen {
+			seen, seenAt = c, now
+		}
 		wait := poll
 		if limit := time.Duration(m.timeout.Load()); limit > 0 {
 			if waited >= limit {
@@ -190,7 +194,7 @@ func (m *mesh) await(e *entry) (err error) {
 		if delay := time.Duration(m.warnDelay.Load()); !warned && delay > 0 {
 			if waited >= delay {
 				warned = true
-				m.warnSlow(e, waited)
+				m.warnSlow(e, waited, now.Sub(seenAt))
 			} else {
 				wait = min(wait, delay-waited)
 			}
@@ -341,11 +345,10 @@ func (m *mesh) unresolved() (names []string, more int) {
 
 // warnSlow logs, once per service, that e has waited long for its
 // dependencies, and says when the mesh looks stuck.
-func (m *mesh) warnSlow(e *entry, waited time.Duration) {
+func (m *mesh) warnSlow(e *entry, waited, quiet time.Duration) {
 	names, more := m.unresolved()
 	running := m.named(phaseInitializing) // an Init that waits for this service would show here
 	m.mu.Lock()
-	quiet := m.quietFor()
 	stuck := m.pending.Load() == int64(m.waiting.Len()) && quiet >= time.Duration(m.warnDelay.Load())
 	m.mu.Unlock()
 	if stuck {

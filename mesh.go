@@ -60,10 +60,10 @@ type mesh struct {
 	// workers counts live goroutines the mesh started for lifecycles,
 	// removals and polling; reaching zero is signalled on idle.
 	workers atomic.Int64
-	// lastChange is when, as time since epoch, a service was last added,
-	// initialized or removed. It is set outside mu to keep mu's critical
-	// sections short.
-	lastChange atomic.Int64
+	// changes counts services added, initialized or removed. Waiting
+	// resolvers note when they see it move, which tells how long the mesh
+	// has been quiet without a clock read on every change.
+	changes atomic.Uint64
 	warnDelay  atomic.Int64 // time.Duration; when a slow resolution is reported
 
 	initMu sync.Mutex // guards initOrder; never held with mu
@@ -403,12 +403,7 @@ func (m *mesh) lookup(svc Service) *entry {
 }
 
 // changed notes that the set of services or their states changed.
-func (m *mesh) changed() { m.lastChange.Store(int64(time.Since(m.epoch))) }
-
-// quietFor returns how long the mesh has gone without a change.
-func (m *mesh) quietFor() time.Duration {
-	return time.Since(m.epoch) - time.Duration(m.lastChange.Load())
-}
+func (m *mesh) changed() { m.changes.Add(1) }
 
 // serviceName calls svc.Name, containing a panic.
 func (m *mesh) serviceName(svc Service) (name string, err error) {
