@@ -156,10 +156,16 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	// Reserved: a concurrent Add of the same service is now a duplicate,
-	// and shutdown waits for this one. Not yet visible to other services.
+	// and shutdown waits for this one. A service with a logger becomes
+	// visible to others only once SetLogger has run, so that no resolver
+	// finds it, and no Init uses it, without its logger.
+	logged, hasLogger := svc.(HasLogger)
 	m.reserve(e)
 	m.pending.Add(1)
 	m.workers.Add(1)
+	if !hasLogger {
+		m.publish(e)
+	}
 	m.mu.Unlock()
 
 	if hs := e.handlers; hs != nil {
@@ -170,20 +176,14 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		}
 		hs.mu.Unlock()
 	}
-	if l, ok := svc.(HasLogger); ok {
+	if hasLogger {
 		e.hasLogger = true
 		logger := m.logs.logger(name)
-		_ = m.guard(name, "SetLogger", func() { l.SetLogger(logger) })
+		_ = m.guard(name, "SetLogger", func() { logged.SetLogger(logger) })
+		m.mu.Lock()
+		m.publish(e)
+		m.mu.Unlock()
 	}
-
-	// Published only now, so no resolver can find the service, and no Init
-	// can use it, before its logger is set.
-	m.mu.Lock()
-	if !e.gone.Load() {
-		m.svcs = append(m.svcs, svc)
-		m.wakeAll()
-	}
-	m.mu.Unlock()
 	m.changed()
 
 	e.done.Add(1)
@@ -348,6 +348,15 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		}
 	}()
 	return &wg
+}
+
+// publish lists e in svcs, where Services and resolvers see it, unless it
+// was removed meanwhile, and wakes the waiting resolvers. The caller holds mu.
+func (m *mesh) publish(e *entry) {
+	if !e.gone.Load() {
+		m.svcs = append(m.svcs, e.svc)
+		m.wakeAll()
+	}
 }
 
 // reserve enters e in the index, so that lookups find it; Add then
