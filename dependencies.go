@@ -154,7 +154,7 @@ func (m *mesh) await(e *entry) (err error) {
 	poll := firstPoll
 	warned, polled := false, false
 	seen, seenAt := m.changes.Load(), start // the last change this resolver saw, and when
-	var watched []Service // the snapshot the watches were taken against
+	var watched []Service                   // the snapshot the watches were taken against
 	for {
 		select { // the attempt below sees every change and cancellation made so far
 		case <-e.wake:

@@ -63,8 +63,8 @@ type mesh struct {
 	// changes counts services added, initialized or removed. Waiting
 	// resolvers note when they see it move, which tells how long the mesh
 	// has been quiet without a clock read on every change.
-	changes atomic.Uint64
-	warnDelay  atomic.Int64 // time.Duration; when a slow resolution is reported
+	changes   atomic.Uint64
+	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
 
 	initMu sync.Mutex // guards initOrder; never held with mu
 	// initOrder holds, at index initSeq-1, each entry whose Init returned

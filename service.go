@@ -42,6 +42,21 @@ type HasLogger interface {
 // services that are not yet initialized, so services that depend on each other
 // can find each other. Both methods are only ever called from the service's
 // own lifecycle goroutine, never concurrently with each other.
+//
+// While DependenciesResolved reports false the resolver is re-run:
+//   - at once when any service is added to the mesh;
+//   - at once when a service it holds is initialized or removed, where
+//     "holds" means the struct the service points to has a pointer or
+//     interface field, or a slice of them, referring to that service
+//     (unexported fields count); a resolver that holds no service is re-run
+//     when any service is initialized or removed;
+//   - otherwise on a poll that backs off from 1 ms to 40 ms, so that a
+//     dependency arriving from outside the mesh is noticed within 50 ms.
+//
+// It stops when the resolution timeout passes (Mesh.SetDependencyResolutionTimeout),
+// when the service is removed, when the mesh shuts down, or when either
+// method panics; the service is then never initialized and
+// EventDependencyResolutionFailed reports why.
 type HasDependencies interface {
 	Service
 	DependenciesResolved() bool
