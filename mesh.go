@@ -159,11 +159,10 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	// and shutdown waits for this one. A service with a logger becomes
 	// visible to others only once SetLogger has run, so that no resolver
 	// finds it, and no Init uses it, without its logger.
-	logged, hasLogger := svc.(HasLogger)
 	m.reserve(e)
 	m.pending.Add(1)
 	m.workers.Add(1)
-	if !hasLogger {
+	if !e.hasLogger {
 		m.publish(e)
 	}
 	m.mu.Unlock()
@@ -176,10 +175,9 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		}
 		hs.mu.Unlock()
 	}
-	if hasLogger {
-		e.hasLogger = true
+	if e.hasLogger {
 		logger := m.logs.logger(name)
-		_ = m.guard(name, "SetLogger", func() { logged.SetLogger(logger) })
+		_ = m.guard(name, "SetLogger", func() { svc.(HasLogger).SetLogger(logger) })
 		m.mu.Lock()
 		m.publish(e)
 		m.mu.Unlock()
@@ -244,11 +242,9 @@ func (m *mesh) beginInit(e *entry) bool {
 // settle records the end of e's way to Init: initialized when ok, failed
 // otherwise. Dependents watching e are woken.
 func (m *mesh) settle(e *entry, ok bool) {
-	if ok {
-		m.changed()
-	}
 	switch {
 	case ok:
+		m.changed()
 		e.phase.store(phaseInitialized)
 		if !e.gone.Load() {
 			m.recordInitialized(e)
@@ -400,7 +396,7 @@ func (m *mesh) unregister(e *entry) {
 // lookup finds the entry of svc, without ever comparing values that Go
 // cannot compare. The caller holds mu.
 func (m *mesh) lookup(svc Service) *entry {
-	if comparable(svc) {
+	if isComparable(svc) {
 		return m.index[svc]
 	}
 	for _, e := range m.odd {
@@ -455,7 +451,7 @@ type entry struct {
 	seq        uint64         // order added; set under mesh.mu before use
 	initSeq    uint64         // order its Init began; set before Init, read after it returned
 	comparable bool           // svc can be a map key
-	hasLogger  bool           // set before the lifecycle starts, then read-only
+	hasLogger  bool           // it implements HasLogger
 	done       sync.WaitGroup // returned by Add
 	gone       atomic.Bool    // set by Remove; cancels a resolution
 	phase      phaseVar       // read and written without mu
@@ -495,8 +491,9 @@ func newEntry(svc Service, name string) *entry {
 	e := &entry{
 		svc:        svc,
 		name:       name,
-		comparable: comparable(svc),
+		comparable: isComparable(svc),
 	}
+	_, e.hasLogger = svc.(HasLogger)
 	if d, ok := svc.(HasDependencies); ok {
 		e.resolution = &resolution{
 			deps:     d,
@@ -524,9 +521,9 @@ func isNil(svc Service) bool {
 	return false
 }
 
-// comparable reports whether svc may be compared with == or used as a map
+// isComparable reports whether svc may be compared with == or used as a map
 // key without panicking.
-func comparable(svc Service) bool {
+func isComparable(svc Service) bool {
 	t := reflect.TypeOf(svc)
 	if t.Kind() == reflect.Pointer {
 		return true
