@@ -150,7 +150,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		m.mu.Unlock()
 		m.logger.Warn("Add ignored: the mesh is shutting down", "subject", name)
 		return doneWaitGroup()
-	case svc == Service(m) || m.lookup(svc) != nil:
+	case svc == Service(m) || m.lookupAs(svc, e.comparable) != nil:
 		m.mu.Unlock()
 		m.logger.Warn("Add ignored: the service is already in the mesh", "subject", name)
 		return doneWaitGroup()
@@ -396,7 +396,13 @@ func (m *mesh) unregister(e *entry) {
 // lookup finds the entry of svc, without ever comparing values that Go
 // cannot compare. The caller holds mu.
 func (m *mesh) lookup(svc Service) *entry {
-	if isComparable(svc) {
+	return m.lookupAs(svc, isComparable(svc))
+}
+
+// lookupAs is lookup for a service already known to be comparable or not.
+// The caller holds mu.
+func (m *mesh) lookupAs(svc Service, comparable bool) *entry {
+	if comparable {
 		return m.index[svc]
 	}
 	for _, e := range m.odd {
