@@ -450,7 +450,8 @@ func (m *mesh) setWatching(e *entry, held []*entry) {
 const maxHeldPerField = 64
 
 // heldServices returns the pointer-shaped services held by the pointer,
-// interface, and slice-of-those fields of the struct svc points to.
+// interface, and slice-of-those fields of the struct svc points to, and of
+// the structs embedded or nested in it by value (maxFieldDepth levels).
 // Unexported fields count: they are how most resolvers keep what they found.
 func heldServices(svc Service) []Service {
 	v := reflect.ValueOf(svc)
@@ -459,8 +460,8 @@ func heldServices(svc Service) []Service {
 	}
 	v = v.Elem()
 	var out []Service
-	for _, i := range refFields(v.Type()) {
-		f := v.Field(i)
+	for _, path := range refFields(v.Type()) {
+		f := v.FieldByIndex(path)
 		if f.Kind() == reflect.Slice {
 			for j := range min(f.Len(), maxHeldPerField) {
 				out = appendHeld(out, f.Index(j))
@@ -492,24 +493,37 @@ func appendHeld(out []Service, v reflect.Value) []Service {
 	return out
 }
 
-// refFieldCache maps a struct type to the indices of its fields that can
-// hold a service: pointers, interfaces, and slices of either.
-var refFieldCache sync.Map // reflect.Type -> []int
+// maxFieldDepth bounds how deep heldServices looks into structs held by value.
+const maxFieldDepth = 3
 
-func refFields(t reflect.Type) []int {
+// refFieldCache maps a struct type to the index paths of its fields that can
+// hold a service: pointers, interfaces, and slices of either, found in it
+// and in the structs it holds by value.
+var refFieldCache sync.Map // reflect.Type -> [][]int
+
+func refFields(t reflect.Type) [][]int {
 	if c, ok := refFieldCache.Load(t); ok {
-		return c.([]int)
+		return c.([][]int)
 	}
-	var idx []int
-	for i := range t.NumField() {
-		ft := t.Field(i).Type
-		if ft.Kind() == reflect.Slice {
-			ft = ft.Elem()
-		}
-		if ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Interface {
-			idx = append(idx, i)
+	var paths [][]int
+	var walk func(t reflect.Type, prefix []int)
+	walk = func(t reflect.Type, prefix []int) {
+		for i := range t.NumField() {
+			path := append(prefix[:len(prefix):len(prefix)], i)
+			ft := t.Field(i).Type
+			if ft.Kind() == reflect.Struct && len(path) < maxFieldDepth {
+				walk(ft, path)
+				continue
+			}
+			if ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Interface {
+				paths = append(paths, path)
+			}
 		}
 	}
-	refFieldCache.Store(t, idx)
-	return idx
+	walk(t, nil)
+	refFieldCache.Store(t, paths)
+	return paths
 }

@@ -299,6 +299,16 @@ func TestHeldServicesSeesPointersInterfacesAndSlices(t *testing.T) {
 	h := &holder{dep: x, deps: []Service{y, nil, z}}
 	got := heldServices(h)
 	assert.ElementsMatch(t, []Service{x, y, z}, got)
+
+	type inner struct{ found Service }
+	type embedding struct {
+		Service
+		inner
+		nested struct{ also *link }
+	}
+	e := &embedding{inner: inner{found: x}}
+	e.nested.also = y
+	assert.ElementsMatch(t, []Service{x, y}, heldServices(e), "structs held by value are looked into")
 	assert.Nil(t, heldServices(&outsider{}))
 }
 
