@@ -272,8 +272,8 @@ func (m *mesh) recordInitialized(e *entry) {
 	m.initMu.Lock()
 	defer m.initMu.Unlock()
 	i := int(e.initSeq - 1)
-	if i >= len(m.initOrder) {
-		m.initOrder = append(m.initOrder, make([]*entry, i+1-len(m.initOrder))...)
+	for i >= len(m.initOrder) {
+		m.initOrder = appendDoubling(m.initOrder, nil)
 	}
 	m.initOrder[i] = e
 }
@@ -350,7 +350,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 // was removed meanwhile, and wakes the waiting resolvers. The caller holds mu.
 func (m *mesh) publish(e *entry) {
 	if !e.gone.Load() {
-		m.svcs = append(m.svcs, e.svc)
+		m.svcs = appendDoubling(m.svcs, e.svc)
 		m.wakeAll()
 	}
 }
@@ -508,6 +508,19 @@ func newEntry(svc Service, name string) *entry {
 		}
 	}
 	return e
+}
+
+// appendDoubling appends v to s, doubling the capacity when s is full. The
+// registry's slices only grow, one element at a time, to sizes in the
+// hundreds of thousands; append's growth of about 1.25x for large slices
+// would allocate and copy five times their final size along the way.
+func appendDoubling[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		grown := make([]T, len(s), max(2*cap(s), 8))
+		copy(grown, s)
+		s = grown
+	}
+	return append(s, v)
 }
 
 // doneWaitGroup returns a WaitGroup that is already done.
