@@ -66,12 +66,11 @@ type mesh struct {
 	changes   atomic.Uint64
 	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
 
-	initMu sync.Mutex // guards initOrder; never held with mu
-	// initOrder holds, at index initSeq-1, each entry whose Init returned
-	// normally, so it is in the order Inits began; the slots of Inits that
-	// panicked or are still running are nil.
-	initOrder  []*entry
-	pollerWake chan struct{} // pokes the poller to rescan (cap 1)
+	// initialized is a lock-free stack, linked through entry.nextInit, of
+	// the entries whose Init returned normally. Shutdown orders it by
+	// initSeq, when each Init began.
+	initialized atomic.Pointer[entry]
+	pollerWake  chan struct{} // pokes the poller to rescan (cap 1)
 	// nwaiting is waiting.Len(), readable without mu.
 	nwaiting atomic.Int64
 
@@ -267,15 +266,34 @@ func (m *mesh) settle(e *entry, ok bool) {
 	}
 }
 
-// recordInitialized puts e in initOrder at the slot of its initSeq.
+// recordInitialized pushes e on the stack of initialized entries. The
+// lifecycles of many services settle at once; a lock here was, after the
+// event bus's, the most contended one at 100,000 services.
 func (m *mesh) recordInitialized(e *entry) {
-	m.initMu.Lock()
-	defer m.initMu.Unlock()
-	i := int(e.initSeq - 1)
-	for i >= len(m.initOrder) {
-		m.initOrder = appendDoubling(m.initOrder, nil)
+	for {
+		top := m.initialized.Load()
+		e.nextInit = top
+		if m.initialized.CompareAndSwap(top, e) {
+			return
+		}
 	}
-	m.initOrder[i] = e
+}
+
+// initOrder returns the initialized entries, newest Init first. initSeq
+// numbers every Init that began, 1 to inits, so a slot per number orders
+// them without sorting; the slots of Inits that panicked stay empty.
+func (m *mesh) initOrder() []*entry {
+	slots := make([]*entry, m.inits.Load())
+	for e := m.initialized.Load(); e != nil; e = e.nextInit {
+		slots[e.initSeq-1] = e
+	}
+	order := make([]*entry, 0, len(slots))
+	for i := len(slots) - 1; i >= 0; i-- {
+		if slots[i] != nil {
+			order = append(order, slots[i])
+		}
+	}
+	return order
 }
 
 // workerDone marks the end of a goroutine counted in workers. Only the last
@@ -461,6 +479,7 @@ type entry struct {
 	done       sync.WaitGroup // returned by Add
 	gone       atomic.Bool    // set by Remove; cancels a resolution
 	phase      phaseVar       // read and written without mu
+	nextInit   *entry         // the next entry down the mesh's initialized stack
 
 	handlers *handlerSet // nil if it implements no handler interface
 

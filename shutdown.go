@@ -73,14 +73,7 @@ func (m *mesh) shutdown() {
 
 	// Newest first, by when Init began: a dependency may report itself ready
 	// from inside its Init, so a dependent's Init can return before its own.
-	m.initMu.Lock()
-	order := make([]*entry, 0, len(m.initOrder))
-	for i := len(m.initOrder) - 1; i >= 0; i-- {
-		if e := m.initOrder[i]; e != nil {
-			order = append(order, e)
-		}
-	}
-	m.initMu.Unlock()
+	order := m.initOrder()
 	for len(order) > 0 {
 		n := 1
 		if order[0].resolution == nil {
