@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 )
@@ -145,34 +144,6 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/service")
 		})
 	}
-}
-
-// BenchmarkScaleRatio measures time(100k)/time(10k) pair by pair: each
-// iteration runs 10,000 services and then 100,000, each from a collected
-// heap, and the ratio of the two is taken. Paired runs see the same state of
-// the machine, whose speed drifts over a benchmark run (a VM's CPU share
-// does); timing all the small runs and then all the large ones would put
-// that drift into the ratio. Reports the median ratio of the pairs.
-func BenchmarkScaleRatio(b *testing.B) {
-	small, large := scaleSizes[0], scaleSizes[len(scaleSizes)-1]
-	b.Run(ServiceMesh.Name, func(b *testing.B) {
-		var ratios []float64
-		timed := func(n int) time.Duration {
-			runtime.GC()
-			start := time.Now()
-			if err := Scale(n); err != nil {
-				b.Fatal(err)
-			}
-			return time.Since(start)
-		}
-		for range b.N {
-			t1 := timed(small)
-			t2 := timed(large)
-			ratios = append(ratios, float64(t2)/float64(t1))
-		}
-		sort.Float64s(ratios)
-		b.ReportMetric(ratios[len(ratios)/2], "ratio")
-	})
 }
 
 // TestScenarios checks that every scenario does what it claims for every

@@ -292,17 +292,12 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 	t100k, ok100k := r.median("Scale/"+baseline+"/services=100000", "ns/op")
 	p("| Scale: 10,000 independent services, add+init+shutdown | %s |\n", orMissing(ok10k, duration(t10k)))
 	p("| Scale: 100,000 independent services, add+init+shutdown | %s |\n", orMissing(ok100k, duration(t100k)))
-	// The bar uses the ratio measured pair by pair (BenchmarkScaleRatio),
-	// which the machine's drift over the run does not skew; the ratio of
-	// the two medians above is shown beside it.
-	scale, scaleOK := r.median("ScaleRatio/"+baseline, "ratio")
-	naiveOK := ok10k && ok100k && t10k > 0
-	naive := 0.0
-	if naiveOK {
-		naive = t100k / t10k
+	scaleOK := ok10k && ok100k && t10k > 0
+	scale := 0.0
+	if scaleOK {
+		scale = t100k / t10k
 	}
-	p("| Scale: time(100k) / time(10k), median of paired runs | %s |\n", orMissing(scaleOK, fmt.Sprintf("%.2f", scale)))
-	p("| Scale: ratio of the two medians above (drift between them included) | %s |\n", orMissing(naiveOK, fmt.Sprintf("%.2f", naive)))
+	p("| Scale: time(100k) / time(10k) | %s |\n", orMissing(scaleOK, fmt.Sprintf("%.2f", scale)))
 
 	bars := []bar{
 		meshVs(r, "S1", "do", 0.5),
