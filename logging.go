@@ -11,8 +11,13 @@ import (
 )
 
 // SetLogHandler routes every logger of the mesh through h; nil restores the
-// default text handler on the current destination.
-func (m *mesh) SetLogHandler(h slog.Handler) { m.logs.setHandler(h) }
+// default text handler on the current destination. The handler of one of the
+// mesh's own loggers is refused with a warning: it would route to itself.
+func (m *mesh) SetLogHandler(h slog.Handler) {
+	if !m.logs.setHandler(h) {
+		m.logger.Warn("SetLogHandler ignored: the handler is one of this mesh's own, which would route every record back to itself")
+	}
+}
 
 // SetLogLevel sets the level below which the mesh's loggers drop records.
 func (m *mesh) SetLogLevel(level slog.Level) { m.logs.level.Set(level) }
@@ -49,13 +54,17 @@ func defaultHandler(w io.Writer) slog.Handler {
 	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.Level(math.MinInt)})
 }
 
-func (r *logRouter) setHandler(h slog.Handler) {
+func (r *logRouter) setHandler(h slog.Handler) bool {
+	if rh, ok := h.(*routedHandler); ok && rh.r == r {
+		return false // it would hand every record back to itself, forever
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if h == nil {
 		h = defaultHandler(r.dst)
 	}
 	r.cur.Store(&target{h: h})
+	return true
 }
 
 func (r *logRouter) setDestination(w io.Writer) {

@@ -1,9 +1,12 @@
 package servicemesh
 
 import (
+	"cmp"
 	"container/list"
 	"log/slog"
+	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +73,14 @@ type mesh struct {
 	// the entries whose Init returned normally. Shutdown orders it by
 	// initSeq, when each Init began.
 	initialized atomic.Pointer[entry]
-	pollerWake  chan struct{} // pokes the poller to rescan (cap 1)
+	// stackMu serializes compactions of initialized with the shutdown's
+	// read of it; pushes need no lock.
+	stackMu sync.Mutex
+	// stacked counts the entries on initialized; removals counts Removes
+	// since the last compaction, which drops removed entries so that a
+	// mesh that adds and removes services for ever does not keep them.
+	stacked, removals atomic.Int64
+	pollerWake        chan struct{} // pokes the poller to rescan (cap 1)
 	// nwaiting is waiting.Len(), readable without mu.
 	nwaiting atomic.Int64
 
@@ -203,11 +213,18 @@ func (m *mesh) lifecycle(e *entry) {
 
 	svc := e.svc
 	about := []any{svc} // the arguments of every event about svc; handlers only read them
-	m.emit(EventServiceEventsBound, about...)
-	if e.hasLogger {
-		m.emit(EventServiceLoggerBound, about...)
+	// A service removed meanwhile emits no more events of its lifecycle, so
+	// that they do not follow its EventServiceRemoved.
+	emit := func(event string) bool {
+		if e.gone.Load() {
+			return false
+		}
+		m.emit(event, about...)
+		return true
 	}
-	m.emit(EventServiceAdded, about...)
+	if !emit(EventServiceEventsBound) || (e.hasLogger && !emit(EventServiceLoggerBound)) || !emit(EventServiceAdded) {
+		return
+	}
 	if e.resolution != nil && !m.resolve(e, about) {
 		return
 	}
@@ -270,12 +287,52 @@ func (m *mesh) settle(e *entry, ok bool) {
 // lifecycles of many services settle at once; a lock here was, after the
 // event bus's, the most contended one at 100,000 services.
 func (m *mesh) recordInitialized(e *entry) {
+	m.pushInitialized(e, e)
+	m.stacked.Add(1)
+}
+
+// pushInitialized pushes the chain first..last, linked through nextInit,
+// on the stack of initialized entries.
+func (m *mesh) pushInitialized(first, last *entry) {
 	for {
 		top := m.initialized.Load()
-		e.nextInit = top
-		if m.initialized.CompareAndSwap(top, e) {
+		last.nextInit = top
+		if m.initialized.CompareAndSwap(top, first) {
 			return
 		}
+	}
+}
+
+// compactInitialized drops removed entries from the stack of initialized
+// ones once removals since the last compaction rival what it holds, so the
+// cost is amortized over the Removes.
+func (m *mesh) compactInitialized() {
+	if n := m.removals.Add(1); n < 64 || n < m.stacked.Load()/2 {
+		return
+	}
+	m.stackMu.Lock()
+	defer m.stackMu.Unlock()
+	m.removals.Store(0)
+	var first, last *entry
+	dropped := int64(0)
+	for e := m.initialized.Swap(nil); e != nil; {
+		next := e.nextInit
+		e.nextInit = nil
+		if e.gone.Load() {
+			dropped++
+		} else {
+			if last == nil {
+				first = e
+			} else {
+				last.nextInit = e
+			}
+			last = e
+		}
+		e = next
+	}
+	m.stacked.Add(-dropped)
+	if first != nil {
+		m.pushInitialized(first, last)
 	}
 }
 
@@ -283,11 +340,24 @@ func (m *mesh) recordInitialized(e *entry) {
 // numbers every Init that began, 1 to inits, so a slot per number orders
 // them without sorting; the slots of Inits that panicked stay empty.
 func (m *mesh) initOrder() []*entry {
-	slots := make([]*entry, m.inits.Load())
+	m.stackMu.Lock()
+	var live []*entry
 	for e := m.initialized.Load(); e != nil; e = e.nextInit {
+		if !e.gone.Load() {
+			live = append(live, e)
+		}
+	}
+	m.stackMu.Unlock()
+	inits := m.inits.Load()
+	if inits > uint64(2*len(live)) { // sparse after many removals: sort
+		slices.SortFunc(live, func(a, b *entry) int { return cmp.Compare(b.initSeq, a.initSeq) })
+		return live
+	}
+	slots := make([]*entry, inits)
+	for _, e := range live {
 		slots[e.initSeq-1] = e
 	}
-	order := make([]*entry, 0, len(slots))
+	order := live[:0]
 	for i := len(slots) - 1; i >= 0; i-- {
 		if slots[i] != nil {
 			order = append(order, slots[i])
@@ -349,6 +419,8 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		}
 		hs.mu.Unlock()
 	}
+
+	m.compactInitialized()
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -566,7 +638,9 @@ func isComparable(svc Service) bool {
 	if t.Kind() == reflect.Pointer {
 		return true
 	}
-	return reflect.ValueOf(svc).Comparable()
+	// A value holding a NaN is comparable but unequal to itself, so a map
+	// would never find it again: such values are compared by sameService.
+	return reflect.ValueOf(svc).Comparable() && svc == svc
 }
 
 // sameService reports whether a and b, whose values are not comparable, are
@@ -611,10 +685,12 @@ func sameValue(a, b reflect.Value) bool {
 		return a.Int() == b.Int()
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return a.Uint() == b.Uint()
-	case reflect.Float32, reflect.Float64:
-		return a.Float() == b.Float()
+	case reflect.Float32, reflect.Float64: // by bits: a NaN is the same as itself
+		return math.Float64bits(a.Float()) == math.Float64bits(b.Float())
 	case reflect.Complex64, reflect.Complex128:
-		return a.Complex() == b.Complex()
+		ca, cb := a.Complex(), b.Complex()
+		return math.Float64bits(real(ca)) == math.Float64bits(real(cb)) &&
+			math.Float64bits(imag(ca)) == math.Float64bits(imag(cb))
 	case reflect.String:
 		return a.String() == b.String()
 	}

@@ -4,6 +4,7 @@ package servicemesh_test
 
 import (
 	"errors"
+	"math"
 	"log/slog"
 	"slices"
 	"strings"
@@ -131,4 +132,90 @@ func TestResolutionErrorNamesThePanicOnce(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(msg, "servicemesh:"), msg)
 	assert.Contains(t, msg, `"bad" panicked in ResolveDependencies: boom`)
 	assert.ErrorIs(t, err, servicemesh.ErrServicePanicked)
+}
+
+// lifecycleRecorder records the lifecycle events it is told about.
+type lifecycleRecorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *lifecycleRecorder) Name() string          { return "recorder" }
+func (r *lifecycleRecorder) Init(servicemesh.Mesh) {}
+func (r *lifecycleRecorder) add(what string, s servicemesh.Service) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, what+" "+s.Name())
+}
+func (r *lifecycleRecorder) OnServiceAdded(s servicemesh.Service)   { r.add("added", s) }
+func (r *lifecycleRecorder) OnServiceRemoved(s servicemesh.Service) { r.add("removed", s) }
+func (r *lifecycleRecorder) OnServiceInitialized(s servicemesh.Service) {
+	r.add("initialized", s)
+}
+
+// gateOnBound holds the EventServiceEventsBound of the service named
+// "unwanted" until release is closed.
+type gateOnBound struct {
+	entered, release chan struct{}
+}
+
+func (g *gateOnBound) Name() string          { return "gate" }
+func (g *gateOnBound) Init(servicemesh.Mesh) {}
+func (g *gateOnBound) OnServiceEventsBound(s servicemesh.Service) {
+	if s.Name() == "unwanted" {
+		close(g.entered)
+		<-g.release
+	}
+}
+
+// A service removed while its lifecycle is under way emits no lifecycle
+// event after its EventServiceRemoved.
+func TestNoLifecycleEventsAfterRemoved(t *testing.T) {
+	m := newTestMesh(t)
+	rec := &lifecycleRecorder{}
+	gate := &gateOnBound{entered: make(chan struct{}), release: make(chan struct{})}
+	require.True(t, waitTimeout(t, m.Add(rec), bound))
+	require.True(t, waitTimeout(t, m.Add(gate), bound))
+
+	s := &neverResolves{}
+	added := m.Add(s)
+	require.True(t, waitChan(t, gate.entered, bound))
+	require.True(t, waitTimeout(t, m.Remove(s), bound))
+	close(gate.release)
+	require.True(t, waitTimeout(t, added, bound))
+	require.True(t, waitTimeout(t, m.Shutdown(), bound))
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Contains(t, rec.events, "removed unwanted")
+	assert.NotContains(t, rec.events, "added unwanted", "no EventServiceAdded after the removal")
+	assert.Zero(t, s.calls, "its resolution never began")
+}
+
+type nanService struct{ f float64 }
+
+func (n nanService) Name() string          { return "nan" }
+func (n nanService) Init(servicemesh.Mesh) {}
+
+func TestServiceValueHoldingNaNIsStillOneService(t *testing.T) {
+	m := newTestMesh(t)
+	nan := nanService{f: math.NaN()}
+	require.True(t, waitTimeout(t, m.Add(nan), bound))
+	require.True(t, waitTimeout(t, m.Add(nan), bound))
+	assert.Len(t, m.Services(), 2, "the mesh and one nan service")
+	require.True(t, waitTimeout(t, m.Remove(nan), bound))
+	assert.Len(t, m.Services(), 1)
+}
+
+func TestSetLogHandlerRefusesTheMeshsOwnHandler(t *testing.T) {
+	m := newTestMesh(t)
+	var buf syncBuffer
+	m.SetLogDestination(&buf)
+	s := &slowLogged{entered: make(chan struct{}), release: make(chan struct{})}
+	close(s.release)
+	require.True(t, waitTimeout(t, m.Add(s), bound))
+	m.SetLogHandler(s.Logger().Handler()) // would route to itself
+	s.Logger().Info("still works")
+	assert.Contains(t, buf.String(), "SetLogHandler ignored")
+	assert.Contains(t, buf.String(), "still works")
 }

@@ -181,8 +181,14 @@ func (m *mesh) warnIfSlow(what string, who func() []string) (stop func()) {
 	if delay <= 0 {
 		return func() {}
 	}
+	fired := make(chan struct{})
 	t := time.AfterFunc(delay, func() {
+		defer close(fired)
 		m.logger.Warn("shutdown is still waiting", "for", what, "waited", delay, "services", who())
 	})
-	return func() { t.Stop() }
+	return func() {
+		if !t.Stop() {
+			<-fired // the warning is being logged: no goroutine outlives shutdown
+		}
+	}
 }

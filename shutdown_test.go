@@ -107,3 +107,23 @@ func TestShutdownNamesHungServiceCode(t *testing.T) {
 		})
 	}
 }
+
+type plainSvc struct{ name string }
+
+func (p *plainSvc) Name() string { return p.name }
+func (p *plainSvc) Init(Mesh)    {}
+
+func TestRemovedServicesAreNotRetained(t *testing.T) {
+	m := quietMesh(t)
+	keep := &plainSvc{name: "kept"}
+	m.Add(keep).Wait()
+	for range 1000 {
+		s := &plainSvc{name: "transient"}
+		m.Add(s).Wait()
+		m.Remove(s).Wait()
+	}
+	assert.Less(t, m.stacked.Load(), int64(200), "removed services are dropped from the init order")
+	order := m.initOrder()
+	assert.Equal(t, []*entry{m.lookup(keep)}, order)
+	m.Shutdown().Wait()
+}
