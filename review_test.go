@@ -4,8 +4,8 @@ package servicemesh_test
 
 import (
 	"errors"
-	"math"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
