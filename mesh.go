@@ -109,7 +109,10 @@ type mesh struct {
 	pollerOn bool
 	pollerAt time.Time
 
-	blind    map[*entry]struct{}
+	blind map[*entry]struct{}
+	// retiring holds removed entries whose lifecycle may still run, so
+	// that adding the same service again waits for it.
+	retiring []*entry
 	seq      uint64 // numbers entries in the order added
 	shutting bool   // shutdown has begun
 }
@@ -168,6 +171,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	// and shutdown waits for this one. A service with a logger becomes
 	// visible to others only once SetLogger has run, so that no resolver
 	// finds it, and no Init uses it, without its logger.
+	e.prev = m.stillRetiring(svc, e.comparable)
 	m.reserve(e)
 	m.pending.Add(1)
 	m.workers.Add(1)
@@ -204,6 +208,13 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 func (m *mesh) lifecycle(e *entry) {
 	defer m.workerDone()
 	defer e.done.Done()
+	defer m.retired(e)
+	if e.prev != nil {
+		// The same service was removed and added again while its previous
+		// lifecycle still ran: its methods are never called concurrently.
+		e.prev.done.Wait()
+		e.prev = nil
+	}
 	reached := false // whether pending was already settled
 	defer func() {
 		if !reached {
@@ -392,10 +403,13 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	m.unregister(e)
+	e.gone.Store(true)
+	if !e.ended.Load() { // see retired
+		m.retiring = append(m.retiring, e)
+	}
 	if e.phase.load() != phaseInitialized {
 		e.phase.store(phaseRemoved)
 	}
-	e.gone.Store(true)
 	// Wait only for a resolution under way: one that has not begun sees the
 	// flag and never calls the resolver, and waiting for it could wait on
 	// the very handler that called Remove.
@@ -434,6 +448,34 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		}
 	}()
 	return &wg
+}
+
+// stillRetiring returns the newest removed entry of svc whose lifecycle may
+// still run, or nil. The caller holds mu.
+func (m *mesh) stillRetiring(svc Service, comparable bool) *entry {
+	for i := len(m.retiring) - 1; i >= 0; i-- {
+		x := m.retiring[i]
+		if (comparable && x.svc == svc) || (!comparable && sameService(x.svc, svc)) {
+			return x
+		}
+	}
+	return nil
+}
+
+// retired takes e, at the end of its lifecycle, off the retiring list if it
+// was removed. Entries never removed take no lock here.
+func (m *mesh) retired(e *entry) {
+	// Remove sets gone and then, under mu, lists e unless it has ended;
+	// this sets ended and then looks at gone. One of them sees the other.
+	e.ended.Store(true)
+	if !e.gone.Load() {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i := slices.Index(m.retiring, e); i >= 0 {
+		m.retiring = slices.Delete(m.retiring, i, i+1)
+	}
 }
 
 // publish lists e in svcs, where Services and resolvers see it, unless it
@@ -550,8 +592,10 @@ type entry struct {
 	hasLogger  bool           // it implements HasLogger
 	done       sync.WaitGroup // returned by Add
 	gone       atomic.Bool    // set by Remove; cancels a resolution
+	ended      atomic.Bool    // its lifecycle goroutine has finished
 	phase      phaseVar       // read and written without mu
 	nextInit   *entry         // the next entry down the mesh's initialized stack
+	prev       *entry         // the same service's previous entry, maybe still running; set by Add
 
 	handlers *handlerSet // nil if it implements no handler interface
 

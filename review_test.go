@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gravestench/servicemesh"
@@ -218,4 +219,46 @@ func TestSetLogHandlerRefusesTheMeshsOwnHandler(t *testing.T) {
 	s.Logger().Info("still works")
 	assert.Contains(t, buf.String(), "SetLogHandler ignored")
 	assert.Contains(t, buf.String(), "still works")
+}
+
+// blockingResolver signals when its resolver runs and holds it there.
+type blockingResolver struct {
+	entered chan struct{}
+	release chan struct{}
+	running atomic.Int32
+	overlap atomic.Bool
+	calls   atomic.Int32
+}
+
+func (b *blockingResolver) Name() string          { return "blocking resolver" }
+func (b *blockingResolver) Init(servicemesh.Mesh) {}
+func (b *blockingResolver) DependenciesResolved() bool {
+	return b.calls.Load() > 1
+}
+func (b *blockingResolver) ResolveDependencies([]servicemesh.Service) {
+	if b.running.Add(1) > 1 {
+		b.overlap.Store(true)
+	}
+	defer b.running.Add(-1)
+	if b.calls.Add(1) == 1 {
+		close(b.entered)
+		<-b.release
+	}
+}
+
+// Removing a service while its resolver runs and adding it again at once
+// must not run its resolver twice at the same time.
+func TestReAddWaitsForThePreviousLifecycle(t *testing.T) {
+	m := newTestMesh(t)
+	b := &blockingResolver{entered: make(chan struct{}), release: make(chan struct{})}
+	first := m.Add(b)
+	require.True(t, waitChan(t, b.entered, bound))
+	removed := m.Remove(b) // not waited: the resolver is still inside
+	second := m.Add(b)
+	close(b.release)
+	require.True(t, waitTimeout(t, first, bound))
+	require.True(t, waitTimeout(t, removed, bound))
+	require.True(t, waitTimeout(t, second, bound))
+	assert.False(t, b.overlap.Load(), "ResolveDependencies ran concurrently with itself")
+	assert.Contains(t, m.Services(), servicemesh.Service(b))
 }
