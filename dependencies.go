@@ -4,10 +4,8 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -415,12 +413,15 @@ func poke(c chan struct{}) {
 // watch records which services e's resolver now holds, so that e is woken
 // when one of them is initialized or removed rather than when any service is.
 func (m *mesh) watch(e *entry) {
-	held := heldServices(e.svc)
+	addrs := heldAddresses(e.svc)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.byAddr == nil {
+		m.indexAddresses()
+	}
 	var entries []*entry
-	for _, s := range held {
-		if x := m.index[s]; x != nil && x != e && !slices.Contains(entries, x) {
+	for _, a := range addrs {
+		if x := m.byAddr[a]; x != nil && x != e && !slices.Contains(entries, x) {
 			entries = append(entries, x)
 		}
 	}
@@ -444,86 +445,4 @@ func (m *mesh) setWatching(e *entry, held []*entry) {
 		}
 		x.watchers[e] = struct{}{}
 	}
-}
-
-// maxHeldPerField bounds how many elements of one slice field are inspected.
-const maxHeldPerField = 64
-
-// heldServices returns the pointer-shaped services held by the pointer,
-// interface, and slice-of-those fields of the struct svc points to, and of
-// the structs embedded or nested in it by value (maxFieldDepth levels).
-// Unexported fields count: they are how most resolvers keep what they found.
-func heldServices(svc Service) []Service {
-	v := reflect.ValueOf(svc)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return nil
-	}
-	v = v.Elem()
-	var out []Service
-	for _, path := range refFields(v.Type()) {
-		f := v.FieldByIndex(path)
-		if f.Kind() == reflect.Slice {
-			for j := range min(f.Len(), maxHeldPerField) {
-				out = appendHeld(out, f.Index(j))
-			}
-			continue
-		}
-		out = appendHeld(out, f)
-	}
-	return out
-}
-
-// appendHeld appends the service v points to, if it is one. v may come from
-// an unexported field, whose value reflect will not hand out; the same
-// pointer, rebuilt with NewAt, serves as the key to look the service up by.
-func appendHeld(out []Service, v reflect.Value) []Service {
-	if v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return out
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return out
-	}
-	p := reflect.NewAt(v.Type().Elem(), v.UnsafePointer())
-	if s, ok := p.Interface().(Service); ok {
-		out = append(out, s)
-	}
-	return out
-}
-
-// maxFieldDepth bounds how deep heldServices looks into structs held by value.
-const maxFieldDepth = 3
-
-// refFieldCache maps a struct type to the index paths of its fields that can
-// hold a service: pointers, interfaces, and slices of either, found in it
-// and in the structs it holds by value.
-var refFieldCache sync.Map // reflect.Type -> [][]int
-
-func refFields(t reflect.Type) [][]int {
-	if c, ok := refFieldCache.Load(t); ok {
-		return c.([][]int)
-	}
-	var paths [][]int
-	var walk func(t reflect.Type, prefix []int)
-	walk = func(t reflect.Type, prefix []int) {
-		for i := range t.NumField() {
-			path := append(prefix[:len(prefix):len(prefix)], i)
-			ft := t.Field(i).Type
-			if ft.Kind() == reflect.Struct && len(path) < maxFieldDepth {
-				walk(ft, path)
-				continue
-			}
-			if ft.Kind() == reflect.Slice {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Interface {
-				paths = append(paths, path)
-			}
-		}
-	}
-	walk(t, nil)
-	refFieldCache.Store(t, paths)
-	return paths
 }

@@ -100,6 +100,9 @@ type mesh struct {
 	svcs  []Service
 	index map[Service]*entry // entries of services whose value is comparable
 	odd   []*entry           // entries of services whose value is not comparable
+	// byAddr holds the entries of pointer-shaped services by address, for
+	// matching what resolvers hold; nil until a resolver first waits.
+	byAddr map[uintptr]*entry
 	// waiting lists the entries whose resolvers wait for a change, in the
 	// order added; blind holds those of them that refer to no service
 	// the mesh can see.
@@ -497,6 +500,11 @@ func (m *mesh) reserve(e *entry) {
 	} else {
 		m.odd = append(m.odd, e)
 	}
+	if m.byAddr != nil {
+		if a := addressOf(e.svc); a != 0 {
+			m.byAddr[a] = e
+		}
+	}
 }
 
 // unregister drops e from the registry. svcs is rebuilt rather than edited in
@@ -521,6 +529,11 @@ func (m *mesh) unregister(e *entry) {
 				m.odd = append(m.odd[:i:i], m.odd[i+1:]...)
 				break
 			}
+		}
+	}
+	if m.byAddr != nil {
+		if a := addressOf(e.svc); a != 0 && m.byAddr[a] == e {
+			delete(m.byAddr, a)
 		}
 	}
 }
