@@ -219,6 +219,11 @@ func (m *mesh) schedule(e *entry, t time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e.due = t
+	m.pollBy(t)
+}
+
+// pollBy makes sure the poller runs and wakes by t. The caller holds mu.
+func (m *mesh) pollBy(t time.Time) {
 	switch {
 	case !m.pollerOn:
 		m.pollerOn = true
@@ -227,6 +232,21 @@ func (m *mesh) schedule(e *entry, t time.Time) {
 	case m.pollerAt.IsZero() || t.Before(m.pollerAt):
 		poke(m.pollerWake)
 	}
+}
+
+// broadcastDelay is how soon after a service is initialized or removed every
+// waiting resolver is re-run, not only those that hold it. Changes within it
+// share one re-run, so a burst of Inits costs each waiter one attempt.
+const broadcastDelay = 100 * time.Microsecond
+
+// requestBroadcast arranges for every waiting resolver to be re-run within
+// broadcastDelay. The caller holds mu.
+func (m *mesh) requestBroadcast() {
+	if m.waiting.Len() == 0 || !m.broadcastAt.IsZero() {
+		return
+	}
+	m.broadcastAt = time.Now().Add(broadcastDelay)
+	m.pollBy(m.broadcastAt)
 }
 
 // pollLoop wakes waiting resolvers when their due time comes. It runs while
@@ -240,11 +260,20 @@ func (m *mesh) pollLoop() {
 		if m.waiting.Len() == 0 {
 			m.pollerOn = false
 			m.pollerAt = time.Time{}
+			m.broadcastAt = time.Time{}
 			m.mu.Unlock()
 			return
 		}
 		now := time.Now()
 		var next time.Time
+		if !m.broadcastAt.IsZero() {
+			if now.Before(m.broadcastAt) {
+				next = m.broadcastAt
+			} else {
+				m.broadcastAt = time.Time{}
+				m.wakeAll()
+			}
+		}
 		for el := m.waiting.Front(); el != nil; el = el.Next() {
 			e := el.Value.(*entry)
 			switch {
@@ -366,8 +395,9 @@ func (m *mesh) wakeAll() {
 	}
 }
 
-// wakeDependents wakes the resolvers that hold x, and those that hold no
-// service the mesh can see: x was initialized or removed. The caller holds mu.
+// wakeDependents wakes at once the resolvers that hold x and those that
+// hold no service the mesh can see, and every other waiting resolver within
+// broadcastDelay: x was initialized or removed. The caller holds mu.
 func (m *mesh) wakeDependents(x *entry) {
 	for e := range x.watchers {
 		poke(e.wake)
@@ -375,6 +405,7 @@ func (m *mesh) wakeDependents(x *entry) {
 	for e := range m.blind {
 		poke(e.wake)
 	}
+	m.requestBroadcast() // and everyone else, shortly
 }
 
 // wakeResolvers wakes every waiting resolver, to apply new settings.

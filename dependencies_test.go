@@ -402,3 +402,55 @@ func TestHeldAddressesDoesNotRaceWithTheServicesOwnLocking(t *testing.T) {
 		assert.Contains(t, []uintptr{addressOf(a), addressOf(b)}, addr, "only whole words are read")
 	}
 }
+
+// readyAfter holds one service and takes another only once it is ready:
+// the mesh cannot see that it waits for the second.
+type readyAfter struct {
+	name   string
+	first  *link
+	second *earlyFlag
+	runs   atomic.Int64
+}
+
+type earlyFlag struct {
+	name  string
+	ready atomic.Bool
+}
+
+func (f *earlyFlag) Name() string { return f.name }
+func (f *earlyFlag) Init(Mesh)    { f.ready.Store(true) }
+
+func (r *readyAfter) Name() string { return r.name }
+func (r *readyAfter) Init(Mesh)    {}
+func (r *readyAfter) DependenciesResolved() bool {
+	return r.first != nil && r.second != nil
+}
+func (r *readyAfter) ResolveDependencies(services []Service) {
+	r.runs.Add(1)
+	r.first, _ = Find[*link](services)
+	if f, ok := Find[*earlyFlag](services); ok && f.ready.Load() {
+		r.second = f
+	}
+}
+
+// A resolver is re-run soon after any service is initialized, not only one
+// it holds (DESIGN: retry at once whenever the mesh changes).
+func TestAnyInitReRunsEveryWaiterSoon(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		m.SetDependencyResolutionTimeout(0)
+		m.Add(&link{name: "first"}).Wait()
+		flag := &earlyFlag{name: "second"}
+		r := &readyAfter{name: "waiter"}
+		done := m.Add(r)
+		time.Sleep(10 * time.Second) // polling at its slowest
+		synctest.Wait()
+		require.NotNil(t, r.first, "it holds the first service")
+
+		start := time.Now()
+		m.Add(flag).Wait() // added, then initialized: ready
+		done.Wait()
+		assert.LessOrEqual(t, time.Since(start), broadcastDelay, "re-run within broadcastDelay, not at the next poll")
+		m.Shutdown().Wait()
+	})
+}

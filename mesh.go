@@ -111,6 +111,9 @@ type mesh struct {
 	// by itself (zero: only when poked through pollerWake).
 	pollerOn bool
 	pollerAt time.Time
+	// broadcastAt is when the poller is to wake every waiting resolver,
+	// after a service was initialized or removed; zero: not asked.
+	broadcastAt time.Time
 
 	blind map[*entry]struct{}
 	// retiring holds removed entries whose lifecycle may still run, so

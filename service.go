@@ -47,10 +47,11 @@ type HasLogger interface {
 //   - at once when any service is added to the mesh;
 //   - at once when a service it holds is initialized or removed, where
 //     "holds" means the struct the service points to has a pointer or
-//     interface field, or a slice of them, referring to that service, also
-//     in structs it embeds or holds by value (unexported fields count); a
-//     resolver that holds no service is re-run when any service is
-//     initialized or removed;
+//     interface field referring to that service, also in structs it embeds
+//     or holds by value (unexported fields count), or when it holds no
+//     service at all;
+//   - within 0.1 ms when any other service is initialized or removed (the
+//     changes of that tenth of a millisecond share one re-run);
 //   - otherwise on a poll that backs off from 1 ms to 40 ms, so that a
 //     dependency arriving from outside the mesh is noticed within 50 ms.
 //
