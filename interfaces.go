@@ -32,7 +32,10 @@ type Mesh interface {
 	// those handlers have run and a resolution under way has ended. Remove
 	// does not call OnShutdown, and an Init already running is not
 	// interrupted. A nil or unknown service is logged and yields a WaitGroup
-	// already done.
+	// already done. Waiting on the WaitGroup from inside the removed
+	// service's own ResolveDependencies or DependenciesResolved waits for
+	// itself and never returns. Adding the service again while its previous
+	// lifecycle still runs starts the new one once that one has ended.
 	Remove(Service) *sync.WaitGroup
 
 	// Services returns a copy of the services in the mesh, in the order they
