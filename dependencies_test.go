@@ -299,7 +299,7 @@ func TestHeldAddressesSeesPointersInterfacesAndNestedStructs(t *testing.T) {
 		inner
 		nested struct{ also *link }
 	}
-	h := &holder{dep: x, any: y, inner: inner{found: z}}
+	h := &holder{dep: x, any: y, inner: inner{found: z}, skip: 1, nilPtr: nil, nilAny: nil}
 	h.nested.also = x
 	got := heldAddresses(h)
 	assert.ElementsMatch(t, []uintptr{addressOf(x), addressOf(y), addressOf(z), addressOf(x)}, got)

@@ -56,7 +56,6 @@ var Peers = []Peer{ServiceMesh, Fx, Do}
 var (
 	namesMu sync.Mutex
 	names   []string
-	tags    []string
 )
 
 // serviceNames returns at least n distinct names, "s0", "s1", ... They are
@@ -68,17 +67,6 @@ func serviceNames(n int) []string {
 		names = append(names, "s"+strconv.Itoa(i))
 	}
 	return names[:n:n]
-}
-
-// nameTags returns fx name tags for serviceNames(n): `name:"s0"`, ...
-func nameTags(n int) []string {
-	ns := serviceNames(n)
-	namesMu.Lock()
-	defer namesMu.Unlock()
-	for i := len(tags); i < n; i++ {
-		tags = append(tags, `name:"`+ns[i]+`"`)
-	}
-	return tags[:n:n]
 }
 
 // order records the order in which services were initialized, and whether
