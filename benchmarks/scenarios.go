@@ -95,11 +95,8 @@ func (o *order) add(i int, ready bool) {
 func (o *order) checkChain(depth int) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.early) > 0 {
-		return fmt.Errorf("services %v were initialized before their dependency", o.early)
-	}
-	if len(o.ids) != depth {
-		return fmt.Errorf("%d services initialized, want %d", len(o.ids), depth)
+	if err := o.countLocked(depth); err != nil {
+		return err
 	}
 	for k, id := range o.ids {
 		if id != depth-1-k {
@@ -113,6 +110,11 @@ func (o *order) checkChain(depth int) error {
 func (o *order) checkCount(want int) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.countLocked(want)
+}
+
+// countLocked is checkCount with o.mu held.
+func (o *order) countLocked(want int) error {
 	if len(o.early) > 0 {
 		return fmt.Errorf("services %v were initialized before their dependency", o.early)
 	}

@@ -137,14 +137,8 @@ func (u *meshUser) Init(servicemesh.Mesh) {
 func (u *meshUser) DependenciesResolved() bool { return u.db != nil && u.db.done.Load() }
 
 func (u *meshUser) ResolveDependencies(services []servicemesh.Service) {
-	if u.db != nil {
-		return
-	}
-	for _, s := range services {
-		if d, ok := s.(*meshDB); ok {
-			u.db = d
-			return
-		}
+	if u.db == nil {
+		u.db, _ = servicemesh.Find[*meshDB](services)
 	}
 }
 
