@@ -56,25 +56,29 @@ func (s *legacyBar) ResolveDependencies(services []servicemesh.Service) {
 // The original's interfaces, as the original's README spells them, are
 // satisfied by these types and by what New returns.
 var (
-	_ servicemesh.Service                       = &legacyFoo{}
-	_ servicemesh.HasLogger                     = &legacyFoo{}
-	_ servicemesh.HasGracefulShutdown           = &legacyFoo{}
-	_ servicemesh.HasDependencies               = &legacyBar{}
-	_ servicemesh.HasReadiness                  = &legacyBar{}
-	_ servicemesh.EventHandlerServiceAdded      = &legacyFoo{}
-	_ interface{ Events() *ee.EventEmitter }    = servicemesh.New()
-	_ servicemesh.Service                       = servicemesh.New().(servicemesh.Service)
-	_ func(servicemesh.Service) *sync.WaitGroup = servicemesh.New().Add
-	_ func(servicemesh.Service) *sync.WaitGroup = servicemesh.New().Remove
-	_ func() *sync.WaitGroup                    = servicemesh.New().Shutdown
-	_ func(io.Writer)                           = servicemesh.New().SetLogDestination
-	_ func(slog.Handler)                        = servicemesh.New().SetLogHandler
-	_ func(slog.Level)                          = servicemesh.New().SetLogLevel
+	_ servicemesh.Service                  = &legacyFoo{}
+	_ servicemesh.HasLogger                = &legacyFoo{}
+	_ servicemesh.HasGracefulShutdown      = &legacyFoo{}
+	_ servicemesh.HasDependencies          = &legacyBar{}
+	_ servicemesh.HasReadiness             = &legacyBar{}
+	_ servicemesh.EventHandlerServiceAdded = &legacyFoo{}
+	// Checked without calling New, which would start a mesh (it listens
+	// for signals) that no test shuts down.
+	_ func(...string) servicemesh.Mesh                            = servicemesh.New
+	_ func(servicemesh.Mesh) *ee.EventEmitter                     = servicemesh.Mesh.Events
+	_ func(servicemesh.Mesh, servicemesh.Service) *sync.WaitGroup = servicemesh.Mesh.Add
+	_ func(servicemesh.Mesh, servicemesh.Service) *sync.WaitGroup = servicemesh.Mesh.Remove
+	_ func(servicemesh.Mesh) *sync.WaitGroup                      = servicemesh.Mesh.Shutdown
+	_ func(servicemesh.Mesh, io.Writer)                           = servicemesh.Mesh.SetLogDestination
+	_ func(servicemesh.Mesh, slog.Handler)                        = servicemesh.Mesh.SetLogHandler
+	_ func(servicemesh.Mesh, slog.Level)                          = servicemesh.Mesh.SetLogLevel
 )
 
 func TestProgramWrittenForTheOriginal(t *testing.T) {
 	mesh := servicemesh.New()
 	mesh.SetLogDestination(io.Discard)
+	_, isService := mesh.(servicemesh.Service)
+	require.True(t, isService, "the mesh is itself a Service")
 
 	var added []string
 	var mu sync.Mutex

@@ -227,7 +227,7 @@ func (m *mesh) pollBy(t time.Time) {
 	switch {
 	case !m.pollerOn:
 		m.pollerOn = true
-		m.workers.Add(1)
+		m.busy.Add(1)
 		go m.pollLoop()
 	case m.pollerAt.IsZero() || t.Before(m.pollerAt):
 		poke(m.pollerWake)
@@ -250,9 +250,9 @@ func (m *mesh) requestBroadcast() {
 }
 
 // pollLoop wakes waiting resolvers when their due time comes. It runs while
-// any resolver waits, counted in workers, and ends with the last of them.
+// any resolver waits, counted in busy, and ends with the last of them.
 func (m *mesh) pollLoop() {
-	defer m.workerDone()
+	defer m.busyDone()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {

@@ -2,20 +2,24 @@ package servicemesh
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // SetLogHandler routes every logger of the mesh through h; nil restores the
-// default text handler on the current destination. The handler of one of the
-// mesh's own loggers is refused with a warning: it would route to itself.
+// default text handler on the current destination. A handler that is, or
+// holds, one of this mesh's own handlers is refused with a warning: it would
+// route every record back to itself.
 func (m *mesh) SetLogHandler(h slog.Handler) {
 	if !m.logs.setHandler(h) {
-		m.logger.Warn("SetLogHandler ignored: the handler is one of this mesh's own, which would route every record back to itself")
+		m.logger.Warn("SetLogHandler ignored: the handler is, or wraps, one of this mesh's own, which would route every record back to itself")
 	}
 }
 
@@ -29,9 +33,19 @@ func (m *mesh) SetLogDestination(dst io.Writer) { m.logs.setDestination(dst) }
 // logRouter owns the one handler every logger of a mesh writes through. The
 // handler it routes to can be swapped at any time; loggers already handed out
 // follow at their next record.
+//
+// The routed-to handler is the application's code: a panic in it is
+// contained (the record is lost, and the first panic of each handler is
+// reported through the default text handler), and a handler that hands the
+// record back to one of the mesh's own loggers, however deeply wrapped, is
+// refused by setHandler when it can be seen, and otherwise caught when the
+// record comes back: it then goes to the default text handler instead.
 type logRouter struct {
 	level slog.LevelVar // the mesh's level; gates every record first
 	cur   atomic.Pointer[target]
+	// fallback is the default text handler on the current destination,
+	// for records that come back around and for reporting panics.
+	fallback atomic.Pointer[target]
 
 	mu  sync.Mutex // guards dst and serializes swaps of cur
 	dst io.Writer
@@ -41,11 +55,22 @@ type logRouter struct {
 // every swap, so its address identifies the generation.
 type target struct {
 	h slog.Handler
+	// trusted is set for the standard library's text and JSON handlers,
+	// which never call back into another handler: records reach them
+	// without the context value that detects a loop.
+	trusted  bool
+	panicked atomic.Bool // a panic of h was reported
 }
+
+// routingKey marks a context that is being handled by a router, so that a
+// record that comes back to it through the application's handler is seen.
+type routingKey struct{}
 
 func newLogRouter() *logRouter {
 	r := &logRouter{dst: os.Stdout}
-	r.cur.Store(&target{h: defaultHandler(r.dst)})
+	t := &target{h: defaultHandler(r.dst), trusted: true}
+	r.cur.Store(t)
+	r.fallback.Store(t)
 	return r
 }
 
@@ -55,15 +80,21 @@ func defaultHandler(w io.Writer) slog.Handler {
 }
 
 func (r *logRouter) setHandler(h slog.Handler) bool {
-	if rh, ok := h.(*routedHandler); ok && rh.r == r {
+	if r.holdsOwn(h) {
 		return false // it would hand every record back to itself, forever
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if h == nil {
-		h = defaultHandler(r.dst)
+		r.cur.Store(r.fallback.Load())
+		return true
 	}
-	r.cur.Store(&target{h: h})
+	switch h.(type) {
+	case *slog.TextHandler, *slog.JSONHandler:
+		r.cur.Store(&target{h: h, trusted: true})
+	default:
+		r.cur.Store(&target{h: h})
+	}
 	return true
 }
 
@@ -74,8 +105,58 @@ func (r *logRouter) setDestination(w io.Writer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dst = w
-	r.cur.Store(&target{h: defaultHandler(w)})
+	t := &target{h: defaultHandler(w), trusted: true}
+	r.fallback.Store(t)
+	r.cur.Store(t)
 }
+
+// maxHandlerDepth bounds how deep holdsOwn looks into a handler's fields.
+const maxHandlerDepth = 8
+
+// holdsOwn reports whether h is, or holds in its fields, a handler of this
+// router, looking through pointers, interfaces, structs, slices and arrays
+// up to maxHandlerDepth levels and never twice at one pointer.
+func (r *logRouter) holdsOwn(h slog.Handler) bool {
+	if h == nil {
+		return false
+	}
+	seen := make(map[uintptr]bool)
+	var walk func(v reflect.Value, depth int) bool
+	walk = func(v reflect.Value, depth int) bool {
+		if depth > maxHandlerDepth || !v.IsValid() {
+			return false
+		}
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return false
+			}
+			seen[v.Pointer()] = true
+			if v.Type() == routedHandlerType {
+				return (*routedHandler)(v.UnsafePointer()).r == r
+			}
+			return walk(v.Elem(), depth+1)
+		case reflect.Interface:
+			return !v.IsNil() && walk(v.Elem(), depth+1)
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if walk(v.Field(i), depth+1) {
+					return true
+				}
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range min(v.Len(), 64) {
+				if walk(v.Index(i), depth+1) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(reflect.ValueOf(h), 0)
+}
+
+var routedHandlerType = reflect.TypeFor[*routedHandler]()
 
 // logger returns a logger through the router with the attribute service=name.
 func (r *logRouter) logger(name string) *slog.Logger {
@@ -105,25 +186,107 @@ type derived struct {
 	h   slog.Handler
 }
 
-// Enabled reports whether the mesh's level and the current handler accept level.
-func (h *routedHandler) Enabled(ctx context.Context, level slog.Level) bool {
-	return level >= h.r.level.Level() && h.r.cur.Load().h.Enabled(ctx, level)
+// Enabled reports whether the mesh's level and the current handler accept
+// level. A panic in the handler counts as no.
+func (h *routedHandler) Enabled(ctx context.Context, level slog.Level) (ok bool) {
+	if level < h.r.level.Level() {
+		return false
+	}
+	t := h.r.cur.Load()
+	if h.looped(ctx) {
+		return true // the record came back around; Handle sends it to the fallback
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.r.reportPanic(t, "Enabled", v)
+			ok = false
+		}
+	}()
+	return t.h.Enabled(h.mark(ctx, t), level)
 }
 
-// Handle passes the record to the current handler.
-func (h *routedHandler) Handle(ctx context.Context, rec slog.Record) error {
+// Handle passes the record to the current handler. A panic in it (or in the
+// writer under it) loses the record, never the process; a record that comes
+// back to this router through the handler goes to the default text handler
+// instead.
+func (h *routedHandler) Handle(ctx context.Context, rec slog.Record) (err error) {
 	if rec.Level < h.r.level.Level() {
 		return nil
 	}
-	return h.current().Handle(ctx, rec)
+	t := h.r.cur.Load()
+	if h.looped(ctx) {
+		t = h.r.fallback.Load()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.r.reportPanic(t, "Handle", v)
+			err = nil
+		}
+	}()
+	return h.current(t).Handle(h.mark(ctx, t), rec)
 }
 
-func (h *routedHandler) current() slog.Handler {
-	gen := h.r.cur.Load()
+// mark returns ctx marked as handled by this router, for a handler that may
+// hand the record on; the standard library's handlers do not, and get ctx as
+// it is.
+func (h *routedHandler) mark(ctx context.Context, t *target) context.Context {
+	if t.trusted {
+		return ctx
+	}
+	return context.WithValue(orBackground(ctx), routingKey{}, h.r)
+}
+
+// looped reports whether ctx is already being handled by this router.
+func (h *routedHandler) looped(ctx context.Context) bool {
+	return ctx != nil && ctx.Value(routingKey{}) == h.r
+}
+
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+// reportPanic reports the first panic of t's handler through the fallback
+// handler, unless t is the fallback (its writer panicked); a panic while
+// reporting is dropped.
+func (r *logRouter) reportPanic(t *target, call string, v any) {
+	fb := r.fallback.Load()
+	if fb == t || t.panicked.Swap(true) {
+		return
+	}
+	defer func() { _ = recover() }()
+	rec := slog.NewRecord(time.Now(), slog.LevelError, "the log handler panicked; its records are dropped", 0)
+	rec.AddAttrs(slog.String("call", call), slog.String("panic", fmt.Sprint(v)))
+	_ = fb.h.Handle(context.Background(), rec)
+}
+
+// current returns the handler of generation gen with h's ops applied,
+// cached. A handler whose WithAttrs or WithGroup panics is reported and
+// replaced by one that drops records.
+func (h *routedHandler) current(gen *target) slog.Handler {
 	if d := h.cache.Load(); d != nil && d.gen == gen {
 		return d.h
 	}
-	out := gen.h
+	out := h.applyGuarded(gen)
+	h.cache.Store(&derived{gen: gen, h: out})
+	return out
+}
+
+func (h *routedHandler) applyGuarded(gen *target) (out slog.Handler) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.r.reportPanic(gen, "WithAttrs or WithGroup", v)
+			out = discardHandler{}
+		}
+	}()
+	return h.apply(gen.h)
+}
+
+// apply replays h's WithAttrs and WithGroup calls onto base.
+func (h *routedHandler) apply(base slog.Handler) slog.Handler {
+	out := base
 	for _, op := range h.ops {
 		if op.group != "" {
 			out = out.WithGroup(op.group)
@@ -131,9 +294,16 @@ func (h *routedHandler) current() slog.Handler {
 			out = out.WithAttrs(op.attrs)
 		}
 	}
-	h.cache.Store(&derived{gen: gen, h: out})
 	return out
 }
+
+// discardHandler drops every record.
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }
 
 // WithAttrs returns a handler that adds attrs to every record.
 func (h *routedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

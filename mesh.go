@@ -22,6 +22,11 @@ const defaultName = "Service Mesh"
 // or "Service Mesh" when none are given; it appears in the mesh's own log
 // lines. The mesh logs as text to standard output at level Info until told
 // otherwise.
+//
+// The mesh listens for SIGINT and SIGTERM from New on, so that a signal which
+// arrives while main is still adding services, or waiting on Add(...).Wait(),
+// starts a graceful shutdown instead of killing the process (see Mesh.Run).
+// It stops listening once its shutdown has completed.
 func New(name ...string) Mesh {
 	n := strings.Join(name, " ")
 	if n == "" {
@@ -35,14 +40,19 @@ func New(name ...string) Mesh {
 		waiting:    list.New(),
 		blind:      make(map[*entry]struct{}),
 		down:       make(chan struct{}),
+		finished:   make(chan struct{}),
 		pollerWake: make(chan struct{}, 1),
+		idleWake:   make(chan struct{}, 1),
 		epoch:      time.Now(),
+
+		stopTimeoutChanged: make(chan struct{}, 1),
 	}
-	m.idle = sync.NewCond(&m.mu)
 	m.logger = m.logs.logger(n)
 	m.svcs = []Service{m}
 	m.timeout.Store(int64(defaultResolutionTimeout))
 	m.warnDelay.Store(int64(defaultWarnDelay))
+	m.stopTimeout.Store(int64(defaultShutdownTimeout))
+	m.listenForSignals()
 	return m
 }
 
@@ -54,52 +64,68 @@ type mesh struct {
 	logger *slog.Logger
 	epoch  time.Time // when the mesh was made; polls align to it
 
-	timeout atomic.Int64  // time.Duration; resolution timeout, <= 0 disables
-	inits   atomic.Uint64 // numbers Inits in the order they begin
+	timeout     atomic.Int64  // time.Duration; resolution timeout, <= 0 disables
+	stopTimeout atomic.Int64  // time.Duration; the shutdown's budget, <= 0 none
+	inits       atomic.Uint64 // numbers Inits in the order they begin
+	// stopTimeoutChanged is poked when stopTimeout changes, so that a
+	// shutdown under way recomputes its deadline (cap 1).
+	stopTimeoutChanged chan struct{}
 	// pending counts accepted services whose way to Init has not ended: Init
-	// has not returned, nor has the lifecycle been cut short. It is raised
-	// under mu, with the shutdown check; reaching zero is signalled on idle.
+	// has not returned, nor has the lifecycle been cut short.
 	pending atomic.Int64
-	// workers counts live goroutines the mesh started for lifecycles,
-	// removals and polling; reaching zero is signalled on idle.
-	workers atomic.Int64
+	// busy counts the goroutines the mesh started that shutdown waits for:
+	// lifecycles (except while they are inside Init, which shutdown never
+	// waits for), removals and the poller. Reaching zero pokes idleWake.
+	busy     atomic.Int64
+	idleWake chan struct{} // cap 1
 	// changes counts services added, initialized or removed. Waiting
 	// resolvers note when they see it move, which tells how long the mesh
 	// has been quiet without a clock read on every change.
 	changes   atomic.Uint64
 	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
 
-	// initialized is a lock-free stack, linked through entry.nextInit, of
-	// the entries whose Init returned normally. Shutdown orders it by
-	// initSeq, when each Init began.
-	initialized atomic.Pointer[entry]
-	// stackMu serializes compactions of initialized with the shutdown's
-	// read of it; pushes need no lock.
+	// started is a lock-free stack, linked through entry.nextStarted, of the
+	// entries whose Init began. Shutdown orders it by initSeq, when each
+	// Init began, and stops them newest first.
+	started atomic.Pointer[entry]
+	// startMu fences the beginning of Inits against shutdown: beginInit
+	// holds it shared while it checks stopping and pushes on started;
+	// shutdown takes it once, exclusively, after setting stopping, so that
+	// every Init that began is on the stack it reads and no Init begins
+	// after. No user code runs under it.
+	startMu sync.RWMutex
+	// stackMu serializes compactions of started with the shutdown's read
+	// of it; pushes need no lock.
 	stackMu sync.Mutex
-	// stacked counts the entries on initialized; removals counts Removes
-	// since the last compaction, which drops removed entries so that a
-	// mesh that adds and removes services for ever does not keep them.
+	// stacked counts the entries on started; removals counts Removes since
+	// the last compaction, which drops removed entries so that a mesh that
+	// adds and removes services for ever does not keep them.
 	stacked, removals atomic.Int64
 	pollerWake        chan struct{} // pokes the poller to rescan (cap 1)
 	// nwaiting is waiting.Len(), readable without mu.
 	nwaiting atomic.Int64
+	// snap is the snapshot of svcs handed to resolvers: a copy of its own,
+	// so that a resolver that writes into it (which it must not) can only
+	// confuse other resolvers, never the registry. nil after a change until
+	// the next resolver asks; stored under mu, loaded without it.
+	snap atomic.Pointer[[]Service]
 
 	// stopping is set, and down closed, when shutdown begins: the flag
-	// cancels resolutions, the channel wakes Run.
+	// cancels resolutions, the channel wakes Run. finished is closed when
+	// shutdown has completed, just before shutdownWG is done.
 	stopping atomic.Bool
 	down     chan struct{}
+	finished chan struct{}
 	// shutdownWG is done when shutdown has completed.
 	shutdownWG sync.WaitGroup
+	// sigDone is closed when the signal goroutine has ended (signals.go).
+	sigDone chan struct{}
 
 	mu sync.Mutex // guards every field below
-	// idle is signalled (on mu) when pending or workers reach zero.
-	idle *sync.Cond
-	// svcs is the mesh followed by its services, in the order added. It is
-	// append-only and replaced by a fresh copy on removal, so every
-	// svcs[:n:n] handed out stays immutable: resolvers share it.
+	// svcs is the mesh followed by its services, in the order added.
 	svcs  []Service
 	index map[Service]*entry // entries of services whose value is comparable
-	odd   []*entry           // entries of services whose value is not comparable
+	odd   []*entry           // entries of other services: not comparable, or of zero size
 	// byAddr holds the entries of pointer-shaped services by address, for
 	// matching what resolvers hold; nil until a resolver first waits.
 	byAddr map[uintptr]*entry
@@ -116,11 +142,15 @@ type mesh struct {
 	broadcastAt time.Time
 
 	blind map[*entry]struct{}
-	// retiring holds removed entries whose lifecycle may still run, so
-	// that adding the same service again waits for it.
+	// retiring holds removed entries until their lifecycle has ended and
+	// their EventServiceRemoved has been delivered, so that adding the same
+	// service again starts its new lifecycle only after both.
 	retiring []*entry
-	seq      uint64 // numbers entries in the order added
-	shutting bool   // shutdown has begun
+	// lastInOrder is the newest entry without dependencies: the next such
+	// entry begins its Init only after this one's began (startorder.go).
+	lastInOrder *entry
+	seq         uint64 // numbers entries in the order added
+	shutting    bool   // shutdown has begun
 }
 
 // Name returns the mesh's name.
@@ -140,11 +170,22 @@ func (m *mesh) Services() []Service {
 	return append([]Service(nil), m.svcs...)
 }
 
-// snapshot returns the shared, immutable list of services for resolvers.
+// snapshot returns the list of services for resolvers: one copy per state of
+// the registry, shared by every resolver until the next change. Its capacity
+// equals its length, so appending to it copies.
 func (m *mesh) snapshot() []Service {
+	if p := m.snap.Load(); p != nil {
+		return *p
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.svcs[:len(m.svcs):len(m.svcs)]
+	if p := m.snap.Load(); p != nil {
+		return *p
+	}
+	s := make([]Service, len(m.svcs))
+	copy(s, m.svcs)
+	m.snap.Store(&s)
+	return s
 }
 
 // Add registers svc and starts its lifecycle. See Mesh.Add.
@@ -161,6 +202,9 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	if bs := m.listenersFor(svc, name); len(bs) > 0 {
 		e.handlers = &handlerSet{listeners: bs}
 	}
+	// Counted before the entry can be found: a Remove and Add of the same
+	// service that race with this one wait for this lifecycle through it.
+	e.done.Add(1)
 
 	m.mu.Lock()
 	switch {
@@ -168,7 +212,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		m.mu.Unlock()
 		m.logger.Warn("Add ignored: the mesh is shutting down", "subject", name)
 		return doneWaitGroup()
-	case svc == Service(m) || m.lookupAs(svc, e.comparable) != nil:
+	case svc == Service(m) || (!e.zeroSize && m.lookupAs(svc, e.comparable) != nil):
 		m.mu.Unlock()
 		m.logger.Warn("Add ignored: the service is already in the mesh", "subject", name)
 		return doneWaitGroup()
@@ -177,15 +221,35 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	// and shutdown waits for this one. A service with a logger becomes
 	// visible to others only once SetLogger has run, so that no resolver
 	// finds it, and no Init uses it, without its logger.
-	e.prev = m.stillRetiring(svc, e.comparable)
+	if !e.zeroSize {
+		e.prev = m.stillRetiring(svc, e.comparable)
+	}
 	m.reserve(e)
+	m.queueInOrder(e)
 	m.pending.Add(1)
-	m.workers.Add(1)
-	if !e.hasLogger {
+	m.busy.Add(1)
+	if !e.hasLogger && e.prev == nil {
 		m.publish(e)
 	}
 	m.mu.Unlock()
 
+	// A service added again while its previous lifecycle still runs, or
+	// while its removal is still being told, is set up by its new lifecycle
+	// once both are over: its methods never run concurrently with
+	// themselves, and it never hears of its own removal.
+	if e.prev == nil {
+		m.attach(e, e.hasLogger)
+	}
+	m.changed()
+
+	go m.lifecycle(e)
+	return &e.done
+}
+
+// attach binds e's handler interfaces and gives it its logger, then lists it
+// where others see it if publish is set. Nothing happens for a service
+// removed meanwhile.
+func (m *mesh) attach(e *entry, publish bool) {
 	if hs := e.handlers; hs != nil {
 		hs.mu.Lock()
 		if !hs.removed {
@@ -194,32 +258,40 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		}
 		hs.mu.Unlock()
 	}
-	if e.hasLogger {
-		logger := m.logs.logger(name)
-		_ = m.guard(name, "SetLogger", func() { svc.(HasLogger).SetLogger(logger) })
+	if e.hasLogger && !e.gone.Load() {
+		logger := m.logs.logger(e.name)
+		e.steps.Add(1)
+		e.inUserCode.Store(true)
+		_ = m.guard(e.name, "SetLogger", func() { e.svc.(HasLogger).SetLogger(logger) })
+		e.inUserCode.Store(false)
+		e.steps.Add(1)
+	}
+	if publish {
 		m.mu.Lock()
 		m.publish(e)
 		m.mu.Unlock()
 	}
-	m.changed()
-
-	e.done.Add(1)
-	go m.lifecycle(e)
-	return &e.done
 }
 
 // lifecycle takes one service from added to initialized. It runs in its own
-// goroutine, counted in workers, and ends once EventServiceInitialized's
-// handlers have run or the lifecycle was cut short.
+// goroutine, counted in busy except while Init runs, and ends once
+// EventServiceInitialized's handlers have run or the lifecycle was cut short.
 func (m *mesh) lifecycle(e *entry) {
-	defer m.workerDone()
+	defer m.busyDone()
 	defer e.done.Done()
 	defer m.retired(e)
+	defer m.passTurn(e)
 	if e.prev != nil {
-		// The same service was removed and added again while its previous
-		// lifecycle still ran: its methods are never called concurrently.
-		e.prev.done.Wait()
+		// Later services do not wait for this one's turn while it waits
+		// for a lifecycle that may never end (an Init that never returns).
+		m.passTurn(e)
+		select {
+		case <-e.prev.retired:
+		case <-m.down: // no Init begins now: waiting could outlast shutdown
+		}
 		e.prev = nil
+		m.attach(e, true)
+		m.changed()
 	}
 	reached := false // whether pending was already settled
 	defer func() {
@@ -231,12 +303,18 @@ func (m *mesh) lifecycle(e *entry) {
 	svc := e.svc
 	about := []any{svc} // the arguments of every event about svc; handlers only read them
 	// A service removed meanwhile emits no more events of its lifecycle, so
-	// that they do not follow its EventServiceRemoved.
+	// that they do not follow its EventServiceRemoved. An event whose
+	// emission began before Remove may still be delivered concurrently with
+	// the removal's.
 	emit := func(event string) bool {
 		if e.gone.Load() {
 			return false
 		}
+		e.steps.Add(1)
+		e.inUserCode.Store(true)
 		m.emit(event, about...)
+		e.inUserCode.Store(false)
+		e.steps.Add(1)
 		return true
 	}
 	if !emit(EventServiceEventsBound) || (e.hasLogger && !emit(EventServiceLoggerBound)) || !emit(EventServiceAdded) {
@@ -245,30 +323,46 @@ func (m *mesh) lifecycle(e *entry) {
 	if e.resolution != nil && !m.resolve(e, about) {
 		return
 	}
+	m.awaitTurn(e)
 	if !m.beginInit(e) {
 		return
 	}
 	m.debug("initializing service", "subject", e.name)
+	// Shutdown never waits for an Init: a service may run its loop inside
+	// Init until its OnShutdown tells it to end.
+	m.busyDone()
 	err := m.guard(e.name, "Init", func() { svc.Init(m) })
+	m.busy.Add(1)
+	e.inInit.Store(false)
+	m.passTurn(e)
 	reached = true
 	m.settle(e, err == nil)
 	if err != nil {
 		return
 	}
 	m.debug("service initialized", "subject", e.name)
-	m.emit(EventServiceInitialized, about...)
+	emit(EventServiceInitialized)
 }
 
 // beginInit reports whether e may be initialized now: not once it was
-// removed, nor, for a service that waited for dependencies, once shutdown
-// began. It takes no lock: a Remove or Shutdown that lands just after the
-// check finds an Init in flight, which both already allow for.
+// removed, nor once shutdown began. An Init that begins is recorded on the
+// started stack before shutdown can read it (see startMu), so that shutdown
+// stops every service whose Init began.
 func (m *mesh) beginInit(e *entry) bool {
-	if e.gone.Load() || (e.resolution != nil && m.stopping.Load()) {
+	if e.gone.Load() {
+		return false
+	}
+	m.startMu.RLock()
+	defer m.startMu.RUnlock()
+	if m.stopping.Load() {
 		return false
 	}
 	e.phase.store(phaseInitializing)
+	e.inInit.Store(true)
 	e.initSeq = m.inits.Add(1)
+	m.pushStarted(e, e)
+	m.stacked.Add(1)
+	m.markBegan(e)
 	return true
 }
 
@@ -278,10 +372,8 @@ func (m *mesh) settle(e *entry, ok bool) {
 	switch {
 	case ok:
 		m.changed()
-		e.phase.store(phaseInitialized)
-		if !e.gone.Load() {
-			m.recordInitialized(e)
-		}
+		// A service being stopped, or removed, keeps that phase.
+		e.phase.from(phaseInitialized, phaseInitializing)
 		// Without waiting resolvers there is nobody to wake, and a resolver
 		// that begins waiting later sees this Init's effects on its first
 		// attempt: most services settle without taking mu.
@@ -291,39 +383,27 @@ func (m *mesh) settle(e *entry, ok bool) {
 			m.mu.Unlock()
 		}
 	case !e.gone.Load():
-		e.phase.store(phaseFailed)
+		e.phase.from(phaseFailed, phaseAdded, phaseResolving, phaseInitializing)
 	}
-	if m.pending.Add(-1) == 0 {
-		m.mu.Lock()
-		m.idle.Broadcast()
-		m.mu.Unlock()
-	}
+	m.pending.Add(-1)
 }
 
-// recordInitialized pushes e on the stack of initialized entries. The
-// lifecycles of many services settle at once; a lock here was, after the
-// event bus's, the most contended one at 100,000 services.
-func (m *mesh) recordInitialized(e *entry) {
-	m.pushInitialized(e, e)
-	m.stacked.Add(1)
-}
-
-// pushInitialized pushes the chain first..last, linked through nextInit,
-// on the stack of initialized entries.
-func (m *mesh) pushInitialized(first, last *entry) {
+// pushStarted pushes the chain first..last, linked through nextStarted, on
+// the stack of entries whose Init began.
+func (m *mesh) pushStarted(first, last *entry) {
 	for {
-		top := m.initialized.Load()
-		last.nextInit = top
-		if m.initialized.CompareAndSwap(top, first) {
+		top := m.started.Load()
+		last.nextStarted = top
+		if m.started.CompareAndSwap(top, first) {
 			return
 		}
 	}
 }
 
-// compactInitialized drops removed entries from the stack of initialized
-// ones once removals since the last compaction rival what it holds, so the
-// cost is amortized over the Removes.
-func (m *mesh) compactInitialized() {
+// compactStarted drops removed entries from the stack of started ones once
+// removals since the last compaction rival what it holds, so the cost is
+// amortized over the Removes.
+func (m *mesh) compactStarted() {
 	if n := m.removals.Add(1); n < 64 || n < m.stacked.Load()/2 {
 		return
 	}
@@ -332,16 +412,16 @@ func (m *mesh) compactInitialized() {
 	m.removals.Store(0)
 	var first, last *entry
 	dropped := int64(0)
-	for e := m.initialized.Swap(nil); e != nil; {
-		next := e.nextInit
-		e.nextInit = nil
+	for e := m.started.Swap(nil); e != nil; {
+		next := e.nextStarted
+		e.nextStarted = nil
 		if e.gone.Load() {
 			dropped++
 		} else {
 			if last == nil {
 				first = e
 			} else {
-				last.nextInit = e
+				last.nextStarted = e
 			}
 			last = e
 		}
@@ -349,18 +429,19 @@ func (m *mesh) compactInitialized() {
 	}
 	m.stacked.Add(-dropped)
 	if first != nil {
-		m.pushInitialized(first, last)
+		m.pushStarted(first, last)
 	}
 }
 
-// initOrder returns the initialized entries, newest Init first. initSeq
+// stopOrder returns the entries to stop: those whose Init began, that were
+// not removed and whose Init did not panic, newest Init first. initSeq
 // numbers every Init that began, 1 to inits, so a slot per number orders
-// them without sorting; the slots of Inits that panicked stay empty.
-func (m *mesh) initOrder() []*entry {
+// them without sorting.
+func (m *mesh) stopOrder() []*entry {
 	m.stackMu.Lock()
 	var live []*entry
-	for e := m.initialized.Load(); e != nil; e = e.nextInit {
-		if !e.gone.Load() {
+	for e := m.started.Load(); e != nil; e = e.nextStarted {
+		if !e.gone.Load() && e.phase.load() != phaseFailed {
 			live = append(live, e)
 		}
 	}
@@ -383,13 +464,11 @@ func (m *mesh) initOrder() []*entry {
 	return order
 }
 
-// workerDone marks the end of a goroutine counted in workers. Only the last
-// one takes mu, to wake a shutdown waiting for them all.
-func (m *mesh) workerDone() {
-	if m.workers.Add(-1) == 0 {
-		m.mu.Lock()
-		m.idle.Broadcast()
-		m.mu.Unlock()
+// busyDone marks the end of work counted in busy; the last one pokes a
+// shutdown waiting for them all.
+func (m *mesh) busyDone() {
+	if m.busy.Add(-1) == 0 {
+		poke(m.idleWake)
 	}
 }
 
@@ -410,10 +489,13 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	}
 	m.unregister(e)
 	e.gone.Store(true)
-	if !e.ended.Load() { // see retired
-		m.retiring = append(m.retiring, e)
-	}
-	if e.phase.load() != phaseInitialized {
+	// Retiring until its lifecycle has ended (see retired) and its removal
+	// has been told (below).
+	e.retired = make(chan struct{})
+	e.awaitLife = !e.ended.Load()
+	e.awaitTold = true
+	m.retiring = append(m.retiring, e)
+	if p := e.phase.load(); p != phaseInitialized && p != phaseInitializing {
 		e.phase.store(phaseRemoved)
 	}
 	// Wait only for a resolution under way: one that has not begun sees the
@@ -427,7 +509,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		}
 	}
 	m.wakeDependents(e)
-	m.workers.Add(1)
+	m.busy.Add(1)
 	m.mu.Unlock()
 	m.changed()
 
@@ -440,24 +522,28 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		hs.mu.Unlock()
 	}
 
-	m.compactInitialized()
+	m.compactStarted()
 
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
-		defer m.workerDone()
+		defer m.busyDone()
 		defer wg.Done()
 		m.debug("service removed", "subject", e.name)
 		m.emit(EventServiceRemoved, svc)
 		if resolving != nil {
 			<-resolving
 		}
+		m.mu.Lock()
+		e.awaitTold = false
+		m.retireIfDone(e)
+		m.mu.Unlock()
 	}()
 	return &wg
 }
 
-// stillRetiring returns the newest removed entry of svc whose lifecycle may
-// still run, or nil. The caller holds mu.
+// stillRetiring returns the newest removed entry of svc that is still
+// retiring, or nil. The caller holds mu.
 func (m *mesh) stillRetiring(svc Service, comparable bool) *entry {
 	for i := len(m.retiring) - 1; i >= 0; i-- {
 		x := m.retiring[i]
@@ -468,27 +554,42 @@ func (m *mesh) stillRetiring(svc Service, comparable bool) *entry {
 	return nil
 }
 
-// retired takes e, at the end of its lifecycle, off the retiring list if it
-// was removed. Entries never removed take no lock here.
+// retired notes, at the end of e's lifecycle, that it has ended. Entries
+// never removed take no lock here.
 func (m *mesh) retired(e *entry) {
-	// Remove sets gone and then, under mu, lists e unless it has ended;
-	// this sets ended and then looks at gone. One of them sees the other.
+	// Remove sets gone and then, under mu, reads ended; this sets ended and
+	// then reads gone. If Remove read ended as false, this sees gone.
 	e.ended.Store(true)
 	if !e.gone.Load() {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if e.awaitLife {
+		e.awaitLife = false
+		m.retireIfDone(e)
+	}
+}
+
+// retireIfDone ends e's retirement once its lifecycle has ended and its
+// removal has been told. The caller holds mu.
+func (m *mesh) retireIfDone(e *entry) {
+	if e.awaitLife || e.awaitTold {
+		return
+	}
 	if i := slices.Index(m.retiring, e); i >= 0 {
 		m.retiring = slices.Delete(m.retiring, i, i+1)
 	}
+	close(e.retired)
 }
 
 // publish lists e in svcs, where Services and resolvers see it, unless it
 // was removed meanwhile, and wakes the waiting resolvers. The caller holds mu.
 func (m *mesh) publish(e *entry) {
-	if !e.gone.Load() {
+	if !e.gone.Load() && !e.published {
+		e.published = true
 		m.svcs = appendDoubling(m.svcs, e.svc)
+		m.snap.Store(nil)
 		m.wakeAll()
 	}
 }
@@ -498,7 +599,7 @@ func (m *mesh) publish(e *entry) {
 func (m *mesh) reserve(e *entry) {
 	m.seq++
 	e.seq = m.seq
-	if e.comparable {
+	if e.comparable && !e.zeroSize {
 		m.index[e.svc] = e
 	} else {
 		m.odd = append(m.odd, e)
@@ -510,29 +611,24 @@ func (m *mesh) reserve(e *entry) {
 	}
 }
 
-// unregister drops e from the registry. svcs is rebuilt rather than edited in
-// place, so snapshots already handed to resolvers never change. The caller
-// holds mu.
+// unregister drops e from the registry. The caller holds mu.
 func (m *mesh) unregister(e *entry) {
-	svcs := make([]Service, 0, len(m.svcs))
-	skipped := false
-	for _, s := range m.svcs {
-		if !skipped && m.lookup(s) == e {
-			skipped = true
-			continue
-		}
-		svcs = append(svcs, s)
-	}
-	m.svcs = svcs
-	if e.comparable {
-		delete(m.index, e.svc)
-	} else {
-		for i, x := range m.odd {
-			if x == e {
-				m.odd = append(m.odd[:i:i], m.odd[i+1:]...)
+	if e.published {
+		// Services of zero size cannot be told apart: any one of those the
+		// same as e.svc stands for it.
+		t := reflect.TypeOf(e.svc)
+		for i, s := range m.svcs {
+			if i > 0 && reflect.TypeOf(s) == t && ((e.zeroSize && sameService(s, e.svc)) || (!e.zeroSize && m.lookup(s) == e)) {
+				m.svcs = slices.Delete(m.svcs, i, i+1)
 				break
 			}
 		}
+		m.snap.Store(nil)
+	}
+	if e.comparable && !e.zeroSize {
+		delete(m.index, e.svc)
+	} else if i := slices.Index(m.odd, e); i >= 0 {
+		m.odd = slices.Delete(m.odd, i, i+1)
 	}
 	if m.byAddr != nil {
 		if a := addressOf(e.svc); a != 0 && m.byAddr[a] == e {
@@ -542,19 +638,28 @@ func (m *mesh) unregister(e *entry) {
 }
 
 // lookup finds the entry of svc, without ever comparing values that Go
-// cannot compare. The caller holds mu.
+// cannot compare. Services of zero size cannot be told apart: lookup finds
+// the earliest added of those the same as svc. The caller holds mu.
 func (m *mesh) lookup(svc Service) *entry {
+	if zeroSized(svc) {
+		for _, e := range m.odd {
+			if e.zeroSize && sameService(e.svc, svc) {
+				return e
+			}
+		}
+		return nil
+	}
 	return m.lookupAs(svc, isComparable(svc))
 }
 
-// lookupAs is lookup for a service already known to be comparable or not.
-// The caller holds mu.
+// lookupAs is lookup for a service of non-zero size already known to be
+// comparable or not. The caller holds mu.
 func (m *mesh) lookupAs(svc Service, comparable bool) *entry {
 	if comparable {
 		return m.index[svc]
 	}
 	for _, e := range m.odd {
-		if sameService(e.svc, svc) {
+		if !e.comparable && !e.zeroSize && sameService(e.svc, svc) {
 			return e
 		}
 	}
@@ -580,15 +685,30 @@ const (
 	phaseInitialized               // Init returned normally
 	phaseFailed                    // resolution failed, was canceled, or Init panicked
 	phaseRemoved                   // removed before it was initialized
+	phaseStopping                  // its stop is under way
+	phaseStopped                   // its stop has ended
 )
 
-var phaseNames = [...]string{"added", "resolving", "initializing", "initialized", "failed", "removed"}
+var phaseNames = [...]string{"added", "resolving", "initializing", "initialized", "failed", "removed", "stopping", "stopped"}
 
 // phaseVar holds a phase for concurrent use.
 type phaseVar struct{ v atomic.Uint32 }
 
 func (p *phaseVar) load() phase   { return phase(p.v.Load()) }
 func (p *phaseVar) store(x phase) { p.v.Store(uint32(x)) }
+
+// from moves to x if the phase is one of from, and reports whether it did.
+func (p *phaseVar) from(x phase, from ...phase) bool {
+	for {
+		cur := p.v.Load()
+		if !slices.Contains(from, phase(cur)) {
+			return false
+		}
+		if p.v.CompareAndSwap(cur, uint32(x)) {
+			return true
+		}
+	}
+}
 
 // String returns the phase's name.
 func (p phase) String() string {
@@ -603,15 +723,43 @@ type entry struct {
 	svc        Service
 	name       string
 	seq        uint64         // order added; set under mesh.mu before use
-	initSeq    uint64         // order its Init began; set before Init, read after it returned
+	initSeq    uint64         // order its Init began; set before Init, read after it began
 	comparable bool           // svc can be a map key
+	zeroSize   bool           // svc is, or points to, a value of zero size: never a duplicate
 	hasLogger  bool           // it implements HasLogger
 	done       sync.WaitGroup // returned by Add
 	gone       atomic.Bool    // set by Remove; cancels a resolution
 	ended      atomic.Bool    // its lifecycle goroutine has finished
+	inInit     atomic.Bool    // its Init is running
 	phase      phaseVar       // read and written without mu
-	nextInit   *entry         // the next entry down the mesh's initialized stack
-	prev       *entry         // the same service's previous entry, maybe still running; set by Add
+	// nextStarted is the next entry down the mesh's started stack.
+	nextStarted *entry
+	// prev is the same service's previous entry, still retiring when this
+	// one was added; set by Add, cleared by the lifecycle.
+	prev *entry
+
+	// Guarded by mesh.mu: published tells whether it is listed in svcs;
+	// retired is made by Remove and closed once awaitLife (its lifecycle
+	// has not ended) and awaitTold (its removal is being told) are false.
+	published            bool
+	retired              chan struct{}
+	awaitLife, awaitTold bool
+
+	// Keeping Inits in the order added (startorder.go): after is the entry
+	// whose Init must begin first, set by Add; began is closed once this
+	// entry's Init began, turn once it returned, both once its lifecycle
+	// will not reach Init in order. initAt, beganClosed and turnPassed are
+	// owned by the lifecycle goroutine. steps counts the
+	// steps of its way to Init, and inUserCode tells whether it is inside
+	// SetLogger or an event's handlers, for a later entry to tell a stuck
+	// lifecycle from a slow one.
+	after       *entry
+	began, turn chan struct{}
+	initAt      time.Time // when its Init began; written before began is closed
+	beganClosed bool
+	turnPassed  bool
+	steps       atomic.Uint32
+	inUserCode  atomic.Bool
 
 	handlers *handlerSet // nil if it implements no handler interface
 
@@ -649,6 +797,7 @@ func newEntry(svc Service, name string) *entry {
 		svc:        svc,
 		name:       name,
 		comparable: isComparable(svc),
+		zeroSize:   zeroSized(svc),
 	}
 	_, e.hasLogger = svc.(HasLogger)
 	if d, ok := svc.(HasDependencies); ok {
@@ -689,6 +838,17 @@ func isNil(svc Service) bool {
 		return v.IsNil()
 	}
 	return false
+}
+
+// zeroSized reports whether svc is a value of zero size or a pointer to one.
+// Go may give every such pointer the same address, so two of them cannot be
+// told apart; the mesh never treats them as duplicates.
+func zeroSized(svc Service) bool {
+	t := reflect.TypeOf(svc)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Size() == 0
 }
 
 // isComparable reports whether svc may be compared with == or used as a map

@@ -1,47 +1,25 @@
 package servicemesh
 
 import (
-	"os"
-	"os/signal"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
 // Run emits EventRuntimeRunLoopInitiated and blocks until SIGINT or SIGTERM
 // arrives or Shutdown is called, then returns once shutdown has completed.
-// While shutdown runs the mesh no longer catches signals, so a second Ctrl+C
-// ends a process whose shutdown hangs. Run after Shutdown returns once that
-// shutdown has completed.
+// A signal that arrived before Run was called (the mesh listens from New on)
+// has already started the shutdown: Run then emits nothing and returns once
+// it has completed, as it does after Shutdown.
 func (m *mesh) Run() {
-	// A signal ignored when the process started (nohup, a shell's &) is
-	// ignored again once Run stops listening: no promise of a second chance.
-	ignored := map[os.Signal]bool{
-		os.Interrupt:    signal.Ignored(os.Interrupt),
-		syscall.SIGTERM: signal.Ignored(syscall.SIGTERM),
-	}
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(signals)
-
 	select {
 	case <-m.down:
 	default:
 		m.debug("run loop started")
 		m.emit(EventRuntimeRunLoopInitiated)
 	}
-	select {
-	case sig := <-signals:
-		msg := "signal received, shutting down; send it again to exit at once"
-		if ignored[sig] {
-			msg = "signal received, shutting down"
-		}
-		m.logger.Info(msg, "signal", sig.String())
-	case <-m.down:
-	}
-	signal.Stop(signals)
+	<-m.down
 	m.Shutdown().Wait()
 }
 
@@ -61,19 +39,32 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 	return &m.shutdownWG
 }
 
-// shutdown cancels pending resolutions (closing down did), tells the
-// services, waits for Inits in flight, stops the initialized services newest
-// first, and waits for every goroutine the mesh started.
+// shutdown cancels pending resolutions (setting stopping did), tells the
+// services, stops every service whose Init began, newest first, without
+// waiting for Inits still running, and waits for the goroutines the mesh
+// started, all within the shutdown's budget (SetShutdownTimeout).
 func (m *mesh) shutdown() {
-	defer m.shutdownWG.Done()
+	clock := &stopClock{m: m, start: time.Now()}
+	defer func() {
+		close(m.finished)
+		<-m.sigDone // the signal goroutine ends on finished
+		m.shutdownWG.Done()
+	}()
 	m.debug("shutting down")
-	m.emit(EventRuntimeShutdownInitiated)
+	told := make(chan struct{})
+	go func() {
+		defer close(told)
+		m.emit(EventRuntimeShutdownInitiated)
+	}()
+	if !clock.wait(told) {
+		m.logger.Error("shutdown deadline passed in the handlers of EventRuntimeShutdownInitiated; stopping the services without them",
+			"timeout", clock.budget())
+	}
 
-	m.waitIdle("Init to return", func() bool { return m.pending.Load() == 0 }, m.unsettled)
-
-	// Newest first, by when Init began: a dependency may report itself ready
-	// from inside its Init, so a dependent's Init can return before its own.
-	order := m.initOrder()
+	// No Init begins from here on, and every one that began is on the stack.
+	m.startMu.Lock()
+	m.startMu.Unlock() //nolint:staticcheck // an empty critical section: a fence
+	order := m.stopOrder()
 	for len(order) > 0 {
 		n := 1
 		if order[0].resolution == nil {
@@ -81,11 +72,14 @@ func (m *mesh) shutdown() {
 				n++
 			}
 		}
-		m.stop(order[:n])
+		m.stop(order[:n], clock)
 		order = order[n:]
 	}
 
-	m.waitIdle("lifecycle goroutines to end", func() bool { return m.workers.Load() == 0 }, m.unsettled)
+	m.waitBusy(clock)
+	if names := m.stillInInit(); len(names) > 0 {
+		m.logger.Warn("shutdown complete, leaving behind Inits that have not returned", "services", names)
+	}
 	m.debug("shutdown complete")
 }
 
@@ -96,12 +90,20 @@ func (m *mesh) shutdown() {
 const maxParallelStops = 1024
 
 // stop calls OnShutdown on the services in group concurrently and waits for
-// them all.
-func (m *mesh) stop(group []*entry) {
+// them all, or until the shutdown's deadline: the stops still running then
+// are named at level Error and left behind.
+func (m *mesh) stop(group []*entry, clock *stopClock) {
 	var stoppers []*entry
 	for _, e := range group {
-		if _, ok := e.svc.(HasGracefulShutdown); ok && !e.gone.Load() {
+		// An Init that panicked since the stop order was taken, or a
+		// removal, takes the service out of it.
+		if e.gone.Load() || !e.phase.from(phaseStopping, phaseInitializing, phaseInitialized) {
+			continue
+		}
+		if _, ok := e.svc.(HasGracefulShutdown); ok {
 			stoppers = append(stoppers, e)
+		} else {
+			e.phase.store(phaseStopped)
 		}
 	}
 	if len(stoppers) == 0 {
@@ -109,7 +111,7 @@ func (m *mesh) stop(group []*entry) {
 	}
 
 	finished := make([]atomic.Bool, len(stoppers))
-	defer m.warnIfSlow("OnShutdown to return", func() []string {
+	unfinished := func() []string {
 		var names []string
 		for i, e := range stoppers {
 			if !finished[i].Load() && len(names) < maxNamed {
@@ -117,9 +119,13 @@ func (m *mesh) stop(group []*entry) {
 			}
 		}
 		return names
-	})()
+	}
+	defer m.warnIfSlow("OnShutdown to return", unfinished)()
 
 	var next atomic.Int64
+	left := atomic.Int64{}
+	left.Store(int64(len(stoppers)))
+	done := make(chan struct{})
 	work := func() {
 		for {
 			i := int(next.Add(1) - 1)
@@ -129,21 +135,128 @@ func (m *mesh) stop(group []*entry) {
 			e := stoppers[i]
 			m.debug("stopping service", "subject", e.name)
 			_ = m.guard(e.name, "OnShutdown", e.svc.(HasGracefulShutdown).OnShutdown)
+			e.phase.v.CompareAndSwap(uint32(phaseStopping), uint32(phaseStopped))
 			finished[i].Store(true)
+			if left.Add(-1) == 0 {
+				close(done)
+			}
 		}
 	}
-	var wg sync.WaitGroup
-	for range min(len(stoppers), maxParallelStops) - 1 {
-		wg.Go(work)
+	for range min(len(stoppers), maxParallelStops) {
+		go work()
 	}
-	work() // this goroutine is one of the workers; a lone service needs no other
-	wg.Wait()
+	if !clock.wait(done) {
+		m.logger.Error("shutdown deadline passed: leaving behind OnShutdown calls that have not returned, and stopping the services they depend on",
+			"timeout", clock.budget(), "services", unfinished())
+	}
+}
+
+// waitBusy waits, within the deadline, for the goroutines the mesh started
+// other than Inits: lifecycles on their way to Init, removals, the poller.
+func (m *mesh) waitBusy(clock *stopClock) {
+	defer m.warnIfSlow("lifecycle goroutines to end", m.unsettled)()
+	for m.busy.Load() > 0 {
+		if !clock.wait(m.idleWake) {
+			m.logger.Error("shutdown deadline passed: leaving behind lifecycles stuck in service code",
+				"timeout", clock.budget(), "services", m.unsettled())
+			return
+		}
+	}
+}
+
+// stopClock keeps a shutdown's deadline. It is used by the shutdown
+// goroutine only.
+type stopClock struct {
+	m     *mesh
+	start time.Time
+	// graceEnd is zero until the budget has passed; then it is the end of
+	// the grace within which the remaining services are still stopped.
+	graceEnd time.Time
+}
+
+// maxStopGrace bounds the grace after the shutdown's budget has passed.
+const maxStopGrace = time.Second
+
+// budget is the shutdown's budget now; zero or less means none.
+func (c *stopClock) budget() time.Duration { return time.Duration(c.m.stopTimeout.Load()) }
+
+// deadline returns when waiting must end, and false if never.
+func (c *stopClock) deadline() (time.Time, bool) {
+	if !c.graceEnd.IsZero() {
+		return c.graceEnd, true
+	}
+	if b := c.budget(); b > 0 {
+		return c.start.Add(b), true
+	}
+	return time.Time{}, false
+}
+
+// wait waits for ch until the deadline and reports whether ch came first.
+// When the budget passes, the grace begins: a tenth of the budget, at most
+// maxStopGrace. A change of the budget takes effect at once.
+func (c *stopClock) wait(ch <-chan struct{}) bool {
+	for {
+		select {
+		case <-ch:
+			return true
+		default:
+		}
+		at, ok := c.deadline()
+		var expired <-chan time.Time
+		var t *time.Timer
+		if ok {
+			d := time.Until(at)
+			if d <= 0 {
+				c.expire()
+				return false
+			}
+			t = time.NewTimer(d)
+			expired = t.C
+		}
+		select {
+		case <-ch:
+			stopTimer(t)
+			return true
+		case <-expired:
+			c.expire()
+			return false
+		case <-c.m.stopTimeoutChanged:
+			stopTimer(t)
+		}
+	}
+}
+
+// expire starts the grace, once.
+func (c *stopClock) expire() {
+	if c.graceEnd.IsZero() {
+		c.graceEnd = time.Now().Add(min(c.budget()/10, maxStopGrace))
+	}
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
 }
 
 // unsettled names the first services whose way to Init has not ended: still
 // in their lifecycle events, in a resolver that does not return, or in Init.
 func (m *mesh) unsettled() []string {
 	return m.named(phaseAdded, phaseResolving, phaseInitializing)
+}
+
+// stillInInit names the first services, newest Init first, whose Init has
+// begun and not returned.
+func (m *mesh) stillInInit() []string {
+	m.stackMu.Lock()
+	defer m.stackMu.Unlock()
+	var names []string
+	for e := m.started.Load(); e != nil && len(names) < maxNamed; e = e.nextStarted {
+		if e.inInit.Load() {
+			names = append(names, e.name)
+		}
+	}
+	return names
 }
 
 // named names the first services, in the order added, in one of phases.
@@ -160,17 +273,6 @@ func (m *mesh) named(phases ...phase) []string {
 		}
 	}
 	return names
-}
-
-// waitIdle blocks until cond, evaluated under mu, holds. It is re-evaluated
-// whenever pending or workers reach zero.
-func (m *mesh) waitIdle(what string, cond func() bool, who func() []string) {
-	defer m.warnIfSlow(what, who)()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for !cond() {
-		m.idle.Wait()
-	}
 }
 
 // warnIfSlow arranges for a warning naming what shutdown waits for, and on

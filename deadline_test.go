@@ -1,0 +1,163 @@
+package servicemesh
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recordedStop notes when its OnShutdown ran.
+type recordedStop struct {
+	name    string
+	stopped time.Time
+}
+
+func (r *recordedStop) Name() string { return r.name }
+func (r *recordedStop) Init(Mesh)    {}
+func (r *recordedStop) OnShutdown()  { r.stopped = time.Now() }
+
+// A hung OnShutdown is named at Error when the budget passes; the service it
+// depends on (whose Init began before) is stopped anyway, and the shutdown
+// completes, at the deadline.
+func TestShutdownDeadline(t *testing.T) {
+	tests := []struct {
+		name   string
+		budget time.Duration // 0: left at the default
+		want   time.Duration // how long the shutdown takes
+	}{
+		{"default 25s", 0, defaultShutdownTimeout},
+		{"set to 2s", 2 * time.Second, 2 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := New("deadline").(*mesh)
+				var logs syncBuffer
+				m.SetLogDestination(&logs)
+				if tc.budget != 0 {
+					require.True(t, SetShutdownTimeout(m, tc.budget))
+				}
+				db := &recordedStop{name: "db"}
+				m.Add(db).Wait()
+				hung := &stuck{where: "OnShutdown", release: make(chan struct{})}
+				m.Add(withDepsOf(hung)).Wait() // stopped alone, before db
+
+				start := time.Now()
+				m.Shutdown().Wait()
+				assert.Equal(t, tc.want, time.Since(start))
+				assert.Equal(t, tc.want, db.stopped.Sub(start), "the dependency is stopped once the hung stop is left behind")
+				assert.Contains(t, logs.String(), `level=ERROR msg="shutdown deadline passed: leaving behind OnShutdown calls that have not returned`)
+				assert.Contains(t, logs.String(), "stuck-OnShutdown")
+				close(hung.release)
+			})
+		})
+	}
+}
+
+// Without a budget the shutdown waits for a hung OnShutdown for as long as
+// it takes; a budget set meanwhile applies to the shutdown under way.
+func TestShutdownDeadlineNoneAndChangedMidway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		require.True(t, SetShutdownTimeout(m, 0))
+		hung := &stuck{where: "OnShutdown", release: make(chan struct{})}
+		m.Add(hung).Wait()
+		start := time.Now()
+		done := m.Shutdown()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.False(t, isClosed(m.finished), "no budget: still waiting after an hour")
+
+		require.True(t, SetShutdownTimeout(m, time.Minute)) // already passed
+		done.Wait()
+		assert.Equal(t, time.Hour, time.Since(start), "ends at once: nothing is left to stop in the grace")
+		close(hung.release)
+	})
+}
+
+// The remaining services are still stopped after the budget, within the
+// grace; one that hangs as well is left behind at the end of the grace.
+func TestShutdownGraceAfterTheBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		require.True(t, SetShutdownTimeout(m, 5*time.Second))
+		first := &stuck{where: "OnShutdown", release: make(chan struct{})}
+		m.Add(withDepsOf(first)).Wait() // stopped last, alone
+		second := &stuck{where: "OnShutdown", release: make(chan struct{})}
+		m.Add(second).Wait()
+		start := time.Now()
+		m.Shutdown().Wait()
+		assert.Equal(t, 5*time.Second+500*time.Millisecond, time.Since(start), "budget, then a tenth of it as grace")
+		close(first.release)
+		close(second.release)
+	})
+}
+
+// dependent wraps a service with trivially resolved dependencies, so that
+// the mesh stops it alone.
+type dependent struct{ *stuck }
+
+func withDepsOf(s *stuck) *dependent               { return &dependent{s} }
+func (d *dependent) DependenciesResolved() bool    { return true }
+func (d *dependent) ResolveDependencies([]Service) {}
+
+// hangingHandler blocks in the handler of the event named by on.
+type hangingHandler struct {
+	on      string
+	release chan struct{}
+}
+
+func (h *hangingHandler) Name() string { return "hanging handler" }
+func (h *hangingHandler) Init(Mesh)    {}
+func (h *hangingHandler) OnServiceMeshShutdownInitiated() {
+	if h.on == EventRuntimeShutdownInitiated {
+		<-h.release
+	}
+}
+func (h *hangingHandler) OnServiceAdded(s Service) {
+	if h.on == EventServiceAdded && s.Name() == "late" {
+		<-h.release
+	}
+}
+
+// Handlers that hang, of the shutdown event or of a lifecycle still on its
+// way to Init, are bounded by the budget too.
+func TestShutdownDeadlineBoundsHungHandlers(t *testing.T) {
+	for _, on := range []string{EventRuntimeShutdownInitiated, EventServiceAdded} {
+		t.Run(on, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := New("handlers").(*mesh)
+				var logs syncBuffer
+				m.SetLogDestination(&logs)
+				require.True(t, SetShutdownTimeout(m, 3*time.Second))
+				h := &hangingHandler{on: on, release: make(chan struct{})}
+				m.Add(h).Wait()
+				late := m.Add(&plainSvc{name: "late"})
+				synctest.Wait()
+				start := time.Now()
+				m.Shutdown().Wait()
+				assert.Equal(t, 3*time.Second, time.Since(start))
+				assert.Contains(t, logs.String(), "level=ERROR")
+				close(h.release)
+				late.Wait()
+			})
+		})
+	}
+}
+
+func TestSetShutdownTimeoutOnAnotherMesh(t *testing.T) {
+	var m Mesh
+	assert.False(t, SetShutdownTimeout(m, time.Second))
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
