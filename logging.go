@@ -115,7 +115,9 @@ const maxHandlerDepth = 8
 
 // holdsOwn reports whether h is, or holds in its fields, a handler of this
 // router, looking through pointers, interfaces, structs, slices and arrays
-// up to maxHandlerDepth levels and never twice at one pointer.
+// up to maxHandlerDepth levels and never twice at one pointer. It reads only
+// fields whose type can hold a handler (canHoldHandler): the configuration a
+// wrapper is made with, not the records a handler keeps under its own lock.
 func (r *logRouter) holdsOwn(h slog.Handler) bool {
 	if h == nil {
 		return false
@@ -123,7 +125,7 @@ func (r *logRouter) holdsOwn(h slog.Handler) bool {
 	seen := make(map[uintptr]bool)
 	var walk func(v reflect.Value, depth int) bool
 	walk = func(v reflect.Value, depth int) bool {
-		if depth > maxHandlerDepth || !v.IsValid() {
+		if depth > maxHandlerDepth || !v.IsValid() || !canHoldHandler(v.Type()) {
 			return false
 		}
 		switch v.Kind() {
@@ -154,6 +156,39 @@ func (r *logRouter) holdsOwn(h slog.Handler) bool {
 		return false
 	}
 	return walk(reflect.ValueOf(h), 0)
+}
+
+// canHoldHandlerCache maps a type to whether canHoldHandler holds for it.
+var canHoldHandlerCache sync.Map // reflect.Type -> bool
+
+// canHoldHandler reports whether a value of type t can hold a *routedHandler:
+// t is that type, a non-empty interface it implements (such as
+// slog.Handler), or a pointer, struct, slice or array built of such types.
+// An empty interface (any) does not count: a handler keeps its own records
+// in those.
+func canHoldHandler(t reflect.Type) bool {
+	if v, ok := canHoldHandlerCache.Load(t); ok {
+		return v.(bool)
+	}
+	canHoldHandlerCache.Store(t, false) // a recursive type meets itself as false
+	var ok bool
+	switch t.Kind() {
+	case reflect.Pointer:
+		ok = t == routedHandlerType || canHoldHandler(t.Elem())
+	case reflect.Interface:
+		ok = t.NumMethod() > 0 && routedHandlerType.Implements(t)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if canHoldHandler(t.Field(i).Type) {
+				ok = true
+				break
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		ok = canHoldHandler(t.Elem())
+	}
+	canHoldHandlerCache.Store(t, ok)
+	return ok
 }
 
 var routedHandlerType = reflect.TypeFor[*routedHandler]()

@@ -49,6 +49,8 @@ func New(name ...string) Mesh {
 	}
 	m.logger = m.logs.logger(n)
 	m.svcs = []Service{m}
+	m.view = []Service{m}
+	m.storeSnapshot()
 	m.timeout.Store(int64(defaultResolutionTimeout))
 	m.warnDelay.Store(int64(defaultWarnDelay))
 	m.stopTimeout.Store(int64(defaultShutdownTimeout))
@@ -78,6 +80,9 @@ type mesh struct {
 	// waits for), removals and the poller. Reaching zero pokes idleWake.
 	busy     atomic.Int64
 	idleWake chan struct{} // cap 1
+	// initsRunning counts Inits that began and have not returned; reaching
+	// zero, or any Init returning during shutdown, pokes idleWake too.
+	initsRunning atomic.Int64
 	// changes counts services added, initialized or removed. Waiting
 	// resolvers note when they see it move, which tells how long the mesh
 	// has been quiet without a clock read on every change.
@@ -104,10 +109,8 @@ type mesh struct {
 	pollerWake        chan struct{} // pokes the poller to rescan (cap 1)
 	// nwaiting is waiting.Len(), readable without mu.
 	nwaiting atomic.Int64
-	// snap is the snapshot of svcs handed to resolvers: a copy of its own,
-	// so that a resolver that writes into it (which it must not) can only
-	// confuse other resolvers, never the registry. nil after a change until
-	// the next resolver asks; stored under mu, loaded without it.
+	// snap is the list of services handed to resolvers, view[:n:n], stored
+	// under mu at every change and loaded without it.
 	snap atomic.Pointer[[]Service]
 
 	// stopping is set, and down closed, when shutdown begins: the flag
@@ -120,10 +123,19 @@ type mesh struct {
 	shutdownWG sync.WaitGroup
 	// sigDone is closed when the signal goroutine has ended (signals.go).
 	sigDone chan struct{}
+	// lane runs the lifecycles of services without dependencies in the
+	// order added (startorder.go).
+	lane lane
 
 	mu sync.Mutex // guards every field below
 	// svcs is the mesh followed by its services, in the order added.
-	svcs  []Service
+	svcs []Service
+	// view holds what svcs holds, for resolvers. It is append-only and
+	// replaced by a fresh copy on removal, so every view[:n:n] handed out
+	// stays as it was, and resolvers share it without a copy each. It is
+	// apart from svcs so that a resolver that writes into its list, which
+	// it must not do, can only confuse other resolvers, never the registry.
+	view  []Service
 	index map[Service]*entry // entries of services whose value is comparable
 	odd   []*entry           // entries of other services: not comparable, or of zero size
 	// byAddr holds the entries of pointer-shaped services by address, for
@@ -146,11 +158,8 @@ type mesh struct {
 	// their EventServiceRemoved has been delivered, so that adding the same
 	// service again starts its new lifecycle only after both.
 	retiring []*entry
-	// lastInOrder is the newest entry without dependencies: the next such
-	// entry begins its Init only after this one's began (startorder.go).
-	lastInOrder *entry
-	seq         uint64 // numbers entries in the order added
-	shutting    bool   // shutdown has begun
+	seq      uint64 // numbers entries in the order added
+	shutting bool   // shutdown has begun
 }
 
 // Name returns the mesh's name.
@@ -170,22 +179,15 @@ func (m *mesh) Services() []Service {
 	return append([]Service(nil), m.svcs...)
 }
 
-// snapshot returns the list of services for resolvers: one copy per state of
-// the registry, shared by every resolver until the next change. Its capacity
-// equals its length, so appending to it copies.
-func (m *mesh) snapshot() []Service {
-	if p := m.snap.Load(); p != nil {
-		return *p
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if p := m.snap.Load(); p != nil {
-		return *p
-	}
-	s := make([]Service, len(m.svcs))
-	copy(s, m.svcs)
+// snapshot returns the shared, immutable list of services for resolvers. Its
+// capacity equals its length, so appending to it copies.
+func (m *mesh) snapshot() []Service { return *m.snap.Load() }
+
+// storeSnapshot publishes the current view to resolvers. The caller holds mu
+// (or is New).
+func (m *mesh) storeSnapshot() {
+	s := m.view[:len(m.view):len(m.view)]
 	m.snap.Store(&s)
-	return s
 }
 
 // Add registers svc and starts its lifecycle. See Mesh.Add.
@@ -225,7 +227,6 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		e.prev = m.stillRetiring(svc, e.comparable)
 	}
 	m.reserve(e)
-	m.queueInOrder(e)
 	m.pending.Add(1)
 	m.busy.Add(1)
 	if !e.hasLogger && e.prev == nil {
@@ -242,7 +243,11 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	}
 	m.changed()
 
-	go m.lifecycle(e)
+	if e.resolution == nil && e.prev == nil { // see lifecycle
+		m.enqueue(e)
+	} else {
+		go m.lifecycle(e)
+	}
 	return &e.done
 }
 
@@ -273,18 +278,17 @@ func (m *mesh) attach(e *entry, publish bool) {
 	}
 }
 
-// lifecycle takes one service from added to initialized. It runs in its own
-// goroutine, counted in busy except while Init runs, and ends once
-// EventServiceInitialized's handlers have run or the lifecycle was cut short.
+// lifecycle takes one service from added to initialized. It runs on the
+// lane (startorder.go) or in a goroutine of its own, counted in busy except
+// while Init runs, and ends once EventServiceInitialized's handlers have run
+// or the lifecycle was cut short.
 func (m *mesh) lifecycle(e *entry) {
-	defer m.busyDone()
+	if e.resolution != nil || e.prev != nil { // on a goroutine of its own
+		defer m.busyDone()
+	}
 	defer e.done.Done()
 	defer m.retired(e)
-	defer m.passTurn(e)
 	if e.prev != nil {
-		// Later services do not wait for this one's turn while it waits
-		// for a lifecycle that may never end (an Init that never returns).
-		m.passTurn(e)
 		select {
 		case <-e.prev.retired:
 		case <-m.down: // no Init begins now: waiting could outlast shutdown
@@ -323,7 +327,6 @@ func (m *mesh) lifecycle(e *entry) {
 	if e.resolution != nil && !m.resolve(e, about) {
 		return
 	}
-	m.awaitTurn(e)
 	if !m.beginInit(e) {
 		return
 	}
@@ -334,7 +337,9 @@ func (m *mesh) lifecycle(e *entry) {
 	err := m.guard(e.name, "Init", func() { svc.Init(m) })
 	m.busy.Add(1)
 	e.inInit.Store(false)
-	m.passTurn(e)
+	if m.initsRunning.Add(-1) == 0 || m.stopping.Load() {
+		poke(m.idleWake) // see settleInits
+	}
 	reached = true
 	m.settle(e, err == nil)
 	if err != nil {
@@ -359,10 +364,10 @@ func (m *mesh) beginInit(e *entry) bool {
 	}
 	e.phase.store(phaseInitializing)
 	e.inInit.Store(true)
+	m.initsRunning.Add(1)
 	e.initSeq = m.inits.Add(1)
 	m.pushStarted(e, e)
 	m.stacked.Add(1)
-	m.markBegan(e)
 	return true
 }
 
@@ -589,7 +594,8 @@ func (m *mesh) publish(e *entry) {
 	if !e.gone.Load() && !e.published {
 		e.published = true
 		m.svcs = appendDoubling(m.svcs, e.svc)
-		m.snap.Store(nil)
+		m.view = appendDoubling(m.view, e.svc)
+		m.storeSnapshot()
 		m.wakeAll()
 	}
 }
@@ -623,7 +629,8 @@ func (m *mesh) unregister(e *entry) {
 				break
 			}
 		}
-		m.snap.Store(nil)
+		m.view = append(make([]Service, 0, cap(m.svcs)), m.svcs...)
+		m.storeSnapshot()
 	}
 	if e.comparable && !e.zeroSize {
 		delete(m.index, e.svc)
@@ -745,21 +752,11 @@ type entry struct {
 	retired              chan struct{}
 	awaitLife, awaitTold bool
 
-	// Keeping Inits in the order added (startorder.go): after is the entry
-	// whose Init must begin first, set by Add; began is closed once this
-	// entry's Init began, turn once it returned, both once its lifecycle
-	// will not reach Init in order. initAt, beganClosed and turnPassed are
-	// owned by the lifecycle goroutine. steps counts the
-	// steps of its way to Init, and inUserCode tells whether it is inside
-	// SetLogger or an event's handlers, for a later entry to tell a stuck
-	// lifecycle from a slow one.
-	after       *entry
-	began, turn chan struct{}
-	initAt      time.Time // when its Init began; written before began is closed
-	beganClosed bool
-	turnPassed  bool
-	steps       atomic.Uint32
-	inUserCode  atomic.Bool
+	// steps counts the steps of its way to Init, and inUserCode tells
+	// whether it is inside SetLogger or an event's handlers, so that the
+	// lane (startorder.go) can tell a stuck lifecycle from a slow one.
+	steps      atomic.Uint32
+	inUserCode atomic.Bool
 
 	handlers *handlerSet // nil if it implements no handler interface
 

@@ -45,6 +45,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 // started, all within the shutdown's budget (SetShutdownTimeout).
 func (m *mesh) shutdown() {
 	clock := &stopClock{m: m, start: time.Now()}
+	defer clock.stop()
 	defer func() {
 		close(m.finished)
 		<-m.sigDone // the signal goroutine ends on finished
@@ -77,6 +78,7 @@ func (m *mesh) shutdown() {
 	}
 
 	m.waitBusy(clock)
+	m.settleInits(clock)
 	if names := m.stillInInit(); len(names) > 0 {
 		m.logger.Warn("shutdown complete, leaving behind Inits that have not returned", "services", names)
 	}
@@ -164,14 +166,56 @@ func (m *mesh) waitBusy(clock *stopClock) {
 	}
 }
 
-// stopClock keeps a shutdown's deadline. It is used by the shutdown
-// goroutine only.
+// initSettle is how long shutdown gives the Inits of stopped services, once
+// every service was stopped, to return: a service that runs its loop inside
+// Init has just been told by its OnShutdown to end it. An Init that nothing
+// told to end is not waited for.
+const initSettle = 100 * time.Millisecond
+
+// settleInits waits, at most initSettle and within the deadline, for the
+// Inits of services whose OnShutdown has returned to return as well.
+func (m *mesh) settleInits(clock *stopClock) {
+	told := func() bool {
+		m.stackMu.Lock()
+		defer m.stackMu.Unlock()
+		for e := m.started.Load(); e != nil; e = e.nextStarted {
+			if _, ok := e.svc.(HasGracefulShutdown); ok && e.inInit.Load() && e.phase.load() == phaseStopped {
+				return true
+			}
+		}
+		return false
+	}
+	if m.initsRunning.Load() == 0 || !told() {
+		return
+	}
+	settled := time.NewTimer(initSettle)
+	defer settled.Stop()
+	for told() {
+		timeout, passed := clock.expired()
+		if passed {
+			return
+		}
+		select {
+		case <-m.idleWake:
+		case <-settled.C:
+			return
+		case <-timeout:
+			clock.at = time.Time{}
+			return
+		}
+	}
+}
+
+// stopClock keeps a shutdown's deadline with one timer for the whole
+// shutdown. It is used by the shutdown goroutine only.
 type stopClock struct {
 	m     *mesh
 	start time.Time
 	// graceEnd is zero until the budget has passed; then it is the end of
 	// the grace within which the remaining services are still stopped.
 	graceEnd time.Time
+	timer    *time.Timer // fires at the deadline; nil when there is none
+	at       time.Time   // when timer fires
 }
 
 // maxStopGrace bounds the grace after the shutdown's budget has passed.
@@ -191,6 +235,30 @@ func (c *stopClock) deadline() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// expired returns a channel that delivers at the deadline, or nil if there
+// is none, and whether the deadline has already passed.
+func (c *stopClock) expired() (<-chan time.Time, bool) {
+	at, ok := c.deadline()
+	if !ok {
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		return nil, false
+	}
+	d := time.Until(at)
+	if d <= 0 {
+		return nil, true
+	}
+	switch {
+	case c.timer == nil:
+		c.timer = time.NewTimer(d)
+	case !at.Equal(c.at):
+		c.timer.Reset(d)
+	}
+	c.at = at
+	return c.timer.C, false
+}
+
 // wait waits for ch until the deadline and reports whether ch came first.
 // When the budget passes, the grace begins: a tenth of the budget, at most
 // maxStopGrace. A change of the budget takes effect at once.
@@ -201,27 +269,19 @@ func (c *stopClock) wait(ch <-chan struct{}) bool {
 			return true
 		default:
 		}
-		at, ok := c.deadline()
-		var expired <-chan time.Time
-		var t *time.Timer
-		if ok {
-			d := time.Until(at)
-			if d <= 0 {
-				c.expire()
-				return false
-			}
-			t = time.NewTimer(d)
-			expired = t.C
+		timeout, passed := c.expired()
+		if passed {
+			c.expire()
+			return false
 		}
 		select {
 		case <-ch:
-			stopTimer(t)
 			return true
-		case <-expired:
+		case <-timeout:
+			c.at = time.Time{} // the timer has fired: re-arm it next time
 			c.expire()
 			return false
 		case <-c.m.stopTimeoutChanged:
-			stopTimer(t)
 		}
 	}
 }
@@ -233,9 +293,10 @@ func (c *stopClock) expire() {
 	}
 }
 
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
+// stop releases the clock's timer.
+func (c *stopClock) stop() {
+	if c.timer != nil {
+		c.timer.Stop()
 	}
 }
 

@@ -104,8 +104,9 @@ func TestShutdownNamesHungServiceCode(t *testing.T) {
 	})
 }
 
-// Shutdown does not wait for an Init that has not returned: it completes at
-// once and names the Init at level Warn as left behind.
+// Shutdown does not wait for an Init that has not returned beyond a short
+// settle after the service's OnShutdown: it then completes and names the
+// Init at level Warn as left behind.
 func TestShutdownLeavesAHungInitBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := New("hung").(*mesh)
@@ -118,11 +119,36 @@ func TestShutdownLeavesAHungInitBehind(t *testing.T) {
 		}
 		start := time.Now()
 		m.Shutdown().Wait()
-		assert.Zero(t, time.Since(start), "shutdown did not wait for the Init")
+		assert.Equal(t, initSettle, time.Since(start), "shutdown waits only briefly for an Init its OnShutdown did not end")
 		assert.Contains(t, logs.String(), "level=WARN msg=\"shutdown complete, leaving behind Inits that have not returned\"")
 		assert.Contains(t, logs.String(), "stuck-Init")
 		close(s.release)
 		added.Wait()
+	})
+}
+
+// looping runs its loop inside Init until OnShutdown ends it; the Init
+// returns just after OnShutdown, which must not be named as left behind.
+type looping struct{ quit, running chan struct{} }
+
+func (l *looping) Name() string { return "looping" }
+func (l *looping) Init(Mesh) {
+	close(l.running)
+	<-l.quit
+}
+func (l *looping) OnShutdown() { close(l.quit) }
+
+func TestShutdownDoesNotNameAnInitItsStopEnded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := New("looping").(*mesh)
+		var logs syncBuffer
+		m.SetLogDestination(&logs)
+		l := &looping{quit: make(chan struct{}), running: make(chan struct{})}
+		added := m.Add(l)
+		<-l.running
+		m.Shutdown().Wait()
+		added.Wait()
+		assert.NotContains(t, logs.String(), "leaving behind")
 	})
 }
 

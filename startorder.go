@@ -1,117 +1,164 @@
 package servicemesh
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Inits of services without dependencies begin in the order the services
 // were added: programs written for the original library rely on it (a
-// configuration service added first is initialized first). Each such entry
-// waits, just before its Init, until the Init of the one added before it
-// has returned, or has run for initOverlap: a service may run its loop
-// inside Init, and such an Init must not hold the others back for longer.
+// configuration service added first is initialized first). The lifecycles
+// of such services run one after another, in the order added, on one
+// goroutine of the mesh, the lane: an Init that returns quickly is over
+// before the next service's lifecycle begins.
 //
-// What may still let a later Init begin first, or delay it:
-//   - an earlier Init that runs for longer than initOverlap: the later one
-//     begins initOverlap after the earlier one began, while it still runs
-//     (an Init that returns quickly is over before the next one begins);
-//   - a service added again while its previous lifecycle still runs: it
-//     waits for that lifecycle, which may never end, so nobody waits for it;
-//   - an earlier service whose lifecycle is stuck inside SetLogger or the
-//     handlers of its own events for turnPatience without progress: a
-//     handler that waits for a service added after it (Add(...).Wait())
-//     would otherwise wait for itself. The later Init then goes ahead, and
-//     the mesh says so at level Debug. A handler that merely takes a while
-//     delays the later Inits for as long;
-//   - shutdown: once it has begun, no Init begins at all.
+// A service may run its loop inside Init, and a handler may wait for
+// something that only a later service provides, so the lane never waits on
+// one service for long: when the service it runs has been in Init for 2 to
+// 3 ms (laneInitTicks), or inside SetLogger or its event handlers without
+// progress for about 50 ms (laneStuckTicks), the lane moves on to a new
+// goroutine and leaves that service to finish on the old one. That is what
+// may still let a later Init begin before an earlier one has returned, or
+// (for a handler that waits) before it has begun; the mesh says so at level
+// Debug. A handler that merely takes a while delays the later services for
+// as long.
 //
-// Services with dependencies begin their Init whenever their dependencies
-// are resolved, and neither wait nor are waited for.
+// A service with dependencies runs its lifecycle on a goroutine of its own
+// and begins its Init whenever its dependencies are resolved; so does a
+// service added again while its previous lifecycle still runs.
 
 const (
-	// initOverlap is how long a later Init waits for an earlier one that
-	// has begun and not returned.
-	initOverlap = 2 * time.Millisecond
-	// turnPatience is how long an entry waits for an earlier one that makes
-	// no progress inside its handlers or SetLogger before it goes ahead.
-	turnPatience = 50 * time.Millisecond
+	// laneTick is the period of the watchdog that hands the lane on. It
+	// runs only while the lane has work.
+	laneTick = time.Millisecond
+	// laneInitTicks is how many ticks the lane waits for an Init.
+	laneInitTicks = 3
+	// laneStuckTicks is how many ticks without progress the lane waits for
+	// SetLogger or a handler.
+	laneStuckTicks = 50
 )
 
-// queueInOrder links e, if it has no dependencies, behind the newest such
-// entry. Each entry drops its link when it takes its turn, so the mesh holds
-// on to one finished entry at most. The caller holds mu.
-func (m *mesh) queueInOrder(e *entry) {
-	if e.resolution != nil {
-		return
-	}
-	e.began = make(chan struct{})
-	e.turn = make(chan struct{})
-	e.after = m.lastInOrder
-	m.lastInOrder = e
+// lane runs lifecycles in the order added. Its fields are guarded by mu,
+// which is never held while service code runs.
+type lane struct {
+	mu      sync.Mutex
+	queue   []*entry // waiting to run, in the order added
+	head    int      // queue[head:] are waiting
+	running bool     // a lane goroutine owns the queue
+	gen     uint64   // the owner's generation; bumped at each hand-on
+	cur     *entry   // the entry the owner runs, if any
+	seen    uint32   // cur's steps at the last tick
+	ticks   int      // ticks cur has spent in Init, or stuck
+	ticking bool     // the watchdog is armed
 }
 
-// markBegan notes that e's Init begins now. Called by e's lifecycle
-// goroutine only.
-func (m *mesh) markBegan(e *entry) {
-	if e.began == nil || e.beganClosed {
-		return
+// enqueue adds e to the lane, starting a lane goroutine if none runs.
+func (m *mesh) enqueue(e *entry) {
+	l := &m.lane
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.queue = append(l.queue, e)
+	if !l.running {
+		m.startLane()
 	}
-	e.initAt = time.Now()
-	e.beganClosed = true
-	close(e.began)
+	m.armLaneWatchdog()
 }
 
-// passTurn lets the entry added after e begin its Init: e's Init returned,
-// or e's lifecycle will not reach Init in order. Called by e's lifecycle
-// goroutine only.
-func (m *mesh) passTurn(e *entry) {
-	if e.turn == nil || e.turnPassed {
-		return
-	}
-	m.markBegan(e)
-	e.turnPassed = true
-	close(e.turn)
+// startLane starts a lane goroutine of a new generation. The caller holds
+// lane.mu.
+func (m *mesh) startLane() {
+	l := &m.lane
+	l.running = true
+	l.gen++
+	l.cur = nil
+	go m.runLane(l.gen)
 }
 
-// awaitTurn waits until the entry added before e has returned from its
-// Init, or has been in it for initOverlap, or will not begin one, or is
-// stuck in service code on its way there (see turnPatience), or until
-// shutdown begins.
-func (m *mesh) awaitTurn(e *entry) {
-	p := e.after
-	e.after = nil // hold no chain of predecessors
-	if p == nil {
-		return
-	}
-	select {
-	case <-p.turn:
-		return
-	default:
-	}
-	t := time.NewTimer(turnPatience)
-	defer t.Stop()
-	seen := p.steps.Load()
-	began := p.began
+// runLane runs queued lifecycles while it owns the lane. It is counted in
+// busy through the entries it runs: each entry's count, taken by Add, is
+// released here once its lifecycle is over (and by the lifecycle itself
+// while Init runs), so that the goroutine ends right after the last one.
+func (m *mesh) runLane(gen uint64) {
+	l := &m.lane
+	var done *entry // the entry whose count is still held
 	for {
-		select {
-		case <-p.turn:
+		l.mu.Lock()
+		switch {
+		case l.gen != gen: // handed on while the last service ran
+			l.mu.Unlock()
+			m.busyDone()
 			return
-		case <-m.down:
+		case l.head == len(l.queue):
+			l.queue, l.head = l.queue[:0], 0
+			l.running, l.cur = false, nil
+			l.mu.Unlock()
+			if done != nil {
+				m.busyDone()
+			}
 			return
-		case <-began:
-			// p.initAt was written before began was closed.
-			began = nil
-			t.Reset(time.Until(p.initAt.Add(initOverlap)))
-		case <-t.C:
-			if began == nil {
-				return // p's Init has run for initOverlap
+		}
+		e := l.queue[l.head]
+		l.queue[l.head] = nil
+		l.head++
+		l.cur, l.seen, l.ticks = e, e.steps.Load(), 0
+		l.mu.Unlock()
+		if done != nil {
+			m.busyDone()
+		}
+		m.lifecycle(e)
+		done = e
+	}
+}
+
+// armLaneWatchdog arms the watchdog's next tick unless armed. The caller
+// holds lane.mu.
+func (m *mesh) armLaneWatchdog() {
+	if m.lane.ticking {
+		return
+	}
+	m.lane.ticking = true
+	time.AfterFunc(laneTick, m.laneWatchdog)
+}
+
+// laneWatchdog hands the lane on to a new goroutine when the service it
+// runs is in Init for laneInitTicks, or stuck in service code for
+// laneStuckTicks.
+func (m *mesh) laneWatchdog() {
+	l := &m.lane
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ticking = false
+	if !l.running {
+		return
+	}
+	if e := l.cur; e != nil {
+		switch now := e.steps.Load(); {
+		case e.inInit.Load():
+			l.ticks++
+			if l.ticks >= laneInitTicks {
+				m.handOn("its Init has not returned")
 			}
-			now := p.steps.Load()
-			if p.inUserCode.Load() && now == seen {
-				m.debug("Init begins before that of a service added earlier, which is stuck in its handlers or SetLogger",
-					"subject", e.name, "earlier", p.name)
-				return
+		case e.inUserCode.Load() && now == l.seen:
+			l.ticks++
+			if l.ticks >= laneStuckTicks {
+				m.handOn("it is stuck in SetLogger or its event handlers")
 			}
-			seen = now
-			t.Reset(turnPatience)
+		default:
+			l.seen, l.ticks = now, 0
 		}
 	}
+	m.armLaneWatchdog()
+}
+
+// handOn leaves the current service to its goroutine and lets a new one run
+// the rest of the queue. The caller holds lane.mu.
+func (m *mesh) handOn(why string) {
+	l := &m.lane
+	if l.head < len(l.queue) {
+		m.debug("later services go ahead of one that is still on its way", "subject", l.cur.name, "because", why)
+		m.startLane()
+		return
+	}
+	l.running, l.cur = false, nil
+	l.gen++
 }
