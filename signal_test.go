@@ -6,22 +6,14 @@ package servicemesh_test
 // signals it.
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gravestench/servicemesh"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 const signalChildMode = "signal"
@@ -80,9 +72,6 @@ func signalChild() int {
 }
 
 func TestSignalShutsDownRun(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("sending SIGINT/SIGTERM to a process is not supported on Windows")
-	}
 	tests := []struct {
 		name string
 		sig  os.Signal
@@ -92,89 +81,20 @@ func TestSignalShutsDownRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childModeEnv+"="+signalChildMode,
-				// Under -race, do not linger a second at exit.
-				"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-			var stderr syncBuffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			require.NoError(t, cmd.Start())
-
-			lines := make(chan string, 64)
-			var reader sync.WaitGroup
-			reader.Go(func() {
-				defer close(lines)
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				_, _ = io.Copy(io.Discard, stdout)
-			})
-			var got []string
-			waited := false
-			defer func() {
-				// Never leave the child, the reader or os/exec's
-				// goroutines behind.
-				cancel()
-				for range lines {
-				}
-				reader.Wait()
-				if !waited {
-					_ = cmd.Wait()
-				}
-				if t.Failed() {
-					t.Logf("child stdout so far: %q\nchild stderr:\n%s", got, stderr.String())
-				}
-			}()
+			t.Parallel()
+			c := startChild(t, signalChildMode, childOptions{}) // see faithful_signal_test.go
 
 			// Wait until the child's Run is listening.
-			timer := time.NewTimer(30 * time.Second)
-			defer timer.Stop()
-		waitReady:
-			for {
-				select {
-				case line, ok := <-lines:
-					require.True(t, ok, "the child exited before it was ready")
-					got = append(got, line)
-					if line == signalChildReady {
-						break waitReady
-					}
-				case <-timer.C:
-					require.FailNow(t, "the child did not get ready in time")
-				}
-			}
-
-			require.NoError(t, cmd.Process.Signal(tc.sig))
-
-			// Read what the child prints until it exits.
-		readRest:
-			for {
-				select {
-				case line, ok := <-lines:
-					if !ok {
-						break readRest
-					}
-					got = append(got, line)
-				case <-timer.C:
-					require.FailNow(t, "the child did not exit in time after "+tc.name)
-				}
-			}
-			reader.Wait()
-			err = cmd.Wait()
-			waited = true
-			assert.NoError(t, err, "the child exits with status 0")
-			assert.Equal(t, 0, cmd.ProcessState.ExitCode())
+			c.waitFor(t, signalChildReady, childStartTimeout)
+			c.signal(t, tc.sig)
+			assert.Equal(t, 0, c.exit(t, childExitTimeout), "the child exits with status 0")
 
 			want := []string{signalChildReady}
 			for i := len(signalChildServices) - 1; i >= 0; i-- {
 				want = append(want, "stopped "+signalChildServices[i])
 			}
 			want = append(want, signalChildDone)
-			assert.Equal(t, want, got, "every OnShutdown, newest first, then Run returned")
+			assert.Equal(t, want, c.got, "every OnShutdown, newest first, then Run returned")
 		})
 	}
 }

@@ -33,7 +33,7 @@ const (
 
 // programs lists the directories under examples/, one program each.
 var programs = []string{
-	"dependencies", "events", "http", "lifecycle", "loglevel",
+	"dependencies", "events", "forever", "http", "lifecycle", "loglevel",
 	"minimal", "outside", "shutdown", "timeout",
 }
 
@@ -77,6 +77,10 @@ func TestExamples(t *testing.T) {
 			t.Run("http/"+sig.name, func(t *testing.T) {
 				t.Parallel()
 				testHTTP(t, bin["http"], sig.signal, sig.logged)
+			})
+			t.Run("forever/"+sig.name, func(t *testing.T) {
+				t.Parallel()
+				testForever(t, bin["forever"], sig.signal, sig.logged)
 			})
 		}
 	})
@@ -230,6 +234,49 @@ func testShutdown(t *testing.T, bin string, sig syscall.Signal, logged string) {
 		"api: stopped",
 		"cache: stopped",
 		"store: stopped",
+		"main: every service has stopped",
+	)
+}
+
+// promptExit bounds how long the forever example may take to exit after
+// the signal: far less than the default shutdown budget (25 s), so waiting
+// for the Init that never returns, until the deadline, fails the test.
+const promptExit = 5 * time.Second
+
+// testForever runs the forever example, whose clock service runs its loop
+// inside Init, until it is ready, signals it, and checks that it exits at
+// once with status 0, every OnShutdown having run and the loop ended.
+func testForever(t *testing.T, bin string, sig syscall.Signal, logged string) {
+	p := start(t, bin, regexp.MustCompile(`^ready: press Ctrl\+C`), nil)
+	p.ready(t)
+	require.NoError(t, p.cmd.Process.Signal(sig))
+
+	timer := time.NewTimer(promptExit)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+	case <-timer.C:
+		require.FailNow(t, "the example did not exit within "+promptExit.String()+" of the signal",
+			"output:\n%s", p.out)
+	}
+	out, err := p.wait(t)
+	assertExit(t, 0, err, out)
+	assertLinesInOrder(t, out,
+		"ready: press Ctrl+C or send SIGTERM to stop",
+		logged,
+		"main: every service has stopped",
+	)
+	// The clock's and the greeter's lines interleave in any order: the two
+	// declare no dependencies, so the mesh may stop them concurrently.
+	assertLinesInOrder(t, out,
+		"clock: started, a heartbeat every second",
+		"clock: loop ended after ",
+		"clock: stopped",
+		"main: every service has stopped",
+	)
+	assertLinesInOrder(t, out,
+		"greeter: hello",
+		"greeter: stopped",
 		"main: every service has stopped",
 	)
 }
