@@ -77,7 +77,8 @@ func (m *mesh) SetDependencyResolutionTimeout(d time.Duration) {
 // negative turns the report off). When every unresolved service is waiting and
 // nothing in the mesh has changed for that long, the report says that a
 // dependency cycle or a missing service is likely. The same delay reports a
-// shutdown held up by an Init or OnShutdown that does not return.
+// shutdown held up by an OnShutdown, or a lifecycle handler, that does not
+// return.
 //
 // It is a function rather than a Mesh method so that Mesh stays the interface
 // the original library defined. It applies to waits under way, and reports

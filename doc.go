@@ -4,10 +4,13 @@
 // each service a structured logger (HasLogger), binds the event handlers it
 // implements (the EventHandler* interfaces) on a shared event bus, hands it
 // the other services until it has found what it depends on
-// (HasDependencies), calls its Init, and, when SIGINT or SIGTERM arrives or
-// Shutdown is called, stops the services newest first (HasGracefulShutdown). Only Service, with
+// (HasDependencies), calls its Init (in the order added, for services
+// without dependencies), and, when SIGINT or SIGTERM arrives or Shutdown is
+// called, stops every service whose Init began, newest first, within a
+// deadline (HasGracefulShutdown, SetShutdownTimeout). Only Service, with
 // Init and Name, is required; everything else is opt-in by implementing an
-// interface.
+// interface. Programs written for the original library of this name run
+// unchanged, including services that run their loop inside Init.
 //
 //	func main() {
 //		app := servicemesh.New("my app")

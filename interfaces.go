@@ -17,61 +17,83 @@ import (
 // New returns the library's implementation; the interface exists so that
 // services can be written and tested against it.
 type Mesh interface {
-	// Add registers a service and starts its lifecycle in the background.
+	// Add registers a service and starts its lifecycle in the background:
+	// before Add returns, the service's handler interfaces are bound, its
+	// SetLogger called (HasLogger) and it is listed by Services; then its
+	// lifecycle events, dependency resolution and Init follow (see the
+	// Event* constants). Services without dependencies are initialized in
+	// the order added (an Init that runs for more than about 2 ms, or a
+	// handler stuck for about 50 ms, lets the next ones go ahead).
+	//
 	// The returned WaitGroup is done when the service's Init has returned
 	// and its EventServiceInitialized handlers have run, or when its
 	// lifecycle ended early (resolution failed, the service was removed,
-	// Init panicked). A nil service, a service already in the mesh, or an
-	// Add after Shutdown began is logged and ignored; its WaitGroup is
-	// already done.
+	// Init panicked, shutdown began before Init). An Init that never
+	// returns never completes it. A nil service, a service already in the
+	// mesh, or an Add after Shutdown began is logged and ignored; its
+	// WaitGroup is already done. Services of zero size (pointers to empty
+	// structs) cannot be told apart and are never duplicates: each Add of
+	// one is a service of its own.
+	//
+	// A service added again while its previous lifecycle still runs, or
+	// while its removal is still being told, is set up (handlers, logger,
+	// listing) by its new lifecycle once both are over: its methods never
+	// run concurrently with themselves, and it never hears of its own
+	// removal. Waiting on such an Add from the service's own callbacks, or
+	// from a handler of its EventServiceRemoved, waits for itself.
 	Add(Service) *sync.WaitGroup
-
 	// Remove takes a service out of the mesh: its event handlers are
 	// unbound, a pending dependency resolution is canceled, and
-	// EventServiceRemoved is emitted with it. The WaitGroup is done when
-	// those handlers have run and a resolution under way has ended. Remove
-	// does not call OnShutdown, and an Init already running is not
-	// interrupted. A nil or unknown service is logged and yields a WaitGroup
-	// already done. Waiting on the WaitGroup from inside the removed
-	// service's own ResolveDependencies or DependenciesResolved waits for
-	// itself and never returns. Adding the service again while its previous
-	// lifecycle still runs starts the new one once that one has ended.
+	// EventServiceRemoved is emitted with it; its lifecycle emits nothing
+	// more (an event whose emission had begun may still be delivered). The
+	// WaitGroup is done when those handlers have run and a resolution under
+	// way has ended. Remove does not call OnShutdown, and an Init already
+	// running is not interrupted. A nil or unknown service is logged and
+	// yields a WaitGroup already done; of several services of zero size
+	// that are the same, the earliest added is removed. Waiting on the
+	// WaitGroup from inside the removed service's own ResolveDependencies
+	// or DependenciesResolved waits for itself and never returns.
 	Remove(Service) *sync.WaitGroup
-
 	// Services returns a copy of the services in the mesh, in the order they
 	// were added, starting with the mesh itself. Services whose
 	// dependencies are still being resolved are included.
 	Services() []Service
-
 	// Events returns the mesh's event bus. Services may emit and listen for
 	// their own events on it.
 	Events() *ee.EventEmitter
-
 	// Run emits EventRuntimeRunLoopInitiated and blocks until SIGINT or
 	// SIGTERM arrives or Shutdown is called, and returns once the shutdown
-	// has completed. It listens for signals before it emits the event. Once
-	// shutdown begins it stops listening, so a second signal has its usual
-	// effect: a second Ctrl+C ends a process whose shutdown hangs. Run
-	// after Shutdown emits nothing and returns once that shutdown completed.
+	// has completed. The mesh listens for those signals from New on, so a
+	// signal that arrived before Run has already started the shutdown: Run
+	// then emits nothing and returns once it has completed, as it does
+	// after Shutdown. While the shutdown runs, a second signal names what
+	// is still stopping and exits the process with status 1. Calling Run
+	// from SetLogger, ResolveDependencies, DependenciesResolved, Init or a
+	// lifecycle handler blocks that callback until the shutdown is over,
+	// which never happens if the shutdown waits for that callback.
 	Run()
-
 	// Shutdown starts the shutdown, once, and returns a WaitGroup that is
 	// done when it has completed. Every call returns the same WaitGroup.
-	// Waiting on it from inside Init, OnShutdown or a lifecycle event
-	// handler waits for itself and never returns.
+	// The shutdown cancels pending resolutions, emits
+	// EventRuntimeShutdownInitiated, and calls OnShutdown on every service
+	// whose Init began, newest Init first, without waiting for Inits still
+	// running (a service that runs its loop inside Init is told to end it
+	// by its OnShutdown). It is bounded by SetShutdownTimeout (25 s by
+	// default). Waiting on the WaitGroup from inside SetLogger,
+	// ResolveDependencies, DependenciesResolved, Init, OnShutdown or a
+	// lifecycle event handler waits for itself and never returns, or
+	// returns only at the deadline.
 	Shutdown() *sync.WaitGroup
-
 	// SetLogHandler makes every logger the mesh handed out, or will hand
 	// out, write through handler. nil restores the default text handler.
+	// A handler that panics loses the record, never the process; one that
+	// is, or wraps, one of the mesh's own handlers is refused.
 	SetLogHandler(handler slog.Handler)
-
 	// SetLogLevel sets the minimum level of every logger of the mesh.
 	SetLogLevel(level slog.Level)
-
 	// SetLogDestination switches to the default text handler writing to
 	// dst; nil discards all log output.
 	SetLogDestination(dst io.Writer)
-
 	// SetDependencyResolutionTimeout bounds how long one service may wait
 	// for its dependencies; zero or negative waits forever.
 	SetDependencyResolutionTimeout(timeout time.Duration)
@@ -117,16 +139,17 @@ type EventHandlerServiceLoggerBound interface {
 	OnServiceLoggerBound(Service)
 }
 
-// EventHandlerServiceMeshRunLoopInitiated is told when Run starts. Run
-// listens for signals before it emits this event, so from this call on a
-// Ctrl+C means a graceful shutdown.
+// EventHandlerServiceMeshRunLoopInitiated is told when Run starts, unless
+// the shutdown had already begun. The mesh listens for signals from New on,
+// so a Ctrl+C means a graceful shutdown before this call too.
 type EventHandlerServiceMeshRunLoopInitiated interface {
 	OnServiceMeshRunLoopInitiated()
 }
 
 // EventHandlerServiceMeshShutdownInitiated is told when shutdown begins,
-// before any OnShutdown. Pending resolutions are already canceled; Inits in
-// flight may still be running.
+// before any OnShutdown. Pending resolutions are already canceled, no Init
+// begins from then on, and Inits in flight may still be running. Its
+// handlers count against the shutdown's budget.
 type EventHandlerServiceMeshShutdownInitiated interface {
 	OnServiceMeshShutdownInitiated()
 }

@@ -8,7 +8,10 @@ import "log/slog"
 // and, for readable diagnostics, unique within a mesh (the mesh does not
 // check). Init is called at most once per Add, from a goroutine owned by the
 // mesh, after the service's dependencies (see HasDependencies) are resolved;
-// it is not called if the resolution fails or the service is removed first.
+// it is not called if the resolution fails, the service is removed first,
+// or shutdown began first. Init may run for as long as the service does:
+// the mesh never waits for it to return, and tells it to end through
+// OnShutdown (see HasGracefulShutdown).
 // A service removed and added again is initialized again. Init may call any
 // Mesh method, including
 // Add(...).Wait() and Shutdown(); waiting on Shutdown's WaitGroup from inside
@@ -68,9 +71,15 @@ type HasDependencies interface {
 // HasGracefulShutdown is implemented by services that need to clean up when
 // the mesh shuts down.
 //
-// OnShutdown is called at most once, during Mesh.Shutdown, and only if Init
-// returned normally. Services are stopped in the reverse of the order in
-// which their Inits began. So a service stops before a dependency if its
+// OnShutdown is called at most once, during Mesh.Shutdown, if the service's
+// Init began and had not panicked by its turn. The shutdown does not wait
+// for Init: a service that runs its loop inside Init is stopped in its turn
+// like any other, concurrently with its still running Init, and OnShutdown
+// is how it tells that loop to end. OnShutdown may run on a goroutine of
+// its own; one that has not returned when the shutdown's budget
+// (SetShutdownTimeout) passes is named at level Error and left behind.
+// Services are stopped in the reverse of the order in which their Inits
+// began. So a service stops before a dependency if its
 // DependenciesResolved waited for that dependency to be initialized or
 // ready (see HasReadiness); merely finding it is not enough, since resolvers
 // may find services that are not initialized yet. Removing a service with

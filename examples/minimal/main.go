@@ -24,10 +24,10 @@ func (g *greeter) Name() string { return "greeter" }
 func (g *greeter) Init(mesh servicemesh.Mesh) {
 	fmt.Println("greeter: hello from Init")
 
-	// A long-running service would return here and keep working in the
-	// background. This one is done, so it stops the whole program.
-	// Shutdown only starts the shutdown; it must not be waited on here,
-	// since the shutdown itself waits for this Init to return.
+	// A long-running service would keep working, here or in a goroutine of
+	// its own. This one is done, so it stops the whole program. Shutdown
+	// only starts the shutdown; it is not waited on here, since a wait
+	// from inside a callback of the mesh could wait for itself.
 	mesh.Shutdown()
 }
 
