@@ -124,7 +124,7 @@ func (m *mesh) await(e *entry) (err error) {
 		close(e.resolved)
 		return m.resolutionError(e, start, ErrDependencyResolutionCanceled, "the service was removed")
 	}
-	e.phase.store(phaseResolving)
+	e.state.store(StateResolving)
 	e.waitElem = m.enqueueWaiting(e)
 	m.nwaiting.Add(1)
 	m.blind[e] = struct{}{}
@@ -140,10 +140,10 @@ func (m *mesh) await(e *entry) (err error) {
 		e.waitElem = nil
 		delete(m.blind, e)
 		m.setWatching(e, nil)
-		if e.phase.load() == phaseResolving {
-			e.phase.store(phaseInitializing) // Init follows unless canceled meanwhile
+		if e.state.load() == StateResolving {
+			e.state.store(StateStarting) // Init follows unless canceled meanwhile
 			if err != nil {
-				e.phase.store(phaseFailed)
+				e.state.store(StateFailed)
 			}
 		}
 		m.mu.Unlock()
@@ -375,7 +375,7 @@ func (m *mesh) unresolved() (names []string, more int) {
 // dependencies, and says when the mesh looks stuck.
 func (m *mesh) warnSlow(e *entry, waited, quiet time.Duration) {
 	names, more := m.unresolved()
-	running := m.named(phaseInitializing) // an Init that waits for this service would show here
+	running := m.named(StateStarting) // an Init that waits for this service would show here
 	m.mu.Lock()
 	stuck := m.pending.Load() == int64(m.waiting.Len()) && quiet >= time.Duration(m.warnDelay.Load())
 	m.mu.Unlock()

@@ -2,6 +2,7 @@ package servicemesh
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -322,10 +323,29 @@ func TestFind(t *testing.T) {
 	assert.Same(t, b, o)
 }
 
-func TestPhaseString(t *testing.T) {
-	assert.Equal(t, "resolving", phaseResolving.String())
-	assert.Equal(t, "removed", phaseRemoved.String())
-	assert.Equal(t, "phase(9)", phase(9).String())
+func TestStateNamesAndJSON(t *testing.T) {
+	tests := []struct {
+		s    State
+		name string
+	}{
+		{StateAdded, "added"}, {StateResolving, "resolving"}, {StateStarting, "starting"},
+		{StateRunning, "running"}, {StateStopping, "stopping"}, {StateStopped, "stopped"},
+		{StateFailed, "failed"}, {StateRemoved, "removed"}, {State(99), "State(99)"},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.name, tc.s.String())
+		if tc.s > StateRemoved {
+			continue
+		}
+		b, err := json.Marshal(map[string]State{"state": tc.s})
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"state":"`+tc.name+`"}`, string(b))
+		var back map[string]State
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Equal(t, tc.s, back["state"])
+	}
+	var s State
+	assert.Error(t, s.UnmarshalText([]byte("sleeping")))
 }
 
 type funcService struct {

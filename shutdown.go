@@ -99,13 +99,13 @@ func (m *mesh) stop(group []*entry, clock *stopClock) {
 	for _, e := range group {
 		// An Init that panicked since the stop order was taken, or a
 		// removal, takes the service out of it.
-		if e.gone.Load() || !e.phase.from(phaseStopping, phaseInitializing, phaseInitialized) {
+		if e.gone.Load() || !e.state.from(StateStopping, StateStarting, StateRunning) {
 			continue
 		}
 		if _, ok := e.svc.(HasGracefulShutdown); ok {
 			stoppers = append(stoppers, e)
 		} else {
-			e.phase.store(phaseStopped)
+			e.state.store(StateStopped)
 		}
 	}
 	if len(stoppers) == 0 {
@@ -137,7 +137,7 @@ func (m *mesh) stop(group []*entry, clock *stopClock) {
 			e := stoppers[i]
 			m.debug("stopping service", "subject", e.name)
 			_ = m.guard(e.name, "OnShutdown", e.svc.(HasGracefulShutdown).OnShutdown)
-			e.phase.v.CompareAndSwap(uint32(phaseStopping), uint32(phaseStopped))
+			e.state.v.CompareAndSwap(uint32(StateStopping), uint32(StateStopped))
 			finished[i].Store(true)
 			if left.Add(-1) == 0 {
 				close(done)
@@ -179,7 +179,7 @@ func (m *mesh) settleInits(clock *stopClock) {
 		m.stackMu.Lock()
 		defer m.stackMu.Unlock()
 		for e := m.started.Load(); e != nil; e = e.nextStarted {
-			if _, ok := e.svc.(HasGracefulShutdown); ok && e.inInit.Load() && e.phase.load() == phaseStopped {
+			if _, ok := e.svc.(HasGracefulShutdown); ok && e.inInit.Load() && e.state.load() == StateStopped {
 				return true
 			}
 		}
@@ -303,7 +303,7 @@ func (c *stopClock) stop() {
 // unsettled names the first services whose way to Init has not ended: still
 // in their lifecycle events, in a resolver that does not return, or in Init.
 func (m *mesh) unsettled() []string {
-	return m.named(phaseAdded, phaseResolving, phaseInitializing)
+	return m.named(StateAdded, StateResolving, StateStarting)
 }
 
 // stillInInit names the first services, newest Init first, whose Init has
@@ -320,13 +320,13 @@ func (m *mesh) stillInInit() []string {
 	return names
 }
 
-// named names the first services, in the order added, in one of phases.
-func (m *mesh) named(phases ...phase) []string {
+// named names the first services, in the order added, in one of states.
+func (m *mesh) named(states ...State) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
 	for _, s := range m.svcs[1:] {
-		if e := m.lookup(s); e != nil && slices.Contains(phases, e.phase.load()) {
+		if e := m.lookup(s); e != nil && slices.Contains(states, e.state.load()) {
 			if len(names) == maxNamed {
 				break
 			}

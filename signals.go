@@ -58,7 +58,7 @@ func (m *mesh) handleSignals(sigs chan os.Signal) {
 	select {
 	case sig := <-sigs:
 		m.logger.Error("signal received again while shutting down: exiting with status 1",
-			"signal", sig.String(), "stopping", m.named(phaseStopping), "in_init", m.stillInInit())
+			"signal", sig.String(), "stopping", m.named(StateStopping), "in_init", m.stillInInit())
 		exit(1)
 	case <-m.finished:
 	}

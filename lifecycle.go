@@ -1,0 +1,352 @@
+package servicemesh
+
+import (
+	"cmp"
+	"container/list"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The lifecycle of one service: its entry, its state, and the goroutine
+// work that takes it from added to initialized, plus the stack of Inits
+// that began, which shutdown stops newest first. An entry's state is an
+// atomic value read and written without the mesh's lock; what else each
+// field of entry is guarded by is said beside it.
+
+// lifecycle takes one service from added to initialized. It runs on the
+// lane (startorder.go) or in a goroutine of its own, counted in busy except
+// while Init runs, and ends once EventServiceInitialized's handlers have run
+// or the lifecycle was cut short.
+func (m *mesh) lifecycle(e *entry) {
+	if e.resolution != nil || e.prev != nil { // on a goroutine of its own
+		defer m.busyDone()
+	}
+	defer e.done.Done()
+	defer m.retired(e)
+	if e.prev != nil {
+		select {
+		case <-e.prev.retired:
+		case <-m.down: // no Init begins now: waiting could outlast shutdown
+		}
+		e.prev = nil
+		m.attach(e, true)
+		m.changed()
+	}
+	reached := false // whether pending was already settled
+	defer func() {
+		if !reached {
+			m.settle(e, false)
+		}
+	}()
+
+	svc := e.svc
+	about := []any{svc} // the arguments of every event about svc; handlers only read them
+	// A service removed meanwhile emits no more events of its lifecycle, so
+	// that they do not follow its EventServiceRemoved. An event whose
+	// emission began before Remove may still be delivered concurrently with
+	// the removal's.
+	emit := func(event string) bool {
+		if e.gone.Load() {
+			return false
+		}
+		e.steps.Add(1)
+		e.inUserCode.Store(true)
+		m.emit(event, about...)
+		e.inUserCode.Store(false)
+		e.steps.Add(1)
+		return true
+	}
+	if !emit(EventServiceEventsBound) || (e.hasLogger && !emit(EventServiceLoggerBound)) || !emit(EventServiceAdded) {
+		return
+	}
+	if e.resolution != nil && !m.resolve(e, about) {
+		return
+	}
+	if !m.beginInit(e) {
+		return
+	}
+	m.debug("initializing service", "subject", e.name)
+	// Shutdown never waits for an Init: a service may run its loop inside
+	// Init until its OnShutdown tells it to end.
+	m.busyDone()
+	err := m.guard(e.name, "Init", func() { svc.Init(m) })
+	m.busy.Add(1)
+	e.inInit.Store(false)
+	if m.initsRunning.Add(-1) == 0 || m.stopping.Load() {
+		poke(m.idleWake) // see settleInits
+	}
+	reached = true
+	m.settle(e, err == nil)
+	if err != nil {
+		return
+	}
+	m.debug("service initialized", "subject", e.name)
+	emit(EventServiceInitialized)
+}
+
+// beginInit reports whether e may be initialized now: not once it was
+// removed, nor once shutdown began. An Init that begins is recorded on the
+// started stack before shutdown can read it (see startMu), so that shutdown
+// stops every service whose Init began.
+func (m *mesh) beginInit(e *entry) bool {
+	if e.gone.Load() {
+		return false
+	}
+	m.startMu.RLock()
+	defer m.startMu.RUnlock()
+	if m.stopping.Load() {
+		return false
+	}
+	e.state.store(StateStarting)
+	e.inInit.Store(true)
+	m.initsRunning.Add(1)
+	e.initSeq = m.inits.Add(1)
+	m.pushStarted(e, e)
+	m.stacked.Add(1)
+	return true
+}
+
+// settle records the end of e's way to Init: initialized when ok, failed
+// otherwise. Dependents watching e are woken.
+func (m *mesh) settle(e *entry, ok bool) {
+	switch {
+	case ok:
+		m.changed()
+		// A service being stopped, or removed, keeps that state.
+		e.state.from(StateRunning, StateStarting)
+		// Without waiting resolvers there is nobody to wake, and a resolver
+		// that begins waiting later sees this Init's effects on its first
+		// attempt: most services settle without taking mu.
+		if m.nwaiting.Load() > 0 {
+			m.mu.Lock()
+			m.wakeDependents(e)
+			m.mu.Unlock()
+		}
+	case !e.gone.Load():
+		e.state.from(StateFailed, StateAdded, StateResolving, StateStarting)
+	}
+	m.pending.Add(-1)
+}
+
+// pushStarted pushes the chain first..last, linked through nextStarted, on
+// the stack of entries whose Init began.
+func (m *mesh) pushStarted(first, last *entry) {
+	for {
+		top := m.started.Load()
+		last.nextStarted = top
+		if m.started.CompareAndSwap(top, first) {
+			return
+		}
+	}
+}
+
+// compactStarted drops removed entries from the stack of started ones once
+// removals since the last compaction rival what it holds, so the cost is
+// amortized over the Removes.
+func (m *mesh) compactStarted() {
+	if n := m.removals.Add(1); n < 64 || n < m.stacked.Load()/2 {
+		return
+	}
+	m.stackMu.Lock()
+	defer m.stackMu.Unlock()
+	m.removals.Store(0)
+	var first, last *entry
+	dropped := int64(0)
+	for e := m.started.Swap(nil); e != nil; {
+		next := e.nextStarted
+		e.nextStarted = nil
+		if e.gone.Load() {
+			dropped++
+		} else {
+			if last == nil {
+				first = e
+			} else {
+				last.nextStarted = e
+			}
+			last = e
+		}
+		e = next
+	}
+	m.stacked.Add(-dropped)
+	if first != nil {
+		m.pushStarted(first, last)
+	}
+}
+
+// stopOrder returns the entries to stop: those whose Init began, that were
+// not removed and whose Init did not panic, newest Init first. initSeq
+// numbers every Init that began, 1 to inits, so a slot per number orders
+// them without sorting.
+func (m *mesh) stopOrder() []*entry {
+	m.stackMu.Lock()
+	var live []*entry
+	for e := m.started.Load(); e != nil; e = e.nextStarted {
+		if !e.gone.Load() && e.state.load() != StateFailed {
+			live = append(live, e)
+		}
+	}
+	m.stackMu.Unlock()
+	inits := m.inits.Load()
+	if inits > uint64(2*len(live)) { // sparse after many removals: sort
+		slices.SortFunc(live, func(a, b *entry) int { return cmp.Compare(b.initSeq, a.initSeq) })
+		return live
+	}
+	slots := make([]*entry, inits)
+	for _, e := range live {
+		slots[e.initSeq-1] = e
+	}
+	order := live[:0]
+	for i := len(slots) - 1; i >= 0; i-- {
+		if slots[i] != nil {
+			order = append(order, slots[i])
+		}
+	}
+	return order
+}
+
+// State is where a service is in its lifecycle. Its zero value is
+// StateAdded. A State marshals to JSON, and to text, as its name.
+type State uint8
+
+// The states of a service, in the order a service normally passes through
+// them. StateFailed and StateRemoved can be reached from any state before
+// StateRunning (a service removed once it runs keeps its state).
+const (
+	StateAdded     State = iota // in the mesh; its lifecycle events are being told
+	StateResolving              // waiting for its dependencies
+	StateStarting               // its Init is running
+	StateRunning                // its Init returned normally
+	StateStopping               // its stop is under way
+	StateStopped                // its stop has ended
+	StateFailed                 // its resolution failed or was canceled, or its Init panicked
+	StateRemoved                // removed before it was running
+)
+
+var stateNames = [...]string{"added", "resolving", "starting", "running", "stopping", "stopped", "failed", "removed"}
+
+// String returns the state's name, such as "running".
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MarshalText returns the state's name; encoding/json uses it.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText sets s from a name that String returns.
+func (s *State) UnmarshalText(text []byte) error {
+	for i, name := range stateNames {
+		if string(text) == name {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("servicemesh: unknown state %q", text)
+}
+
+// stateVar holds a State for concurrent use.
+type stateVar struct{ v atomic.Uint32 }
+
+func (p *stateVar) load() State   { return State(p.v.Load()) }
+func (p *stateVar) store(x State) { p.v.Store(uint32(x)) }
+
+// from moves to x if the state is one of from, and reports whether it did.
+func (p *stateVar) from(x State, from ...State) bool {
+	for {
+		cur := p.v.Load()
+		if !slices.Contains(from, State(cur)) {
+			return false
+		}
+		if p.v.CompareAndSwap(cur, uint32(x)) {
+			return true
+		}
+	}
+}
+
+// entry is the mesh's record of one added service.
+type entry struct {
+	svc        Service
+	name       string
+	seq        uint64         // order added; set under mesh.mu before use
+	initSeq    uint64         // order its Init began; set before Init, read after it began
+	comparable bool           // svc can be a map key
+	zeroSize   bool           // svc is, or points to, a value of zero size: never a duplicate
+	hasLogger  bool           // it implements HasLogger
+	done       sync.WaitGroup // returned by Add
+	gone       atomic.Bool    // set by Remove; cancels a resolution
+	ended      atomic.Bool    // its lifecycle goroutine has finished
+	inInit     atomic.Bool    // its Init is running
+	state      stateVar       // read and written without mu
+	// nextStarted is the next entry down the mesh's started stack.
+	nextStarted *entry
+	// prev is the same service's previous entry, still retiring when this
+	// one was added; set by Add, cleared by the lifecycle.
+	prev *entry
+
+	// Guarded by mesh.mu: published tells whether it is listed in svcs;
+	// retired is made by Remove and closed once awaitLife (its lifecycle
+	// has not ended) and awaitTold (its removal is being told) are false.
+	published            bool
+	retired              chan struct{}
+	awaitLife, awaitTold bool
+
+	// steps counts the steps of its way to Init, and inUserCode tells
+	// whether it is inside SetLogger or an event's handlers, so that the
+	// lane (startorder.go) can tell a stuck lifecycle from a slow one.
+	steps      atomic.Uint32
+	inUserCode atomic.Bool
+
+	handlers *handlerSet // nil if it implements no handler interface
+
+	watchers map[*entry]struct{} // resolvers holding this service; guarded by mesh.mu
+
+	// resolution is the state of a service with dependencies, nil for the
+	// others: most services never wait, so they do not carry it.
+	*resolution
+}
+
+// handlerSet is the bus listeners of one service. Add binds them unless
+// Remove came first; Remove unbinds them if Add got there first.
+type handlerSet struct {
+	listeners []bound
+	mu        sync.Mutex // guards bound and removed
+	bound     bool
+	removed   bool
+}
+
+// resolution is what the mesh keeps to resolve one service's dependencies.
+type resolution struct {
+	deps     HasDependencies
+	wake     chan struct{} // a change the resolver may care about (cap 1)
+	resolved chan struct{} // closed when resolution ends
+	polled   atomic.Bool   // the poller's was the last wake-up
+
+	// guarded by mesh.mu:
+	waitElem *list.Element // its element in mesh.waiting while it waits
+	due      time.Time     // when the poller is to wake it; zero: not asked
+	watching []*entry      // services the resolver holds
+}
+
+func newEntry(svc Service, name string) *entry {
+	e := &entry{
+		svc:        svc,
+		name:       name,
+		comparable: isComparable(svc),
+		zeroSize:   zeroSized(svc),
+	}
+	_, e.hasLogger = svc.(HasLogger)
+	if d, ok := svc.(HasDependencies); ok {
+		e.resolution = &resolution{
+			deps:     d,
+			wake:     make(chan struct{}, 1),
+			resolved: make(chan struct{}),
+		}
+	}
+	return e
+}

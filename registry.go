@@ -1,0 +1,262 @@
+package servicemesh
+
+import (
+	"math"
+	"reflect"
+	"slices"
+)
+
+// The registry: which services are in the mesh, in the order added, how one
+// is found again (by value where Go can compare it, by identity where it
+// cannot, never at all for services of zero size), the list handed to
+// resolvers, and the removed services still retiring. Every field it uses is
+// guarded by mesh.mu, except the snapshot for resolvers, which is read
+// without a lock.
+
+// Services returns a copy of the mesh's services, the mesh first.
+func (m *mesh) Services() []Service {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Service(nil), m.svcs...)
+}
+
+// snapshot returns the shared, immutable list of services for resolvers. Its
+// capacity equals its length, so appending to it copies.
+func (m *mesh) snapshot() []Service { return *m.snap.Load() }
+
+// storeSnapshot publishes the current view to resolvers. The caller holds mu
+// (or is New).
+func (m *mesh) storeSnapshot() {
+	s := m.view[:len(m.view):len(m.view)]
+	m.snap.Store(&s)
+}
+
+// stillRetiring returns the newest removed entry of svc that is still
+// retiring, or nil. The caller holds mu.
+func (m *mesh) stillRetiring(svc Service, comparable bool) *entry {
+	for i := len(m.retiring) - 1; i >= 0; i-- {
+		x := m.retiring[i]
+		if (comparable && x.svc == svc) || (!comparable && sameService(x.svc, svc)) {
+			return x
+		}
+	}
+	return nil
+}
+
+// retired notes, at the end of e's lifecycle, that it has ended. Entries
+// never removed take no lock here.
+func (m *mesh) retired(e *entry) {
+	// Remove sets gone and then, under mu, reads ended; this sets ended and
+	// then reads gone. If Remove read ended as false, this sees gone.
+	e.ended.Store(true)
+	if !e.gone.Load() {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.awaitLife {
+		e.awaitLife = false
+		m.retireIfDone(e)
+	}
+}
+
+// retireIfDone ends e's retirement once its lifecycle has ended and its
+// removal has been told. The caller holds mu.
+func (m *mesh) retireIfDone(e *entry) {
+	if e.awaitLife || e.awaitTold {
+		return
+	}
+	if i := slices.Index(m.retiring, e); i >= 0 {
+		m.retiring = slices.Delete(m.retiring, i, i+1)
+	}
+	close(e.retired)
+}
+
+// publish lists e in svcs, where Services and resolvers see it, unless it
+// was removed meanwhile, and wakes the waiting resolvers. The caller holds mu.
+func (m *mesh) publish(e *entry) {
+	if !e.gone.Load() && !e.published {
+		e.published = true
+		m.svcs = appendDoubling(m.svcs, e.svc)
+		m.view = appendDoubling(m.view, e.svc)
+		m.storeSnapshot()
+		m.wakeAll()
+	}
+}
+
+// reserve enters e in the index, so that lookups find it; Add then
+// publishes it in svcs. The caller holds mu.
+func (m *mesh) reserve(e *entry) {
+	m.seq++
+	e.seq = m.seq
+	if e.comparable && !e.zeroSize {
+		m.index[e.svc] = e
+	} else {
+		m.odd = append(m.odd, e)
+	}
+	if m.byAddr != nil {
+		if a := addressOf(e.svc); a != 0 {
+			m.byAddr[a] = e
+		}
+	}
+}
+
+// unregister drops e from the registry. The caller holds mu.
+func (m *mesh) unregister(e *entry) {
+	if e.published {
+		// Services of zero size cannot be told apart: any one of those the
+		// same as e.svc stands for it.
+		t := reflect.TypeOf(e.svc)
+		for i, s := range m.svcs {
+			if i > 0 && reflect.TypeOf(s) == t && ((e.zeroSize && sameService(s, e.svc)) || (!e.zeroSize && m.lookup(s) == e)) {
+				m.svcs = slices.Delete(m.svcs, i, i+1)
+				break
+			}
+		}
+		m.view = append(make([]Service, 0, cap(m.svcs)), m.svcs...)
+		m.storeSnapshot()
+	}
+	if e.comparable && !e.zeroSize {
+		delete(m.index, e.svc)
+	} else if i := slices.Index(m.odd, e); i >= 0 {
+		m.odd = slices.Delete(m.odd, i, i+1)
+	}
+	if m.byAddr != nil {
+		if a := addressOf(e.svc); a != 0 && m.byAddr[a] == e {
+			delete(m.byAddr, a)
+		}
+	}
+}
+
+// lookup finds the entry of svc, without ever comparing values that Go
+// cannot compare. Services of zero size cannot be told apart: lookup finds
+// the earliest added of those the same as svc. The caller holds mu.
+func (m *mesh) lookup(svc Service) *entry {
+	if zeroSized(svc) {
+		for _, e := range m.odd {
+			if e.zeroSize && sameService(e.svc, svc) {
+				return e
+			}
+		}
+		return nil
+	}
+	return m.lookupAs(svc, isComparable(svc))
+}
+
+// lookupAs is lookup for a service of non-zero size already known to be
+// comparable or not. The caller holds mu.
+func (m *mesh) lookupAs(svc Service, comparable bool) *entry {
+	if comparable {
+		return m.index[svc]
+	}
+	for _, e := range m.odd {
+		if !e.comparable && !e.zeroSize && sameService(e.svc, svc) {
+			return e
+		}
+	}
+	return nil
+}
+
+// appendDoubling appends v to s, doubling the capacity when s is full. The
+// registry's slices only grow, one element at a time, to sizes in the
+// hundreds of thousands; append's growth of about 1.25x for large slices
+// would allocate and copy five times their final size along the way.
+func appendDoubling[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		grown := make([]T, len(s), max(2*cap(s), 8))
+		copy(grown, s)
+		s = grown
+	}
+	return append(s, v)
+}
+
+// isNil reports whether svc is nil or a nil pointer, map, slice, func or
+// channel, on which calling a method would likely panic.
+func isNil(svc Service) bool {
+	if svc == nil {
+		return true
+	}
+	v := reflect.ValueOf(svc)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
+// zeroSized reports whether svc is a value of zero size or a pointer to one.
+// Go may give every such pointer the same address, so two of them cannot be
+// told apart; the mesh never treats them as duplicates.
+func zeroSized(svc Service) bool {
+	t := reflect.TypeOf(svc)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Size() == 0
+}
+
+// isComparable reports whether svc may be compared with == or used as a map
+// key without panicking.
+func isComparable(svc Service) bool {
+	t := reflect.TypeOf(svc)
+	if t.Kind() == reflect.Pointer {
+		return true
+	}
+	// A value holding a NaN is comparable but unequal to itself, so a map
+	// would never find it again: such values are compared by sameService.
+	return reflect.ValueOf(svc).Comparable() && svc == svc
+}
+
+// sameService reports whether a and b, whose values are not comparable, are
+// the same service: values of one type whose maps, slices, funcs, channels
+// and pointers are the very same ones and whose other fields are equal.
+func sameService(a, b Service) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Type() == vb.Type() && sameValue(va, vb)
+}
+
+// sameValue compares two values of one type by identity where Go cannot
+// compare them, field by field. It reads unexported fields without copying
+// them out, so it never panics.
+func sameValue(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Map, reflect.Func, reflect.Chan, reflect.Pointer, reflect.UnsafePointer:
+		return a.Pointer() == b.Pointer()
+	case reflect.Slice:
+		return a.Pointer() == b.Pointer() && a.Len() == b.Len()
+	case reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return a.Elem().Type() == b.Elem().Type() && sameValue(a.Elem(), b.Elem())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !sameValue(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Array:
+		for i := range a.Len() {
+			if !sameValue(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() == b.Uint()
+	case reflect.Float32, reflect.Float64: // by bits: a NaN is the same as itself
+		return math.Float64bits(a.Float()) == math.Float64bits(b.Float())
+	case reflect.Complex64, reflect.Complex128:
+		ca, cb := a.Complex(), b.Complex()
+		return math.Float64bits(real(ca)) == math.Float64bits(real(cb)) &&
+			math.Float64bits(imag(ca)) == math.Float64bits(imag(cb))
+	case reflect.String:
+		return a.String() == b.String()
+	}
+	return false
+}
