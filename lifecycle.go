@@ -289,10 +289,11 @@ type entry struct {
 	// one was added; set by Add, cleared by the lifecycle.
 	prev *entry
 
-	// Guarded by mesh.mu: published tells whether it is listed in svcs;
-	// retired is made by Remove and closed once awaitLife (its lifecycle
-	// has not ended) and awaitTold (its removal is being told) are false.
-	published            bool
+	// Guarded by mesh.mu: slot is its index in the registry's svcs, -1
+	// while it is not listed there; retired is made by Remove and closed
+	// once awaitLife (its lifecycle has not ended) and awaitTold (its
+	// removal is being told) are false.
+	slot                 int
 	retired              chan struct{}
 	awaitLife, awaitTold bool
 
@@ -339,6 +340,7 @@ func newEntry(svc Service, name string) *entry {
 		name:       name,
 		comparable: isComparable(svc),
 		zeroSize:   zeroSized(svc),
+		slot:       -1,
 	}
 	_, e.hasLogger = svc.(HasLogger)
 	if d, ok := svc.(HasDependencies); ok {

@@ -33,6 +33,7 @@ func New(name ...string) Mesh {
 		events:     ee.New(),
 		logs:       newLogRouter(),
 		index:      make(map[Service]*entry),
+		retiring:   make(map[Service]*entry),
 		waiting:    list.New(),
 		blind:      make(map[*entry]struct{}),
 		down:       make(chan struct{}),
@@ -45,6 +46,7 @@ func New(name ...string) Mesh {
 	}
 	m.logger = m.logs.logger(n)
 	m.svcs = []Service{m}
+	m.slots = []*entry{nil}
 	m.view = []Service{m}
 	m.storeSnapshot()
 	m.timeout.Store(int64(defaultResolutionTimeout))
@@ -124,13 +126,18 @@ type mesh struct {
 	lane lane
 
 	mu sync.Mutex // guards every field below
-	// svcs is the mesh followed by its services, in the order added.
-	svcs []Service
-	// view holds what svcs holds, for resolvers. It is append-only and
-	// replaced by a fresh copy on removal, so every view[:n:n] handed out
-	// stays as it was, and resolvers share it without a copy each. It is
-	// apart from svcs so that a resolver that writes into its list, which
-	// it must not do, can only confuse other resolvers, never the registry.
+	// svcs is the mesh followed by its services, in the order added, with
+	// nil holes where services were removed (holes of them); slots holds
+	// the entry of each (nil for the mesh), and each entry its index there.
+	svcs  []Service
+	slots []*entry
+	holes int
+	// view holds the services of svcs, without holes, for resolvers. It is
+	// append-only and set to nil on removal, to be built anew when next
+	// asked for, so every view[:n:n] handed out stays as it was and
+	// resolvers share it without a copy each. It is apart from svcs so that
+	// a resolver that writes into its list, which it must not do, can only
+	// confuse other resolvers, never the registry.
 	view  []Service
 	index map[Service]*entry // entries of services whose value is comparable
 	odd   []*entry           // entries of other services: not comparable, or of zero size
@@ -152,10 +159,12 @@ type mesh struct {
 	blind map[*entry]struct{}
 	// retiring holds removed entries until their lifecycle has ended and
 	// their EventServiceRemoved has been delivered, so that adding the same
-	// service again starts its new lifecycle only after both.
-	retiring []*entry
-	seq      uint64 // numbers entries in the order added
-	shutting bool   // shutdown has begun
+	// service again starts its new lifecycle only after both: the newest of
+	// each comparable service, and a list of the others.
+	retiring    map[Service]*entry
+	retiringOdd []*entry
+	seq         uint64 // numbers entries in the order added
+	shutting    bool   // shutdown has begun
 }
 
 // Name returns the mesh's name.
@@ -281,15 +290,8 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	}
 	m.unregister(e)
 	e.gone.Store(true)
-	// Retiring until its lifecycle has ended (see retired) and its removal
-	// has been told (below).
-	e.retired = make(chan struct{})
-	e.awaitLife = !e.ended.Load()
-	e.awaitTold = true
-	m.retiring = append(m.retiring, e)
-	if p := e.state.load(); p != StateRunning && p != StateStarting {
-		e.state.store(StateRemoved)
-	}
+	m.retire(e)
+	e.state.from(StateRemoved, StateAdded, StateResolving) // one that began Init keeps its state
 	// Wait only for a resolution under way: one that has not begun sees the
 	// flag and never calls the resolver, and waiting for it could wait on
 	// the very handler that called Remove.

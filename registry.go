@@ -17,12 +17,35 @@ import (
 func (m *mesh) Services() []Service {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Service(nil), m.svcs...)
+	out := make([]Service, 0, len(m.svcs)-m.holes)
+	for _, s := range m.svcs {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // snapshot returns the shared, immutable list of services for resolvers. Its
-// capacity equals its length, so appending to it copies.
-func (m *mesh) snapshot() []Service { return *m.snap.Load() }
+// capacity equals its length, so appending to it copies. After a removal it
+// is built anew by the first resolver that asks.
+func (m *mesh) snapshot() []Service {
+	if p := m.snap.Load(); p != nil {
+		return *p
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.view == nil {
+		m.view = make([]Service, 0, len(m.svcs)-m.holes)
+		for _, s := range m.svcs {
+			if s != nil {
+				m.view = append(m.view, s)
+			}
+		}
+		m.storeSnapshot()
+	}
+	return *m.snap.Load()
+}
 
 // storeSnapshot publishes the current view to resolvers. The caller holds mu
 // (or is New).
@@ -32,15 +55,33 @@ func (m *mesh) storeSnapshot() {
 }
 
 // stillRetiring returns the newest removed entry of svc that is still
-// retiring, or nil. The caller holds mu.
+// retiring, or nil. Services of zero size are never looked for. The caller
+// holds mu.
 func (m *mesh) stillRetiring(svc Service, comparable bool) *entry {
-	for i := len(m.retiring) - 1; i >= 0; i-- {
-		x := m.retiring[i]
-		if (comparable && x.svc == svc) || (!comparable && sameService(x.svc, svc)) {
+	if comparable {
+		return m.retiring[svc]
+	}
+	for i := len(m.retiringOdd) - 1; i >= 0; i-- {
+		if x := m.retiringOdd[i]; sameService(x.svc, svc) {
 			return x
 		}
 	}
 	return nil
+}
+
+// retire lists e, just removed, as retiring until its lifecycle has ended
+// (see retired) and its removal has been told. The caller holds mu.
+func (m *mesh) retire(e *entry) {
+	e.retired = make(chan struct{})
+	e.awaitLife = !e.ended.Load()
+	e.awaitTold = true
+	switch {
+	case e.zeroSize: // never looked for
+	case e.comparable:
+		m.retiring[e.svc] = e // the newest; an older one is waited for by it
+	default:
+		m.retiringOdd = append(m.retiringOdd, e)
+	}
 }
 
 // retired notes, at the end of e's lifecycle, that it has ended. Entries
@@ -66,8 +107,16 @@ func (m *mesh) retireIfDone(e *entry) {
 	if e.awaitLife || e.awaitTold {
 		return
 	}
-	if i := slices.Index(m.retiring, e); i >= 0 {
-		m.retiring = slices.Delete(m.retiring, i, i+1)
+	switch {
+	case e.zeroSize:
+	case e.comparable:
+		if m.retiring[e.svc] == e {
+			delete(m.retiring, e.svc)
+		}
+	default:
+		if i := slices.Index(m.retiringOdd, e); i >= 0 {
+			m.retiringOdd = slices.Delete(m.retiringOdd, i, i+1)
+		}
 	}
 	close(e.retired)
 }
@@ -75,13 +124,17 @@ func (m *mesh) retireIfDone(e *entry) {
 // publish lists e in svcs, where Services and resolvers see it, unless it
 // was removed meanwhile, and wakes the waiting resolvers. The caller holds mu.
 func (m *mesh) publish(e *entry) {
-	if !e.gone.Load() && !e.published {
-		e.published = true
-		m.svcs = appendDoubling(m.svcs, e.svc)
+	if e.gone.Load() || e.slot >= 0 {
+		return
+	}
+	e.slot = len(m.svcs)
+	m.svcs = appendDoubling(m.svcs, e.svc)
+	m.slots = appendDoubling(m.slots, e)
+	if m.view != nil {
 		m.view = appendDoubling(m.view, e.svc)
 		m.storeSnapshot()
-		m.wakeAll()
 	}
+	m.wakeAll()
 }
 
 // reserve enters e in the index, so that lookups find it; Add then
@@ -101,20 +154,20 @@ func (m *mesh) reserve(e *entry) {
 	}
 }
 
-// unregister drops e from the registry. The caller holds mu.
+// unregister drops e from the registry in constant time, amortized: its
+// slot in svcs becomes a hole, and the holes are squeezed out once they are
+// half of svcs. The list for resolvers is built anew when next asked for.
+// The caller holds mu.
 func (m *mesh) unregister(e *entry) {
-	if e.published {
-		// Services of zero size cannot be told apart: any one of those the
-		// same as e.svc stands for it.
-		t := reflect.TypeOf(e.svc)
-		for i, s := range m.svcs {
-			if i > 0 && reflect.TypeOf(s) == t && ((e.zeroSize && sameService(s, e.svc)) || (!e.zeroSize && m.lookup(s) == e)) {
-				m.svcs = slices.Delete(m.svcs, i, i+1)
-				break
-			}
+	if e.slot >= 0 {
+		m.svcs[e.slot], m.slots[e.slot] = nil, nil
+		e.slot = -1
+		m.holes++
+		m.view = nil
+		m.snap.Store(nil)
+		if m.holes >= 64 && 2*m.holes >= len(m.svcs) {
+			m.squeeze()
 		}
-		m.view = append(make([]Service, 0, cap(m.svcs)), m.svcs...)
-		m.storeSnapshot()
 	}
 	if e.comparable && !e.zeroSize {
 		delete(m.index, e.svc)
@@ -126,6 +179,24 @@ func (m *mesh) unregister(e *entry) {
 			delete(m.byAddr, a)
 		}
 	}
+}
+
+// squeeze removes the holes from svcs and slots, keeping the order. The
+// caller holds mu.
+func (m *mesh) squeeze() {
+	svcs := make([]Service, 0, max(2*(len(m.svcs)-m.holes), 8))
+	slots := make([]*entry, 0, cap(svcs))
+	for i, s := range m.svcs {
+		if s == nil {
+			continue
+		}
+		if e := m.slots[i]; e != nil {
+			e.slot = len(svcs)
+		}
+		svcs = append(svcs, s)
+		slots = append(slots, m.slots[i])
+	}
+	m.svcs, m.slots, m.holes = svcs, slots, 0
 }
 
 // lookup finds the entry of svc, without ever comparing values that Go

@@ -325,8 +325,8 @@ func (m *mesh) named(states ...State) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
-	for _, s := range m.svcs[1:] {
-		if e := m.lookup(s); e != nil && slices.Contains(states, e.state.load()) {
+	for _, e := range m.slots {
+		if e != nil && slices.Contains(states, e.state.load()) {
 			if len(names) == maxNamed {
 				break
 			}
