@@ -102,11 +102,15 @@ type Mesh interface {
 // The EventHandler* interfaces let a service react to the mesh's events
 // without touching the bus: when a service implementing one is added, the
 // mesh binds it to its event before Add returns, and unbinds it when the
-// service is removed. Each call runs on a goroutine of its own (the bus
-// starts one per listener), possibly concurrently with the service's other
-// methods, so a handler must guard the state it touches. The step that
-// emitted the event waits for its handlers, so a handler that blocks holds
-// it up. A panic in a handler is recovered and logged.
+// service is removed. The handlers of one event are called one after
+// another, in the order their services were added, on a goroutine of the
+// mesh, possibly concurrently with the service's other methods, so a
+// handler must guard the state it touches. A handler that does not return
+// within a few milliseconds lets the handlers after it go on on another
+// goroutine, so handlers may wait for each other. The step that emitted the
+// event waits for all its handlers, so a handler that blocks holds it up.
+// A panic in a handler is recovered and logged. The event reaches them
+// whoever emits it on the bus.
 
 // EventHandlerServiceAdded receives every service added to the mesh,
 // itself included, after its logger and handlers were bound and before its

@@ -312,10 +312,10 @@ type entry struct {
 	*resolution
 }
 
-// handlerSet is the bus listeners of one service. Add binds them unless
+// handlerSet is the handler interfaces of one service. Add binds them unless
 // Remove came first; Remove unbinds them if Add got there first.
 type handlerSet struct {
-	listeners []bound
+	listeners []*bound
 	mu        sync.Mutex // guards bound and removed
 	bound     bool
 	removed   bool

@@ -45,6 +45,7 @@ func New(name ...string) Mesh {
 		stopTimeoutChanged: make(chan struct{}, 1),
 	}
 	m.logger = m.logs.logger(n)
+	m.fanOuts = m.newFanOuts()
 	m.svcs = []Service{m}
 	m.slots = []*entry{nil}
 	m.view = []Service{m}
@@ -60,9 +61,12 @@ func New(name ...string) Mesh {
 type mesh struct {
 	name   string
 	events *ee.EventEmitter
-	logs   *logRouter
-	logger *slog.Logger
-	epoch  time.Time // when the mesh was made; polls align to it
+	// fanOuts delivers each event to the handler interfaces bound for it
+	// (events.go); the map is made by New and never changes.
+	fanOuts map[string]*fanOut
+	logs    *logRouter
+	logger  *slog.Logger
+	epoch   time.Time // when the mesh was made; polls align to it
 
 	timeout     atomic.Int64  // time.Duration; resolution timeout, <= 0 disables
 	stopTimeout atomic.Int64  // time.Duration; the shutdown's budget, <= 0 none
