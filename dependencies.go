@@ -1,7 +1,7 @@
 package servicemesh
 
 import (
-	"container/list"
+	"container/heap"
 	"errors"
 	"fmt"
 	"slices"
@@ -68,7 +68,7 @@ func (e *ResolutionError) Unwrap() error { return e.Err }
 // dependencies. It applies to resolutions under way as well as later ones.
 func (m *mesh) SetDependencyResolutionTimeout(d time.Duration) {
 	m.timeout.Store(int64(d))
-	m.wakeResolvers()
+	m.queueAll()
 }
 
 // SetDependencyWarningDelay sets after how long a service that is still
@@ -89,7 +89,7 @@ func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
 		return false
 	}
 	mm.warnDelay.Store(int64(d))
-	mm.wakeResolvers()
+	mm.queueAll()
 	return true
 }
 
@@ -112,194 +112,138 @@ func (m *mesh) resolve(e *entry, about []any) bool {
 	return true
 }
 
-// await calls e's resolver until its dependencies are resolved, the timeout
-// passes, or the resolution is canceled. It re-runs the resolver at once
-// after a change it may care about and otherwise polls, backing off from
-// firstPoll to maxPoll, for dependencies that arrive from outside the mesh.
-func (m *mesh) await(e *entry) (err error) {
-	start := time.Now()
-	m.mu.Lock()
+// await resolves e's dependencies: it runs the first attempt itself, on the
+// lifecycle goroutine, and leaves the others to the scheduler (see
+// scheduler.go) until the dependencies are resolved, the timeout passes, the
+// resolution is canceled, or a resolver method panics.
+func (m *mesh) await(e *entry) error {
+	s := &m.sched
+	now := time.Now()
+	s.mu.Lock()
 	if e.gone.Load() { // removed before its resolution began
-		m.mu.Unlock()
+		s.mu.Unlock()
+		e.finished = true
 		close(e.resolved)
-		return m.resolutionError(e, start, ErrDependencyResolutionCanceled, "the service was removed")
+		return m.resolutionError(e, now, ErrDependencyResolutionCanceled, "the service was removed")
 	}
 	e.state.store(StateResolving)
+	e.start, e.seenAt, e.seen = now, now, m.changes.Load()
+	e.poll = firstPoll
 	e.waitElem = m.enqueueWaiting(e)
-	m.nwaiting.Add(1)
-	m.blind[e] = struct{}{}
-	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		m.waiting.Remove(e.waitElem)
-		m.nwaiting.Add(-1)
-		e.due = time.Time{}
-		if m.waiting.Len() == 0 && m.pollerOn {
-			poke(m.pollerWake) // so that it ends
-		}
-		e.waitElem = nil
-		delete(m.blind, e)
-		m.setWatching(e, nil)
-		if e.state.load() == StateResolving {
-			e.state.store(StateStarting) // Init follows unless canceled meanwhile
-			if err != nil {
-				e.state.store(StateFailed)
-			}
-		}
-		m.mu.Unlock()
-		close(e.resolved)
-	}()
-
-	poll := firstPoll
-	warned, polled := false, false
-	seen, seenAt := m.changes.Load(), start // the last change this resolver saw, and when
-	var watched []Service                   // the snapshot the watches were taken against
+	s.nwaiting.Add(1)
+	e.attempting = true
+	s.mu.Unlock()
+	m.runAttempt(e, false)
 	for {
-		select { // the attempt below sees every change and cancellation made so far
-		case <-e.wake:
-		default:
-		}
-		if reason := m.canceled(e); reason != "" {
-			return m.resolutionError(e, start, ErrDependencyResolutionCanceled, reason)
-		}
-		services := m.snapshot()
-		done, err := m.attempt(e, services)
-		if err != nil {
-			return m.resolutionError(e, start, err, "")
-		}
-		if done {
-			return nil
-		}
-		// A poll of an unchanged mesh keeps the watches it had: that is what
-		// keeps a thousand services waiting on the outside cheap.
-		if !polled || !sameSnapshot(services, watched) {
-			m.watch(e)
-			watched = services
-		}
-		polled = false
-
-		now := time.Now()
-		waited := now.Sub(start)
-		if c := m.changes.Load(); c != seen {
-			seen, seenAt = c, now
-		}
-		wait := poll
-		if limit := time.Duration(m.timeout.Load()); limit > 0 {
-			if waited >= limit {
-				return m.resolutionError(e, start, ErrDependencyResolutionTimeout, "")
-			}
-			wait = min(wait, limit-waited)
-		}
-		if delay := time.Duration(m.warnDelay.Load()); !warned && delay > 0 {
-			if waited >= delay {
-				warned = true
-				m.warnSlow(e, waited, now.Sub(seenAt))
-			} else {
-				wait = min(wait, delay-waited)
-			}
-		}
-		pollDue := wait == poll
-		if pollDue {
-			wait = m.alignPoll(now, poll)
-		}
-		m.schedule(e, now.Add(wait))
-		<-e.wake // a change, a cancellation, new settings, or the poller
-		if e.polled.Swap(false) {
-			polled = true
-			if pollDue {
-				poll = min(2*poll, maxPoll)
-			}
+		select {
+		case <-e.resolved:
+			return e.err
+		case <-e.handoff: // wakeOwn made this goroutine the attempt's owner
+			m.runAttempt(e, false)
 		}
 	}
 }
 
-// schedule asks the poller to wake e at t, starting the poller if it is not
-// running. One poller serves every waiting resolver of the mesh, so a wait
-// costs no timer of its own.
-func (m *mesh) schedule(e *entry, t time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e.due = t
-	m.pollBy(t)
-}
-
-// pollBy makes sure the poller runs and wakes by t. The caller holds mu.
-func (m *mesh) pollBy(t time.Time) {
-	switch {
-	case !m.pollerOn:
-		m.pollerOn = true
-		m.busy.Add(1)
-		go m.pollLoop()
-	case m.pollerAt.IsZero() || t.Before(m.pollerAt):
-		poke(m.pollerWake)
-	}
-}
-
-// broadcastDelay is how soon after a service is initialized or removed every
-// waiting resolver is re-run, not only those that hold it. Changes within it
-// share one re-run, so a burst of Inits costs each waiter one attempt.
-const broadcastDelay = 100 * time.Microsecond
-
-// requestBroadcast arranges for every waiting resolver to be re-run within
-// broadcastDelay. The caller holds mu.
-func (m *mesh) requestBroadcast() {
-	if m.waiting.Len() == 0 || !m.broadcastAt.IsZero() {
+// runAttempt asks e's resolver once, then ends the resolution or arranges
+// the next attempt. The caller made e.attempting true: nobody else runs an
+// attempt of e meanwhile.
+func (m *mesh) runAttempt(e *entry, polled bool) {
+	if reason := m.canceled(e); reason != "" {
+		m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionCanceled, reason))
 		return
 	}
-	m.broadcastAt = time.Now().Add(broadcastDelay)
-	m.pollBy(m.broadcastAt)
-}
+	services := m.snapshot()
+	done, err := m.attempt(e, services)
+	switch {
+	case err != nil:
+		m.finish(e, m.resolutionError(e, e.start, err, ""))
+		return
+	case done:
+		m.finish(e, nil)
+		return
+	}
+	// A poll of an unchanged mesh keeps the watches it had: that is what
+	// keeps a thousand services waiting on the outside cheap.
+	if !polled || !sameSnapshot(services, e.watched) {
+		m.watch(e)
+		e.watched = services
+	}
 
-// pollLoop wakes waiting resolvers when their due time comes. It runs while
-// any resolver waits, counted in busy, and ends with the last of them.
-func (m *mesh) pollLoop() {
-	defer m.busyDone()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		m.mu.Lock()
-		if m.waiting.Len() == 0 {
-			m.pollerOn = false
-			m.pollerAt = time.Time{}
-			m.broadcastAt = time.Time{}
-			m.mu.Unlock()
-			return
+	now := time.Now()
+	waited := now.Sub(e.start)
+	var warn, timedOut bool
+	s := &m.sched
+	s.mu.Lock()
+	e.attempting = false
+	if c := m.changes.Load(); c != e.seen {
+		e.seen, e.seenAt = c, now
+	}
+	if polled {
+		e.poll = min(2*e.poll, maxPoll)
+	}
+	wait := m.alignPoll(now, e.poll)
+	if limit := time.Duration(m.timeout.Load()); limit > 0 {
+		if waited >= limit {
+			timedOut = true
 		}
-		now := time.Now()
-		var next time.Time
-		if !m.broadcastAt.IsZero() {
-			if now.Before(m.broadcastAt) {
-				next = m.broadcastAt
-			} else {
-				m.broadcastAt = time.Time{}
-				m.wakeAll()
-			}
-		}
-		for el := m.waiting.Front(); el != nil; el = el.Next() {
-			e := el.Value.(*entry)
-			switch {
-			case e.due.IsZero():
-			case !e.due.After(now):
-				e.due = time.Time{}
-				e.polled.Store(true)
-				poke(e.wake)
-			case next.IsZero() || e.due.Before(next):
-				next = e.due
-			}
-		}
-		m.pollerAt = next
-		m.mu.Unlock()
-
-		if next.IsZero() {
-			<-m.pollerWake
-			continue
-		}
-		timer.Reset(next.Sub(now))
-		select {
-		case <-timer.C:
-		case <-m.pollerWake:
+		wait = min(wait, limit-waited)
+	}
+	if delay := time.Duration(m.warnDelay.Load()); !e.warned && delay > 0 {
+		if waited >= delay {
+			e.warned, warn = true, true
+		} else {
+			wait = min(wait, delay-waited)
 		}
 	}
+	quiet := now.Sub(e.seenAt)
+	switch {
+	case timedOut:
+		e.attempting = true // finish ends it
+	case e.dirty || m.canceled(e) != "":
+		e.dirty = false
+		m.queue(e)
+	default:
+		m.schedulePoll(e, now.Add(wait))
+	}
+	s.mu.Unlock()
+	if timedOut {
+		m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionTimeout, ""))
+		return
+	}
+	if warn {
+		m.warnSlow(e, waited, quiet)
+	}
+}
+
+// finish ends e's resolution with err (nil: resolved) and lets its
+// lifecycle go on. Called by whoever runs e's attempt, once.
+func (m *mesh) finish(e *entry, err error) {
+	s := &m.sched
+	s.mu.Lock()
+	if e.waitElem != nil {
+		s.waiting.Remove(e.waitElem)
+		e.waitElem = nil
+		s.nwaiting.Add(-1)
+		if s.waiting.Len() == 0 && s.idle {
+			poke(s.wake) // so that it ends
+		}
+	}
+	if e.pollIndex >= 0 {
+		heap.Remove(&s.polls, e.pollIndex)
+	}
+	m.setWatching(e, nil)
+	e.finished, e.attempting, e.queued = true, false, false
+	e.watched = nil
+	e.err = err
+	if e.state.load() == StateResolving {
+		if err != nil {
+			e.state.store(StateFailed)
+		} else {
+			e.state.store(StateStarting) // Init follows unless canceled meanwhile
+		}
+	}
+	s.mu.Unlock()
+	close(e.resolved)
 }
 
 // attempt asks e's resolver once, containing panics: resolved already, or
@@ -319,8 +263,7 @@ func (m *mesh) attempt(e *entry, services []Service) (done bool, err error) {
 }
 
 // canceled returns why e's resolution must stop, or "". Whoever cancels sets
-// the flag and then wakes the resolver, so a resolver that drained its wake-up
-// before checking never misses a cancellation.
+// the flag and then queues the resolver, so a cancellation is never missed.
 func (m *mesh) canceled(e *entry) string {
 	switch {
 	case e.gone.Load():
@@ -344,41 +287,16 @@ func (m *mesh) resolutionError(e *entry, start time.Time, err error, reason stri
 	}
 }
 
-// enqueueWaiting inserts e into waiting, which stays in the order the
-// services were added; resolutions mostly begin in that order, so the walk
-// from the back is short. The caller holds mu.
-func (m *mesh) enqueueWaiting(e *entry) *list.Element {
-	for el := m.waiting.Back(); el != nil; el = el.Prev() {
-		if el.Value.(*entry).seq < e.seq {
-			return m.waiting.InsertAfter(e, el)
-		}
-	}
-	return m.waiting.PushFront(e)
-}
-
 // maxNamed bounds how many unresolved services an error or warning names, so
 // that a thousand failing services do not each carry a thousand names.
 const maxNamed = 10
-
-// unresolved names the first services waiting for dependencies, in the order
-// they were added, and counts the others.
-func (m *mesh) unresolved() (names []string, more int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for el := m.waiting.Front(); el != nil && len(names) < maxNamed; el = el.Next() {
-		names = append(names, el.Value.(*entry).name)
-	}
-	return names, m.waiting.Len() - len(names)
-}
 
 // warnSlow logs, once per service, that e has waited long for its
 // dependencies, and says when the mesh looks stuck.
 func (m *mesh) warnSlow(e *entry, waited, quiet time.Duration) {
 	names, more := m.unresolved()
 	running := m.named(StateStarting) // an Init that waits for this service would show here
-	m.mu.Lock()
-	stuck := m.pending.Load() == int64(m.waiting.Len()) && quiet >= time.Duration(m.warnDelay.Load())
-	m.mu.Unlock()
+	stuck := m.pending.Load() == m.sched.nwaiting.Load() && quiet >= time.Duration(m.warnDelay.Load())
 	if stuck {
 		m.logger.Warn("service still waiting for dependencies; every unresolved service is waiting and the mesh has not changed since, so a dependency cycle or a missing service is likely",
 			"subject", e.name, "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
@@ -388,84 +306,37 @@ func (m *mesh) warnSlow(e *entry, waited, quiet time.Duration) {
 		"subject", e.name, "waited", waited.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
 }
 
-// wakeAll wakes every waiting resolver: a service was added, and any of them
-// may be looking for it. The caller holds mu.
-func (m *mesh) wakeAll() {
-	for el := m.waiting.Front(); el != nil; el = el.Next() {
-		poke(el.Value.(*entry).wake)
-	}
-}
-
-// wakeDependents wakes at once the resolvers that hold x and those that
-// hold no service the mesh can see, and every other waiting resolver within
-// broadcastDelay: x was initialized or removed. The caller holds mu.
-func (m *mesh) wakeDependents(x *entry) {
-	for e := range x.watchers {
-		poke(e.wake)
-	}
-	for e := range m.blind {
-		poke(e.wake)
-	}
-	m.requestBroadcast() // and everyone else, shortly
-}
-
-// wakeResolvers wakes every waiting resolver, to apply new settings.
-func (m *mesh) wakeResolvers() {
-	m.mu.Lock()
-	m.wakeAll()
-	m.mu.Unlock()
-}
-
-// alignPoll returns how long to wait for the next poll: at most poll, ending
-// on a multiple of poll since the mesh was made. Aligned, the polls of a
-// thousand waiting services fall due together and the runtime wakes once for
-// all of them rather than once for each, which is most of their CPU cost.
-func (m *mesh) alignPoll(now time.Time, poll time.Duration) time.Duration {
-	since := now.Sub(m.epoch)
-	wait := poll - since%poll
-	if wait <= 0 {
-		wait = poll
-	}
-	return wait
-}
-
 // sameSnapshot reports whether a and b are the same snapshot of the mesh.
 func sameSnapshot(a, b []Service) bool {
 	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
-// poke sends a wake-up that is never lost and never blocks.
-func poke(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
-// watch records which services e's resolver now holds, so that e is woken
-// when one of them is initialized or removed rather than when any service is.
+// watch records which services e's resolver now holds, so that e is
+// attempted at once when one of them is initialized or removed. Called by
+// whoever runs e's attempt.
 func (m *mesh) watch(e *entry) {
 	addrs := heldAddresses(e.svc)
+	var held []*entry
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.byAddr == nil {
 		m.indexAddresses()
 	}
-	var entries []*entry
 	for _, a := range addrs {
-		if x := m.byAddr[a]; x != nil && x != e && !slices.Contains(entries, x) {
-			entries = append(entries, x)
+		if x := m.byAddr[a]; x != nil && x != e && !slices.Contains(held, x) {
+			held = append(held, x)
 		}
 	}
-	m.setWatching(e, entries)
-	if e.waitElem != nil && len(entries) == 0 {
-		m.blind[e] = struct{}{}
-	} else {
-		delete(m.blind, e)
+	m.mu.Unlock()
+	s := &m.sched
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !e.finished {
+		m.setWatching(e, held)
 	}
 }
 
-// setWatching replaces the set of services e watches. The caller holds mu.
+// setWatching replaces the set of services e watches. The caller holds
+// sched.mu.
 func (m *mesh) setWatching(e *entry, held []*entry) {
 	for _, x := range e.watching {
 		delete(x.watchers, e)

@@ -121,10 +121,10 @@ func (m *mesh) settle(e *entry, ok bool) {
 		// Without waiting resolvers there is nobody to wake, and a resolver
 		// that begins waiting later sees this Init's effects on its first
 		// attempt: most services settle without taking mu.
-		if m.nwaiting.Load() > 0 {
-			m.mu.Lock()
+		if m.sched.nwaiting.Load() > 0 {
+			m.sched.mu.Lock()
 			m.wakeDependents(e)
-			m.mu.Unlock()
+			m.sched.mu.Unlock()
 		}
 	case !e.gone.Load():
 		e.state.from(StateFailed, StateAdded, StateResolving, StateStarting)
@@ -305,7 +305,7 @@ type entry struct {
 
 	handlers *handlerSet // nil if it implements no handler interface
 
-	watchers map[*entry]struct{} // resolvers holding this service; guarded by mesh.mu
+	watchers map[*entry]struct{} // resolvers holding this service; guarded by scheduler.mu
 
 	// resolution is the state of a service with dependencies, nil for the
 	// others: most services never wait, so they do not carry it.
@@ -324,14 +324,28 @@ type handlerSet struct {
 // resolution is what the mesh keeps to resolve one service's dependencies.
 type resolution struct {
 	deps     HasDependencies
-	wake     chan struct{} // a change the resolver may care about (cap 1)
-	resolved chan struct{} // closed when resolution ends
-	polled   atomic.Bool   // the poller's was the last wake-up
+	resolved chan struct{} // closed when the resolution ends
+	err      error         // why it failed; written before resolved is closed
+	handoff  chan struct{} // hands an attempt to the lifecycle goroutine (cap 1; see wakeOwn)
 
-	// guarded by mesh.mu:
-	waitElem *list.Element // its element in mesh.waiting while it waits
-	due      time.Time     // when the poller is to wake it; zero: not asked
-	watching []*entry      // services the resolver holds
+	// Whoever runs an attempt owns these while attempting is true:
+	start   time.Time // when the resolution began (set before the first attempt)
+	watched []Service // the snapshot the watches were taken against
+
+	// Guarded by scheduler.mu (scheduler.go):
+	waitElem   *list.Element // its element in scheduler.waiting while it waits
+	watching   []*entry      // services the resolver holds
+	due        time.Time     // when its next poll is due
+	pollIndex  int           // its index in scheduler.polls; -1 when not there
+	poll       time.Duration // its poll interval now
+	queued     bool          // in the run queue
+	attempting bool          // an attempt runs
+	dirty      bool          // attempt again once the attempt under way is over
+	polled     bool          // the next attempt is a poll
+	finished   bool          // the resolution has ended
+	warned     bool          // the slow resolution was reported
+	seen       uint64        // mesh.changes when last seen to move
+	seenAt     time.Time     // and when
 }
 
 func newEntry(svc Service, name string) *entry {
@@ -345,9 +359,10 @@ func newEntry(svc Service, name string) *entry {
 	_, e.hasLogger = svc.(HasLogger)
 	if d, ok := svc.(HasDependencies); ok {
 		e.resolution = &resolution{
-			deps:     d,
-			wake:     make(chan struct{}, 1),
-			resolved: make(chan struct{}),
+			deps:      d,
+			resolved:  make(chan struct{}),
+			handoff:   make(chan struct{}, 1),
+			pollIndex: -1,
 		}
 	}
 	return e

@@ -1,7 +1,6 @@
 package servicemesh
 
 import (
-	"container/list"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -29,18 +28,16 @@ func New(name ...string) Mesh {
 		n = defaultName
 	}
 	m := &mesh{
-		name:       n,
-		events:     ee.New(),
-		logs:       newLogRouter(),
-		index:      make(map[Service]*entry),
-		retiring:   make(map[Service]*entry),
-		waiting:    list.New(),
-		blind:      make(map[*entry]struct{}),
-		down:       make(chan struct{}),
-		finished:   make(chan struct{}),
-		pollerWake: make(chan struct{}, 1),
-		idleWake:   make(chan struct{}, 1),
-		epoch:      time.Now(),
+		name:     n,
+		events:   ee.New(),
+		logs:     newLogRouter(),
+		index:    make(map[Service]*entry),
+		retiring: make(map[Service]*entry),
+		sched:    newScheduler(),
+		down:     make(chan struct{}),
+		finished: make(chan struct{}),
+		idleWake: make(chan struct{}, 1),
+		epoch:    time.Now(),
 
 		stopTimeoutChanged: make(chan struct{}, 1),
 	}
@@ -108,9 +105,8 @@ type mesh struct {
 	// the last compaction, which drops removed entries so that a mesh that
 	// adds and removes services for ever does not keep them.
 	stacked, removals atomic.Int64
-	pollerWake        chan struct{} // pokes the poller to rescan (cap 1)
-	// nwaiting is waiting.Len(), readable without mu.
-	nwaiting atomic.Int64
+	// sched runs the resolvers of waiting services (scheduler.go).
+	sched scheduler
 	// snap is the list of services handed to resolvers, view[:n:n], stored
 	// under mu at every change and loaded without it.
 	snap atomic.Pointer[[]Service]
@@ -148,19 +144,6 @@ type mesh struct {
 	// byAddr holds the entries of pointer-shaped services by address, for
 	// matching what resolvers hold; nil until a resolver first waits.
 	byAddr map[uintptr]*entry
-	// waiting lists the entries whose resolvers wait for a change, in the
-	// order added; blind holds those of them that refer to no service
-	// the mesh can see.
-	waiting *list.List // of *entry
-	// pollerOn tells whether pollLoop runs; pollerAt is when it next wakes
-	// by itself (zero: only when poked through pollerWake).
-	pollerOn bool
-	pollerAt time.Time
-	// broadcastAt is when the poller is to wake every waiting resolver,
-	// after a service was initialized or removed; zero: not asked.
-	broadcastAt time.Time
-
-	blind map[*entry]struct{}
 	// retiring holds removed entries until their lifecycle has ended and
 	// their EventServiceRemoved has been delivered, so that adding the same
 	// service again starts its new lifecycle only after both: the newest of
@@ -300,13 +283,13 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	// flag and never calls the resolver, and waiting for it could wait on
 	// the very handler that called Remove.
 	var resolving chan struct{}
-	if e.resolution != nil {
-		poke(e.wake)
-		if e.waitElem != nil {
-			resolving = e.resolved
-		}
+	m.sched.mu.Lock()
+	if e.resolution != nil && e.waitElem != nil {
+		resolving = e.resolved
+		m.queue(e) // to cancel it
 	}
 	m.wakeDependents(e)
+	m.sched.mu.Unlock()
 	m.busy.Add(1)
 	m.mu.Unlock()
 	m.changed()

@@ -134,7 +134,11 @@ func (m *mesh) publish(e *entry) {
 		m.view = appendDoubling(m.view, e.svc)
 		m.storeSnapshot()
 	}
-	m.wakeAll()
+	if m.sched.nwaiting.Load() > 0 {
+		m.sched.mu.Lock()
+		m.requestBroadcast()
+		m.sched.mu.Unlock()
+	}
 }
 
 // reserve enters e in the index, so that lookups find it; Add then

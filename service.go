@@ -41,26 +41,30 @@ type HasLogger interface {
 // The mesh calls ResolveDependencies with the services currently in the mesh
 // until DependenciesResolved reports true, then calls Init. The slice is a
 // read-only snapshot shared with other resolvers: a resolver must not modify
-// it (appending to it is safe; its capacity equals its length). It includes
-// services that are not yet initialized, so services that depend on each other
-// can find each other. Both methods are only ever called from the service's
-// own lifecycle goroutine, never concurrently with each other.
+// it (appending to it is safe; its capacity equals its length; one that
+// writes into it can confuse other resolvers, never the mesh). It includes
+// services that are not yet initialized, so services that depend on each
+// other can find each other. Both methods are called from goroutines of the
+// mesh, one call at a time, never concurrently with each other.
 //
 // While DependenciesResolved reports false the resolver is re-run:
-//   - at once when any service is added to the mesh;
 //   - at once when a service it holds is initialized or removed, where
 //     "holds" means the struct the service points to has a pointer or
 //     interface field referring to that service, also in structs it embeds
-//     or holds by value (unexported fields count), or when it holds no
-//     service at all;
-//   - within 0.1 ms when any other service is initialized or removed (the
-//     changes of that tenth of a millisecond share one re-run);
+//     or holds by value (unexported fields count);
+//   - after any service is added, initialized or removed, within 0.1 ms, or
+//     within ten times as long as re-running every waiting resolver last
+//     took, whichever is longer (with ten thousand services waiting, a few
+//     tens of milliseconds): changes within that window share one re-run,
+//     so a burst of additions does not re-run every waiter once per addition;
 //   - otherwise on a poll that backs off from 1 ms to 40 ms, so that a
 //     dependency arriving from outside the mesh is noticed within 50 ms.
 //
-// It stops when the resolution timeout passes (Mesh.SetDependencyResolutionTimeout),
-// when the service is removed, when the mesh shuts down, or when either
-// method panics; the service is then never initialized and
+// A resolver that takes more than about 10 ms holds up only its own service:
+// the others' attempts go on without it. The resolution stops when the
+// resolution timeout passes (Mesh.SetDependencyResolutionTimeout), when the
+// service is removed, when the mesh shuts down, or when either method
+// panics; the service is then never initialized and
 // EventDependencyResolutionFailed reports why.
 type HasDependencies interface {
 	Service

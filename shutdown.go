@@ -31,7 +31,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 	if !m.shutting {
 		m.shutting = true
 		m.stopping.Store(true)
-		m.wakeAll()
+		m.queueAll() // to cancel them
 		m.shutdownWG.Add(1)
 		close(m.down)
 		go m.shutdown()

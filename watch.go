@@ -12,7 +12,18 @@ import (
 // fields, also inside structs held by value) and wakes the resolver when one
 // of those services is initialized or removed. The answer is only a hint for
 // whom to wake first: every waiting resolver is also re-run shortly after any
-// change, and polled.
+// change (in a broadcast, see scheduler.go), and polled.
+//
+// It earns its place on chains of dependencies: each link is re-run on its
+// own goroutine the moment the service it holds is initialized, not at the
+// next broadcast, which with thousands of waiters may be tens of
+// milliseconds away. Its limits, all of which only delay a re-run to the
+// next broadcast: it looks maxFieldDepth levels into structs held by value,
+// not into slices, maps, arrays or what pointers point to; a service held
+// only through a value that is not a pointer (a struct service held by
+// value) is not seen; and of two services at one address (a struct and its
+// first field, both added), only one is matched. It reads only the struct
+// the service points to, at offsets computed once per type.
 
 // maxFieldDepth bounds how deep the mesh looks into structs held by value.
 const maxFieldDepth = 3

@@ -1,0 +1,394 @@
+package servicemesh
+
+import (
+	"container/heap"
+	"container/list"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The scheduler runs the resolvers of the services that wait for their
+// dependencies. A waiting service's lifecycle goroutine runs its first
+// attempt itself and then sleeps until the resolution ends; every later
+// attempt is run by the scheduler's goroutine, one after another, so that a
+// thousand waiters polling for a dependency from outside the mesh cost a
+// loop over them, not a thousand goroutine switches.
+//
+// An attempt is run:
+//   - at once, for a waiter that holds a service that was initialized or
+//     removed (see watch.go), on the waiter's own goroutine; for a waiter
+//     removed or canceled by shutdown, and after new settings;
+//   - in a broadcast, for every waiter, after any service was added,
+//     initialized or removed: within broadcastDelay (0.1 ms) of the change,
+//     or, when one broadcast over every waiter takes longer, within ten
+//     times as long as the last one took, so that broadcasts never take
+//     more than about a tenth of a core however many waiters and changes
+//     there are. Changes within that window share one broadcast: a burst of
+//     N additions costs each waiter a number of attempts that grows with
+//     the burst's duration, not with N;
+//   - otherwise on its poll, backing off from firstPoll to maxPoll and
+//     aligned on a grid, so that the polls of many waiters fall due
+//     together and the scheduler wakes once for all of them.
+//
+// Never two attempts of one service at once: an entry is queued at most
+// once, and a change that arrives while its attempt runs queues it again
+// when the attempt is over. A resolver that does not return holds up only
+// its own service: when an attempt has run for resolverStall, the scheduler
+// goes on on a new goroutine and leaves the old one to it.
+//
+// The scheduler's fields, and the resolution fields of waiting entries
+// (type resolution), are guarded by scheduler.mu, which is never held while
+// a resolver runs. Lock order: mesh.mu before scheduler.mu.
+
+const (
+	// broadcastDelay is the shortest time between a change and the
+	// broadcast it causes; changes within it share one.
+	broadcastDelay = 100 * time.Microsecond
+	// broadcastShare bounds the scheduler's time spent on broadcasts: the
+	// window after a change is at least broadcastShare times as long as the
+	// last broadcast took.
+	broadcastShare = 10
+	// schedulerTick is the period of the watchdog that looks for a stuck
+	// resolver; it runs only while the scheduler runs attempts.
+	schedulerTick = time.Millisecond
+	// resolverStallTicks is how many ticks an attempt may take before the
+	// scheduler goes on without it (resolverStall, about 10 ms).
+	resolverStallTicks = 10
+)
+
+// scheduler is the state of the goroutine that runs waiting resolvers.
+type scheduler struct {
+	// nwaiting is waiting.Len(), readable without mu.
+	nwaiting atomic.Int64
+
+	mu sync.Mutex // guards every field below
+	// waiting lists the entries whose resolution is under way, in the order
+	// added.
+	waiting *list.List // of *entry
+	runq    []*entry   // runq[head:] are to be attempted now, in order
+	head    int
+	polls   dueHeap // waiting entries by when their next poll is due
+	// broadcastAt is when every waiting entry is to be attempted; zero:
+	// not asked. passStart is when the broadcast under way began (zero:
+	// none), lastPass how long the last one took.
+	broadcastAt, passStart time.Time
+	lastPass               time.Duration
+
+	// The goroutine that owns the queue: running tells whether there is
+	// one, gen numbers it (a new one on each hand-on), idle whether it
+	// sleeps, sleepUntil when it wakes by itself (zero: only when poked
+	// through wake).
+	running    bool
+	gen        uint64
+	idle       bool
+	sleepUntil time.Time
+	wake       chan struct{} // cap 1
+	// The watchdog: attempts counts the attempts the owner began, seen is
+	// that count at the last tick, ticks how many ticks it stayed there
+	// while an attempt ran, inAttempt whether the owner runs one.
+	attempts  uint64
+	seen      uint64
+	ticks     int
+	inAttempt bool
+	ticking   bool
+}
+
+func newScheduler() scheduler {
+	return scheduler{
+		waiting: list.New(),
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+// queue asks for an attempt of e at once. The caller holds sched.mu.
+func (m *mesh) queue(e *entry) {
+	s := &m.sched
+	switch {
+	case e.finished || e.queued:
+		return
+	case e.attempting:
+		e.dirty = true // attempted again when the attempt under way is over
+		return
+	}
+	if e.pollIndex >= 0 {
+		heap.Remove(&s.polls, e.pollIndex)
+	}
+	e.queued = true
+	s.runq = append(s.runq, e)
+	m.kickScheduler(time.Time{})
+}
+
+// schedulePoll asks for an attempt of e at t. The caller holds sched.mu.
+func (m *mesh) schedulePoll(e *entry, t time.Time) {
+	s := &m.sched
+	e.due = t
+	if e.pollIndex >= 0 {
+		heap.Fix(&s.polls, e.pollIndex)
+	} else {
+		heap.Push(&s.polls, e)
+	}
+	m.kickScheduler(t)
+}
+
+// kickScheduler makes sure the scheduler runs and wakes by t (zero: at
+// once). The caller holds sched.mu.
+func (m *mesh) kickScheduler(t time.Time) {
+	s := &m.sched
+	switch {
+	case !s.running:
+		m.startScheduler()
+	case s.idle && (s.sleepUntil.IsZero() || t.IsZero() || t.Before(s.sleepUntil)):
+		poke(s.wake)
+	}
+}
+
+// startScheduler starts an owner of a new generation. The caller holds
+// sched.mu.
+func (m *mesh) startScheduler() {
+	s := &m.sched
+	s.running = true
+	s.gen++
+	s.idle, s.sleepUntil = false, time.Time{}
+	s.inAttempt = false
+	m.busy.Add(1)
+	go m.runScheduler(s.gen)
+}
+
+// requestBroadcast asks for every waiting resolver to be attempted soon:
+// something changed that any of them may be looking for. The caller holds
+// sched.mu.
+func (m *mesh) requestBroadcast() {
+	s := &m.sched
+	if s.waiting.Len() == 0 || !s.broadcastAt.IsZero() {
+		return
+	}
+	s.broadcastAt = time.Now().Add(max(broadcastDelay, broadcastShare*s.lastPass))
+	m.kickScheduler(s.broadcastAt)
+}
+
+// runScheduler runs queued and due attempts while it owns the scheduler,
+// sleeping until the next is due, and ends when nobody waits.
+func (m *mesh) runScheduler(gen uint64) {
+	defer m.busyDone()
+	s := &m.sched
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	s.mu.Lock()
+	for {
+		if s.gen != gen { // handed on while a resolver ran
+			s.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		m.collect(now)
+		if s.head == len(s.runq) {
+			s.runq, s.head = s.runq[:0], 0
+			if !s.passStart.IsZero() {
+				s.lastPass, s.passStart = now.Sub(s.passStart), time.Time{}
+			}
+			if s.waiting.Len() == 0 {
+				s.running, s.broadcastAt, s.lastPass = false, time.Time{}, 0
+				s.mu.Unlock()
+				return
+			}
+			// Asleep until the next poll or broadcast, or a poke; with
+			// neither (every waiter is in an attempt), only a poke.
+			next := s.broadcastAt
+			if len(s.polls) > 0 && (next.IsZero() || s.polls[0].due.Before(next)) {
+				next = s.polls[0].due
+			}
+			s.idle, s.sleepUntil = true, next
+			s.mu.Unlock()
+			var expired <-chan time.Time
+			if !next.IsZero() {
+				timer.Reset(next.Sub(now))
+				expired = timer.C
+			}
+			select {
+			case <-expired:
+			case <-s.wake:
+			}
+			s.mu.Lock()
+			s.idle, s.sleepUntil = false, time.Time{}
+			continue
+		}
+		e := s.runq[s.head]
+		s.runq[s.head] = nil
+		s.head++
+		e.queued = false
+		e.attempting = true
+		polled := e.polled
+		e.polled = false
+		s.attempts++
+		s.inAttempt = true
+		m.armSchedulerWatchdog()
+		s.mu.Unlock()
+		m.runAttempt(e, polled)
+		s.mu.Lock()
+		if s.gen == gen {
+			s.inAttempt = false
+		}
+	}
+}
+
+// collect moves to the run queue the entries whose poll is due, and every
+// waiting entry when a broadcast is due. The caller holds sched.mu.
+func (m *mesh) collect(now time.Time) {
+	s := &m.sched
+	for len(s.polls) > 0 && !s.polls[0].due.After(now) {
+		e := heap.Pop(&s.polls).(*entry)
+		e.polled = true
+		m.queue(e)
+	}
+	if !s.broadcastAt.IsZero() && !s.broadcastAt.After(now) {
+		s.broadcastAt = time.Time{}
+		if s.passStart.IsZero() {
+			s.passStart = now
+		}
+		for el := s.waiting.Front(); el != nil; el = el.Next() {
+			m.queue(el.Value.(*entry))
+		}
+	}
+}
+
+// armSchedulerWatchdog arms the watchdog's next tick unless armed. The
+// caller holds sched.mu.
+func (m *mesh) armSchedulerWatchdog() {
+	if m.sched.ticking {
+		return
+	}
+	m.sched.ticking = true
+	time.AfterFunc(schedulerTick, m.schedulerWatchdog)
+}
+
+// schedulerWatchdog hands the scheduler on to a new goroutine when the
+// owner has been in one attempt for resolverStallTicks ticks.
+func (m *mesh) schedulerWatchdog() {
+	s := &m.sched
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ticking = false
+	if !s.running || !s.inAttempt {
+		s.ticks = 0
+		return // idle or between attempts: the next attempt arms it again
+	}
+	if s.attempts != s.seen {
+		s.seen, s.ticks = s.attempts, 0
+	} else if s.ticks++; s.ticks >= resolverStallTicks {
+		s.ticks = 0
+		m.debug("a resolver has not returned; other resolutions go on without it")
+		m.startScheduler()
+		return
+	}
+	m.armSchedulerWatchdog()
+}
+
+// wakeDependents asks at once for attempts of the resolvers that hold x,
+// and for a broadcast: x was initialized or removed. The caller holds
+// sched.mu.
+func (m *mesh) wakeDependents(x *entry) {
+	for e := range x.watchers {
+		m.wakeOwn(e)
+	}
+	m.requestBroadcast()
+}
+
+// wakeOwn asks for an attempt of e at once on e's own lifecycle goroutine,
+// which waits for its resolution to end: along a chain of dependencies each
+// step then costs one goroutine switch, not two through the scheduler. The
+// caller holds sched.mu.
+func (m *mesh) wakeOwn(e *entry) {
+	switch {
+	case e.finished || e.queued:
+		return
+	case e.attempting:
+		e.dirty = true
+		return
+	}
+	if e.pollIndex >= 0 {
+		heap.Remove(&m.sched.polls, e.pollIndex)
+	}
+	e.attempting = true
+	poke(e.handoff)
+}
+
+// queueAll asks at once for an attempt of every waiting resolver: to cancel
+// them, or to apply new settings.
+func (m *mesh) queueAll() {
+	s := &m.sched
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for el := s.waiting.Front(); el != nil; el = el.Next() {
+		m.queue(el.Value.(*entry))
+	}
+}
+
+// enqueueWaiting inserts e into waiting, which stays in the order the
+// services were added; resolutions mostly begin in that order, so the walk
+// from the back is short. The caller holds sched.mu.
+func (m *mesh) enqueueWaiting(e *entry) *list.Element {
+	w := m.sched.waiting
+	for el := w.Back(); el != nil; el = el.Prev() {
+		if el.Value.(*entry).seq < e.seq {
+			return w.InsertAfter(e, el)
+		}
+	}
+	return w.PushFront(e)
+}
+
+// unresolved names the first services waiting for dependencies, in the order
+// they were added, and counts the others.
+func (m *mesh) unresolved() (names []string, more int) {
+	s := &m.sched
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for el := s.waiting.Front(); el != nil && len(names) < maxNamed; el = el.Next() {
+		names = append(names, el.Value.(*entry).name)
+	}
+	return names, s.waiting.Len() - len(names)
+}
+
+// alignPoll returns how long to wait for the next poll: at most poll, ending
+// on a multiple of poll since the mesh was made. Aligned, the polls of a
+// thousand waiting services fall due together and the scheduler wakes once
+// for all of them.
+func (m *mesh) alignPoll(now time.Time, poll time.Duration) time.Duration {
+	since := now.Sub(m.epoch)
+	wait := poll - since%poll
+	if wait <= 0 {
+		wait = poll
+	}
+	return wait
+}
+
+// poke sends a wake-up that is never lost and never blocks.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// dueHeap orders waiting entries by when their next poll is due.
+type dueHeap []*entry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].pollIndex, h[j].pollIndex = i, j
+}
+func (h *dueHeap) Push(x any) {
+	e := x.(*entry)
+	e.pollIndex = len(*h)
+	*h = append(*h, e)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.pollIndex = -1
+	return e
+}
