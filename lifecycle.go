@@ -27,12 +27,19 @@ func (m *mesh) lifecycle(e *entry) {
 	}
 	defer e.done.Done()
 	defer m.retired(e)
-	if e.prev != nil {
-		select {
-		case <-e.prev.retired:
-		case <-m.down: // no Init begins now: waiting could outlast shutdown
-		}
+	if p := e.prev; p != nil {
 		e.prev = nil
+		// Observers hear of the removal before this lifecycle's events. That
+		// wait is bounded: the removal's goroutine is counted in busy. The
+		// previous lifecycle may run an Init that never returns; once
+		// shutdown has begun no Init follows, so this one ends without
+		// setting the service up, and so never runs concurrently with it.
+		<-p.told
+		select {
+		case <-p.retired:
+		case <-m.down:
+			return
+		}
 		m.attach(e, true)
 		m.changed()
 	}
@@ -290,11 +297,12 @@ type entry struct {
 	prev *entry
 
 	// Guarded by mesh.mu: slot is its index in the registry's svcs, -1
-	// while it is not listed there; retired is made by Remove and closed
-	// once awaitLife (its lifecycle has not ended) and awaitTold (its
-	// removal is being told) are false.
+	// while it is not listed there. told and retired are made by Remove:
+	// told is closed once its EventServiceRemoved has been delivered
+	// (awaitTold false), retired once its lifecycle has ended too
+	// (awaitLife false).
 	slot                 int
-	retired              chan struct{}
+	told, retired        chan struct{}
 	awaitLife, awaitTold bool
 
 	// steps counts the steps of its way to Init, and inUserCode tells

@@ -62,9 +62,10 @@ type target struct {
 	panicked atomic.Bool // a panic of h was reported
 }
 
-// routingKey marks a context that is being handled by a router, so that a
-// record that comes back to it through the application's handler is seen.
-type routingKey struct{}
+// routingKey marks a context that is being handled by router r, so that a
+// record that comes back to r through the application's handler is seen,
+// even by way of another mesh's router.
+type routingKey struct{ r *logRouter }
 
 func newLogRouter() *logRouter {
 	r := &logRouter{dst: os.Stdout}
@@ -170,25 +171,49 @@ func canHoldHandler(t reflect.Type) bool {
 	if v, ok := canHoldHandlerCache.Load(t); ok {
 		return v.(bool)
 	}
-	canHoldHandlerCache.Store(t, false) // a recursive type meets itself as false
-	var ok bool
+	ok, _ := canHold(t, make(map[reflect.Type]bool))
+	return ok
+}
+
+// canHold computes canHoldHandler for t. A recursive type meets itself while
+// its answer is still open; that meeting counts as false, and an answer that
+// depended on one is not final (sure is false) unless it is true, so only
+// final answers are cached.
+func canHold(t reflect.Type, open map[reflect.Type]bool) (ok, sure bool) {
+	if v, cached := canHoldHandlerCache.Load(t); cached {
+		return v.(bool), true
+	}
+	if open[t] {
+		return false, false
+	}
+	open[t] = true
+	defer delete(open, t)
+	sure = true
+	part := func(u reflect.Type) bool {
+		o, s := canHold(u, open)
+		sure = sure && s
+		return o
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		ok = t == routedHandlerType || canHoldHandler(t.Elem())
+		ok = t == routedHandlerType || part(t.Elem())
 	case reflect.Interface:
 		ok = t.NumMethod() > 0 && routedHandlerType.Implements(t)
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if canHoldHandler(t.Field(i).Type) {
+			if part(t.Field(i).Type) {
 				ok = true
 				break
 			}
 		}
 	case reflect.Slice, reflect.Array:
-		ok = canHoldHandler(t.Elem())
+		ok = part(t.Elem())
 	}
-	canHoldHandlerCache.Store(t, ok)
-	return ok
+	if ok || sure || len(open) == 1 { // the root's answer is final too
+		canHoldHandlerCache.Store(t, ok)
+		return ok, true
+	}
+	return ok, false
 }
 
 var routedHandlerType = reflect.TypeFor[*routedHandler]()
@@ -268,12 +293,12 @@ func (h *routedHandler) mark(ctx context.Context, t *target) context.Context {
 	if t.trusted {
 		return ctx
 	}
-	return context.WithValue(orBackground(ctx), routingKey{}, h.r)
+	return context.WithValue(orBackground(ctx), routingKey{h.r}, true)
 }
 
 // looped reports whether ctx is already being handled by this router.
 func (h *routedHandler) looped(ctx context.Context) bool {
-	return ctx != nil && ctx.Value(routingKey{}) == h.r
+	return ctx != nil && ctx.Value(routingKey{h.r}) != nil
 }
 
 func orBackground(ctx context.Context) context.Context {

@@ -317,6 +317,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		}
 		m.mu.Lock()
 		e.awaitTold = false
+		close(e.told)
 		m.retireIfDone(e)
 		m.mu.Unlock()
 	}()

@@ -72,7 +72,7 @@ func (m *mesh) stillRetiring(svc Service, comparable bool) *entry {
 // retire lists e, just removed, as retiring until its lifecycle has ended
 // (see retired) and its removal has been told. The caller holds mu.
 func (m *mesh) retire(e *entry) {
-	e.retired = make(chan struct{})
+	e.told, e.retired = make(chan struct{}), make(chan struct{})
 	e.awaitLife = !e.ended.Load()
 	e.awaitTold = true
 	switch {

@@ -267,21 +267,24 @@ func (m *mesh) armSchedulerWatchdog() {
 func (m *mesh) schedulerWatchdog() {
 	s := &m.sched
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.ticking = false
 	if !s.running || !s.inAttempt {
 		s.ticks = 0
+		s.mu.Unlock()
 		return // idle or between attempts: the next attempt arms it again
 	}
 	if s.attempts != s.seen {
 		s.seen, s.ticks = s.attempts, 0
 	} else if s.ticks++; s.ticks >= resolverStallTicks {
 		s.ticks = 0
-		m.debug("a resolver has not returned; other resolutions go on without it")
 		m.startScheduler()
+		s.mu.Unlock()
+		// After the lock: the log handler is the application's code.
+		m.debug("a resolver has not returned; other resolutions go on without it")
 		return
 	}
 	m.armSchedulerWatchdog()
+	s.mu.Unlock()
 }
 
 // wakeDependents asks at once for attempts of the resolvers that hold x,

@@ -78,7 +78,9 @@ func (m *mesh) shutdown() {
 	}
 
 	m.waitBusy(clock)
-	m.settleInits(clock)
+	if m.settleInits(clock) {
+		m.waitBusy(clock) // the lifecycles of the Inits that returned: their last events
+	}
 	if names := m.stillInInit(); len(names) > 0 {
 		m.logger.Warn("shutdown complete, leaving behind Inits that have not returned", "services", names)
 	}
@@ -173,8 +175,9 @@ func (m *mesh) waitBusy(clock *stopClock) {
 const initSettle = 100 * time.Millisecond
 
 // settleInits waits, at most initSettle and within the deadline, for the
-// Inits of services whose OnShutdown has returned to return as well.
-func (m *mesh) settleInits(clock *stopClock) {
+// Inits of services whose OnShutdown has returned to return as well. It
+// reports whether it waited.
+func (m *mesh) settleInits(clock *stopClock) bool {
 	told := func() bool {
 		m.stackMu.Lock()
 		defer m.stackMu.Unlock()
@@ -186,24 +189,25 @@ func (m *mesh) settleInits(clock *stopClock) {
 		return false
 	}
 	if m.initsRunning.Load() == 0 || !told() {
-		return
+		return false
 	}
 	settled := time.NewTimer(initSettle)
 	defer settled.Stop()
 	for told() {
 		timeout, passed := clock.expired()
 		if passed {
-			return
+			return true
 		}
 		select {
 		case <-m.idleWake:
 		case <-settled.C:
-			return
+			return true
 		case <-timeout:
 			clock.at = time.Time{}
-			return
+			return true
 		}
 	}
+	return true
 }
 
 // stopClock keeps a shutdown's deadline with one timer for the whole
@@ -242,6 +246,7 @@ func (c *stopClock) expired() (<-chan time.Time, bool) {
 	if !ok {
 		if c.timer != nil {
 			c.timer.Stop()
+			c.at = time.Time{} // so that a deadline set again re-arms it
 		}
 		return nil, false
 	}

@@ -37,17 +37,14 @@ func (m *mesh) listenForSignals() {
 		close(m.sigDone)
 		return
 	}
-	anchor.acquire()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, caught...)
+	sigs := anchor.acquire()
 	go m.handleSignals(sigs)
 }
 
 // handleSignals is the signal goroutine. Shutdown waits for it to end.
 func (m *mesh) handleSignals(sigs chan os.Signal) {
 	defer close(m.sigDone)
-	defer anchor.release()
-	defer signal.Stop(sigs)
+	defer anchor.release(sigs)
 	select {
 	case sig := <-sigs:
 		m.logger.Info("signal received, shutting down; send it again to exit at once", "signal", sig.String())
@@ -74,80 +71,114 @@ func inSynctestBubble() bool {
 	return bytes.Contains(header, []byte("synctest bubble"))
 }
 
-// anchor keeps the caught signals enabled in os/signal while any mesh of
-// the process listens, and for anchorLinger after the last one stopped.
-// Enabling and disabling a signal costs the runtime a round trip to a
-// thread of its own; a program (or a test suite) that makes mesh after
-// mesh pays it once rather than per mesh.
+// anchor is the process's one registration with os/signal for the caught
+// signals, kept while any mesh listens and for anchorLinger after the last
+// one stopped. Each listening mesh gets its own channel, which the anchor's
+// dispatcher goroutine feeds. Enabling and disabling a signal costs the
+// runtime a round trip to a thread of its own; a program (or a test suite)
+// that makes mesh after mesh pays it once rather than per mesh.
 //
-// A signal that arrives while no mesh listens is caught by the anchor only;
-// when the linger ends the anchor stops and raises it again, so that the
-// process's default behaviour applies after all (at most anchorLinger
-// late): SIGTERM ends it, and SIGINT ends it too unless it was ignored when
-// the process started.
-var anchor signalAnchor
+// A signal that no mesh takes (it arrives while none listens, or is left in
+// a mesh's channel when it stops listening) is raised again with os/signal's
+// handling off, on the dispatcher's own thread and under the anchor's lock
+// so that no mesh starts listening meanwhile: the process's default
+// behaviour applies, at most anchorLinger late. SIGTERM ends the process,
+// and so does SIGINT unless it was ignored when the process started.
+var anchor = signalAnchor{meshes: make(map[chan os.Signal]struct{})}
 
 const anchorLinger = 100 * time.Millisecond
 
 type signalAnchor struct {
-	mu        sync.Mutex     // guards the fields below
-	listening int            // meshes listening
-	ch        chan os.Signal // registered with os/signal while on
-	linger    *time.Timer    // ends the linger; nil unless lingering
+	mu     sync.Mutex                  // guards the fields below
+	meshes map[chan os.Signal]struct{} // the channels of listening meshes
+	ch     chan os.Signal              // registered with os/signal while on; nil when off
+	stop   chan struct{}               // closed to end the dispatcher
+	linger *time.Timer                 // ends the linger; nil unless lingering
 }
 
-func (a *signalAnchor) acquire() {
+// acquire starts listening for a mesh and returns its channel.
+func (a *signalAnchor) acquire() chan os.Signal {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.linger != nil {
 		a.linger.Stop()
 		a.linger = nil
-		a.reraise() // a signal nobody listened for is not the new mesh's
 	}
 	if a.ch == nil {
-		a.ch = make(chan os.Signal, len(caught))
+		a.ch, a.stop = make(chan os.Signal, 8), make(chan struct{})
 		signal.Notify(a.ch, caught...)
+		go a.dispatch(a.ch, a.stop)
 	}
-	a.listening++
+	c := make(chan os.Signal, 4)
+	a.meshes[c] = struct{}{}
+	return c
 }
 
-func (a *signalAnchor) release() {
+// release stops listening for the mesh of channel c. A signal left in c was
+// not taken by that mesh: it is handled as if it arrived now.
+func (a *signalAnchor) release(c chan os.Signal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.listening--
-	if a.listening > 0 {
-		return
+	delete(a.meshes, c)
+	for len(c) > 0 {
+		a.deliver(<-c)
 	}
-	// Every signal so far reached a listening mesh too.
-	for len(a.ch) > 0 {
-		<-a.ch
+	if len(a.meshes) == 0 && a.ch != nil && a.linger == nil {
+		a.linger = time.AfterFunc(anchorLinger, a.end)
 	}
-	a.linger = time.AfterFunc(anchorLinger, a.end)
 }
 
-// end stops the anchor once the linger is over.
+// dispatch hands each caught signal on until the anchor is off.
+func (a *signalAnchor) dispatch(ch chan os.Signal, stop chan struct{}) {
+	for {
+		select {
+		case sig := <-ch:
+			a.mu.Lock()
+			a.deliver(sig)
+			a.mu.Unlock()
+		case <-stop:
+			return
+		}
+	}
+}
+
+// deliver gives sig to every listening mesh, or, if none listens, turns the
+// anchor off and raises sig again. The caller holds mu.
+func (a *signalAnchor) deliver(sig os.Signal) {
+	if len(a.meshes) == 0 {
+		a.off()
+		raise(sig)
+		return
+	}
+	for c := range a.meshes {
+		select {
+		case c <- sig:
+		default: // that mesh already has signals enough to act on
+		}
+	}
+}
+
+// end turns the anchor off once the linger is over, if no mesh listens.
 func (a *signalAnchor) end() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.listening > 0 || a.ch == nil {
-		return
-	}
 	a.linger = nil
-	signal.Stop(a.ch)
-	a.reraise()
-	a.ch = nil
+	if len(a.meshes) == 0 {
+		a.off()
+	}
 }
 
-// reraise raises again, with os/signal's handling off for it, a signal the
-// anchor caught while no mesh listened. The caller holds mu.
-func (a *signalAnchor) reraise() {
-	select {
-	case sig := <-a.ch:
-		signal.Stop(a.ch)
-		a.ch = nil
-		if p, err := os.FindProcess(os.Getpid()); err == nil {
-			_ = p.Signal(sig)
-		}
-	default:
+// off ends the registration with os/signal and the dispatcher, and raises
+// again the signals still queued. The caller holds mu.
+func (a *signalAnchor) off() {
+	if a.ch == nil {
+		return
+	}
+	signal.Stop(a.ch)
+	close(a.stop)
+	ch := a.ch
+	a.ch, a.stop = nil, nil
+	for len(ch) > 0 {
+		raise(<-ch)
 	}
 }

@@ -124,11 +124,12 @@ func (m *mesh) armLaneWatchdog() {
 // runs is in Init for laneInitTicks, or stuck in service code for
 // laneStuckTicks.
 func (m *mesh) laneWatchdog() {
+	var left, why string // what to log, after the lock: the log handler is the application's
 	l := &m.lane
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.ticking = false
 	if !l.running {
+		l.mu.Unlock()
 		return
 	}
 	if e := l.cur; e != nil {
@@ -136,26 +137,31 @@ func (m *mesh) laneWatchdog() {
 		case e.inInit.Load():
 			l.ticks++
 			if l.ticks >= laneInitTicks {
-				m.handOn("its Init has not returned")
+				left, why = e.name, "its Init has not returned"
+				m.handOn()
 			}
 		case e.inUserCode.Load() && now == l.seen:
 			l.ticks++
 			if l.ticks >= laneStuckTicks {
-				m.handOn("it is stuck in SetLogger or its event handlers")
+				left, why = e.name, "it is stuck in SetLogger or its event handlers"
+				m.handOn()
 			}
 		default:
 			l.seen, l.ticks = now, 0
 		}
 	}
 	m.armLaneWatchdog()
+	l.mu.Unlock()
+	if left != "" {
+		m.debug("later services go ahead of one that is still on its way", "subject", left, "because", why)
+	}
 }
 
 // handOn leaves the current service to its goroutine and lets a new one run
 // the rest of the queue. The caller holds lane.mu.
-func (m *mesh) handOn(why string) {
+func (m *mesh) handOn() {
 	l := &m.lane
 	if l.head < len(l.queue) {
-		m.debug("later services go ahead of one that is still on its way", "subject", l.cur.name, "because", why)
 		m.startLane()
 		return
 	}
