@@ -154,6 +154,10 @@ type stressRound struct {
 	eligible    []*stressSvc // services whose first Add returned: targets of duplicate Add and Remove
 	all         []*stressSvc // every service made, children included
 	faults      []string     // violations seen from inside callbacks
+
+	// outside is a dependency from outside the mesh, set by stressOpOutside:
+	// the services that wait for it are found by the scheduler's polls.
+	outside atomic.Bool
 }
 
 // rec appends a record to the log and returns its sequence number.
@@ -260,6 +264,7 @@ type stressSvc struct {
 	stops    bool     // implements HasGracefulShutdown
 	handlers bool     // implements the service added/initialized/removed handlers
 	panics   bool     // Init panics
+	outside  bool     // also waits for the round's outside flag (polled, see stressOpOutside)
 	child    *stressSvc
 	initWork time.Duration // < 0: yield; 0: nothing; > 0: sleep
 	stopWork time.Duration
@@ -284,6 +289,9 @@ func (c *stressSvc) SetLogger(l *slog.Logger) {
 func (c *stressSvc) Init(m servicemesh.Mesh) {
 	r := c.r
 	r.rec(stressEvInitStart, c, nil, nil)
+	if c.outside && !r.outside.Load() {
+		r.fault("%s: Init ran before its outside dependency was there", c.name)
+	}
 	if m != r.mesh {
 		r.fault("%s: Init was handed a mesh other than the one it was added to", c.name)
 	}
@@ -334,6 +342,9 @@ func (c *stressSvc) resolve(services []servicemesh.Service) []servicemesh.Servic
 func (c *stressSvc) dependenciesResolved(held []servicemesh.Service) bool {
 	if c.resolved.Load() {
 		return true
+	}
+	if c.outside && !c.r.outside.Load() {
+		return false
 	}
 	for _, name := range c.deps {
 		found := false
@@ -483,6 +494,7 @@ const (
 	stressOpSnapshot
 	stressOpLevel
 	stressOpPause
+	stressOpOutside
 	stressOpShutdown
 )
 
@@ -511,6 +523,7 @@ func (r *stressRound) newService(rng *rand.Rand, name string, names []string, id
 	}
 	if names != nil && rng.IntN(10) < 4 {
 		c.hasDeps = true
+		c.outside = rng.IntN(10) < 2
 		for range rng.IntN(4) {
 			var d string
 			switch n := rng.IntN(100); {
@@ -588,6 +601,8 @@ func stressRunRound(t *testing.T, seed uint64, round int, short bool, stats *str
 		case n < 85:
 			op.kind = stressOpLevel
 			op.level = stressLevels[rng.IntN(len(stressLevels))]
+		case n < 88:
+			op.kind = stressOpOutside
 		default:
 			op.kind = stressOpPause
 		}
@@ -692,6 +707,8 @@ func (r *stressRound) do(op stressOp) {
 		} else {
 			runtime.Gosched()
 		}
+	case stressOpOutside:
+		r.outside.Store(true)
 	case stressOpShutdown:
 		r.shutdown()
 	}
