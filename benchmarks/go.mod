@@ -8,6 +8,7 @@ require (
 	github.com/gravestench/servicemesh v0.0.0-00010101000000-000000000000
 	github.com/samber/do/v2 v2.0.0
 	go.uber.org/fx v1.24.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -8,7 +8,7 @@
 #
 # COUNT and BENCHTIME override the number of runs and the time per
 # benchmark; BENCH selects benchmarks (a go test -bench pattern). With the
-# defaults the run takes about two minutes on 2 cores.
+# defaults the run takes about four minutes on 2 cores.
 set -euo pipefail
 
 cd "$(dirname "$0")"

@@ -19,11 +19,12 @@ import (
 
 // Sizes of the scenarios.
 const (
-	S1Services   = 1000                 // S1: independent services, each with a logger
-	S2Depth      = 100                  // S2: length of the dependency chain
-	S3Dependents = 200                  // S3: services that all need the db
-	S4Services   = 50                   // S4: services with a slow stop hook
-	S4StopDelay  = 2 * time.Millisecond // S4: how long each stop hook sleeps
+	S1Services      = 1000                 // S1: independent services, each with a logger
+	S1LargeServices = 10_000               // S1Large: S1 with ten times the services
+	S2Depth         = 100                  // S2: length of the dependency chain
+	S3Dependents    = 200                  // S3: services that all need the db
+	S4Services      = 50                   // S4: services with a slow stop hook
+	S4StopDelay     = 2 * time.Millisecond // S4: how long each stop hook sleeps
 )
 
 // Peer is one system under test. Every scenario function runs the whole

@@ -10,18 +10,28 @@ import (
 
 // Settings of the servicemesh-only measurements.
 const (
-	o1Services = 1000
-	o1Warmup   = 250 * time.Millisecond // let the resolvers' polling back off first
-	o1Window   = time.Second
+	o1Warmup = 250 * time.Millisecond // let the resolvers' polling back off first
+	o1Window = time.Second
 
 	o2Services = 20
 	o2Wait     = time.Second             // the polling has long reached its ceiling by then
 	o2Spacing  = 2700 * time.Microsecond // 20 flags spread over more than one 40 ms poll period
 )
 
+// o1Sizes are the numbers of waiting services of BenchmarkO1.
+var o1Sizes = []int{1000, 10_000}
+
 // scaleSizes are the sizes of BenchmarkScale; the bar is on the ratio of
 // their times.
 var scaleSizes = []int{10_000, 100_000}
+
+// Sizes of BenchmarkRemove and BenchmarkFanOut.
+const (
+	removeServices = 100_000 // services in the mesh
+	removeBatch    = 1000    // Removes timed between two untimed refills
+	fanOutHandlers = 1000    // services handling EventServiceAdded
+	fanOutTrim     = 1000    // services added between two untimed trims
+)
 
 // forPeers runs bench once per peer, as sub-benchmarks named after the peer.
 func forPeers(b *testing.B, bench func(b *testing.B, p Peer)) {
@@ -39,6 +49,20 @@ func BenchmarkS1(b *testing.B) {
 	forPeers(b, func(b *testing.B, p Peer) {
 		for b.Loop() {
 			if err := p.S1(S1Services); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkS1Large is S1 with S1LargeServices services.
+func BenchmarkS1Large(b *testing.B) {
+	if testing.Short() {
+		b.Skip("10,000 services per peer: skipped in short mode")
+	}
+	forPeers(b, func(b *testing.B, p Peer) {
+		for b.Loop() {
+			if err := p.S1(S1LargeServices); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -86,21 +110,47 @@ func BenchmarkS4(b *testing.B) {
 	})
 }
 
-// BenchmarkO1 reports, as cpu-%-of-core, the CPU the whole process uses
-// while o1Services services wait for dependencies that come from outside
-// the mesh (servicemesh only: the others have no such waiting).
+// BenchmarkO1 measures, for each size in o1Sizes, services that wait for a
+// dependency from outside the mesh (servicemesh only: the others have no
+// such waiting), with Outside:
+//   - cpu-%-of-core: the CPU the whole process uses while they wait, after
+//     o1Warmup of settling, over o1Window (mean over the iterations);
+//   - add-ms: the wall time to add them all until each is waiting (mean);
+//   - max-wake-ms: the longest delay from the one flag they all wait for
+//     being set to a service's Init starting (max over the iterations).
+//
+// The ns/op is the whole run, settling and window included, and means
+// nothing.
 func BenchmarkO1(b *testing.B) {
-	b.Run(ServiceMesh.Name, func(b *testing.B) {
-		var sum float64
-		for range b.N {
-			frac, err := IdleCPU(o1Services, o1Warmup, o1Window)
-			if err != nil {
-				b.Fatal(err)
+	for _, n := range o1Sizes {
+		b.Run(fmt.Sprintf("%s/services=%d", ServiceMesh.Name, n), func(b *testing.B) {
+			if n > 1000 {
+				if raceEnabled {
+					b.Skip("the race detector allows fewer live goroutines than this many waiting services need")
+				}
+				if testing.Short() {
+					b.Skip("skipped in short mode")
+				}
 			}
-			sum += frac
-		}
-		b.ReportMetric(100*sum/float64(b.N), "cpu-%-of-core")
-	})
+			var cpu float64
+			var add, wake time.Duration
+			for range b.N {
+				// Start from a collected heap, so that garbage left by an
+				// earlier benchmark is not collected in the window.
+				runtime.GC()
+				res, err := Outside(n, o1Warmup, o1Window)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cpu += res.CPU
+				add += res.Add
+				wake = max(wake, res.MaxWake)
+			}
+			b.ReportMetric(100*cpu/float64(b.N), "cpu-%-of-core")
+			b.ReportMetric(ms(add)/float64(b.N), "add-ms")
+			b.ReportMetric(ms(wake), "max-wake-ms")
+		})
+	}
 }
 
 // BenchmarkO2 reports the delay from an outside dependency arriving to the
@@ -144,6 +194,75 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/service")
 		})
 	}
+}
+
+// BenchmarkRemove times Remove in a mesh of removeServices initialized
+// services (servicemesh only): each op is one Remove of a service taken at
+// random from the whole mesh, with the wait on its WaitGroup. The Removes
+// are timed in batches of removeBatch; between batches, untimed, as many
+// new services are added and initialized, so the mesh keeps between
+// removeServices-removeBatch and removeServices services.
+func BenchmarkRemove(b *testing.B) {
+	b.Run(fmt.Sprintf("%s/services=%d", ServiceMesh.Name, removeServices), func(b *testing.B) {
+		if testing.Short() {
+			b.Skip("100,000 services: skipped in short mode")
+		}
+		b.ReportAllocs()
+		b.StopTimer()
+		r, err := NewRemoveBench(removeServices)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		b.ResetTimer()
+		for done := 0; done < b.N && err == nil; {
+			k := min(removeBatch, b.N-done)
+			b.StartTimer()
+			err = r.Remove(k)
+			b.StopTimer()
+			r.Refill()
+			done += k
+		}
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkFanOut times adding one independent service to a mesh of
+// fanOutHandlers services implementing EventHandlerServiceAdded, until its
+// Init, which follows its EventServiceAdded having reached every handler
+// (servicemesh only). ns/handler-call is the time per op divided by
+// fanOutHandlers; it includes the rest of the added service's lifecycle.
+// Every fanOutTrim ops the added services are removed, untimed.
+func BenchmarkFanOut(b *testing.B) {
+	b.Run(fmt.Sprintf("%s/handlers=%d", ServiceMesh.Name, fanOutHandlers), func(b *testing.B) {
+		b.ReportAllocs()
+		b.StopTimer()
+		f, err := NewFanOutBench(fanOutHandlers)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		b.ResetTimer()
+		b.StartTimer()
+		for i := range b.N {
+			if i > 0 && i%fanOutTrim == 0 {
+				b.StopTimer()
+				f.Trim()
+				b.StartTimer()
+			}
+			f.Add()
+		}
+		b.StopTimer()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*fanOutHandlers), "ns/handler-call")
+	})
 }
 
 // TestScenarios checks that every scenario does what it claims for every
@@ -203,14 +322,20 @@ func TestOrderChecks(t *testing.T) {
 }
 
 // TestOutsiders runs small versions of O1 and O2: every waiting service is
-// initialized once its flag is set. The bars are checked on the benchmark
-// runs, not here (this test may run under the race detector).
+// initialized once its flag is set, not before. The bars are checked on the
+// benchmark runs, not here (this test may run under the race detector).
 func TestOutsiders(t *testing.T) {
-	frac, err := IdleCPU(100, 100*time.Millisecond, 200*time.Millisecond)
+	res, err := Outside(200, 100*time.Millisecond, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("O1 (100 services, 200 ms): %.2f%% of a core", 100*frac)
+	t.Logf("O1 (200 services, 200 ms): %.2f%% of a core, added in %v, max wake %v", 100*res.CPU, res.Add, res.MaxWake)
+	if res.Add <= 0 || res.MaxWake <= 0 {
+		t.Errorf("add time %v and wake delay %v should be positive", res.Add, res.MaxWake)
+	}
+	if res.MaxWake > time.Second {
+		t.Errorf("an outside dependency took %v to be noticed", res.MaxWake)
+	}
 	lat, err := WakeLatency(5, 300*time.Millisecond, o2Spacing)
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +343,66 @@ func TestOutsiders(t *testing.T) {
 	t.Logf("O2 (5 services): latencies %v", lat)
 	if max := lat[len(lat)-1]; max > time.Second {
 		t.Errorf("an outside dependency took %v to be noticed", max)
+	}
+}
+
+// TestRemove runs a small version of BenchmarkRemove, and makes sure its
+// final check catches a removed service that is back in the mesh.
+func TestRemove(t *testing.T) {
+	r, err := NewRemoveBench(2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{1, 999, 1000} {
+		if err := r.Remove(k); err != nil {
+			r.Close()
+			t.Fatal(err)
+		}
+		r.Refill()
+	}
+	if err := r.Remove(2000); err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	if err := r.Remove(1); err == nil {
+		t.Error("Remove took more services than the mesh holds")
+	}
+	r.Refill()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err = NewRemoveBench(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := r.slots[r.order[0]]
+	if err := r.Remove(1); err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	r.Refill()
+	r.m.Add(gone).Wait()
+	if r.Close() == nil {
+		t.Error("Close accepted a removed service back in the mesh")
+	}
+}
+
+// TestFanOut runs a small version of BenchmarkFanOut: every handler hears
+// of every added service.
+func TestFanOut(t *testing.T) {
+	f, err := NewFanOutBench(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if i > 0 && i%20 == 0 {
+			f.Trim()
+		}
+		f.Add()
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -185,88 +186,218 @@ func meshS4(n int, delay time.Duration) (func() error, error) {
 	}, nil
 }
 
-// meshOutsider waits for a flag that something outside the mesh sets.
+// meshOutsider waits for a flag that something outside the mesh sets: its
+// own, or one shared by many services.
 type meshOutsider struct {
 	name     string
-	ready    atomic.Bool
-	initedAt atomic.Int64 // time.Time.UnixNano of the start of Init
+	ready    *atomic.Bool  // the outside flag
+	epoch    time.Time     // what initedAt counts from
+	initedAt atomic.Int64  // time since epoch at the start of Init, -1 before
+	inits    atomic.Int32  // Init calls
+	early    atomic.Bool   // Init began while the flag was not set
+	waiting  atomic.Bool   // ResolveDependencies has been called
+	counter  *startCounter // told of the first ResolveDependencies call, if not nil
 }
 
-func (s *meshOutsider) Name() string                              { return s.name }
-func (s *meshOutsider) Init(servicemesh.Mesh)                     { s.initedAt.Store(time.Now().UnixNano()) }
-func (s *meshOutsider) DependenciesResolved() bool                { return s.ready.Load() }
-func (s *meshOutsider) ResolveDependencies([]servicemesh.Service) {}
+func newOutsider(name string, ready *atomic.Bool, epoch time.Time, counter *startCounter) *meshOutsider {
+	s := &meshOutsider{name: name, ready: ready, epoch: epoch, counter: counter}
+	s.initedAt.Store(-1)
+	return s
+}
 
-// addOutsiders adds n services waiting for outside flags to a new mesh.
-func addOutsiders(n int) (servicemesh.Mesh, []*meshOutsider, []*sync.WaitGroup) {
-	ns := serviceNames(n)
-	m := newMesh("outsiders")
-	svcs := make([]*meshOutsider, n)
-	wgs := make([]*sync.WaitGroup, n)
-	for i := range n {
-		svcs[i] = &meshOutsider{name: ns[i]}
-		wgs[i] = m.Add(svcs[i])
+func (s *meshOutsider) Name() string { return s.name }
+
+func (s *meshOutsider) Init(servicemesh.Mesh) {
+	if s.inits.Add(1) == 1 {
+		s.initedAt.Store(int64(time.Since(s.epoch)))
 	}
-	return m, svcs, wgs
+	if !s.ready.Load() {
+		s.early.Store(true)
+	}
 }
 
-// IdleCPU adds n services whose dependency is an atomic.Bool nobody sets,
-// lets them settle for warmup, and measures the CPU time the process uses
-// (user+system, from getrusage) over window of wall time. It returns that
-// as a fraction of one core, then sets the flags, checks that every service
-// was initialized and shuts down.
-func IdleCPU(n int, warmup, window time.Duration) (float64, error) {
-	m, svcs, wgs := addOutsiders(n)
+func (s *meshOutsider) DependenciesResolved() bool { return s.ready.Load() }
+
+// ResolveDependencies has nothing to find in the mesh; its first call tells
+// that the service has been found unresolved once and now waits.
+func (s *meshOutsider) ResolveDependencies([]servicemesh.Service) {
+	if s.counter != nil && !s.waiting.Load() && s.waiting.CompareAndSwap(false, true) {
+		s.counter.started()
+	}
+}
+
+// check reports an error unless s was initialized exactly once, after its
+// flag was set.
+func (s *meshOutsider) check() error {
+	switch n := s.inits.Load(); {
+	case n == 0:
+		return fmt.Errorf("service %s was not initialized", s.name)
+	case n > 1:
+		return fmt.Errorf("service %s was initialized %d times", s.name, n)
+	case s.early.Load():
+		return fmt.Errorf("service %s was initialized before its outside dependency was set", s.name)
+	}
+	return nil
+}
+
+// startCounter closes all once n services have started waiting.
+type startCounter struct {
+	n     int64
+	count atomic.Int64
+	all   chan struct{}
+}
+
+func newStartCounter(n int) *startCounter {
+	return &startCounter{n: int64(n), all: make(chan struct{})}
+}
+
+func (c *startCounter) started() {
+	if c.count.Add(1) == c.n {
+		close(c.all)
+	}
+}
+
+// Outside settings: how long every service may take to start waiting, and
+// how long it may take to be initialized once its dependency is set, before
+// the run counts as failed.
+const (
+	outsideStartLimit = 2 * time.Minute
+	outsideWakeLimit  = time.Minute
+)
+
+// OutsideResult is what Outside measures.
+type OutsideResult struct {
+	// Add is the wall time from the first Add to the moment every Add has
+	// returned and every service has called ResolveDependencies once, that
+	// is, found its dependency missing and started waiting.
+	Add time.Duration
+	// CPU is the CPU time of the whole process (user+system, getrusage)
+	// over the measuring window, divided by the window's wall time: the
+	// share of one core the waiting costs.
+	CPU float64
+	// MaxWake is the longest delay, over the services, from the one flag
+	// they all wait for being set to the service's Init starting.
+	MaxWake time.Duration
+}
+
+// Outside adds n services to a new mesh whose dependency is one atomic.Bool
+// shared by all of them and set by no service (an outside dependency), and
+// measures the time to add them all until each is waiting; after warmup, so
+// that their polling has backed off, the CPU the process uses over window;
+// then it sets the flag and measures the delay until each service's Init
+// starts. It checks that every service was initialized exactly once, none
+// before the flag was set, and shuts the mesh down.
+func Outside(n int, warmup, window time.Duration) (OutsideResult, error) {
+	var res OutsideResult
+	if n <= 0 {
+		return res, errors.New("no services")
+	}
+	ns := serviceNames(n)
+	ready := new(atomic.Bool)
+	counter := newStartCounter(n)
+	epoch := time.Now()
+	svcs := make([]*meshOutsider, n)
+	for i := range n {
+		svcs[i] = newOutsider(ns[i], ready, epoch, counter)
+	}
+	wgs := make([]*sync.WaitGroup, n)
+	m := newMesh("outsiders")
+	// No timeout: on a slow machine, adding them all may take long enough
+	// for the first ones to time out, which is not what is measured here.
+	m.SetDependencyResolutionTimeout(0)
+	abandon := func(err error) (OutsideResult, error) {
+		ready.Store(true)
+		m.Shutdown().Wait()
+		return res, err
+	}
+
+	start := time.Now()
+	for i, s := range svcs {
+		wgs[i] = m.Add(s)
+	}
+	select {
+	case <-counter.all:
+		res.Add = time.Since(start)
+	case <-time.After(outsideStartLimit):
+		return abandon(fmt.Errorf("%d of %d services started waiting within %v", counter.count.Load(), n, outsideStartLimit))
+	}
+
 	time.Sleep(warmup)
 	cpu0, err := processCPU()
 	if err != nil {
-		m.Shutdown().Wait()
-		return 0, err
+		return abandon(err)
 	}
 	t0 := time.Now()
 	time.Sleep(window)
 	cpu1, err := processCPU()
 	wall := time.Since(t0)
-	for _, s := range svcs {
-		s.ready.Store(true)
-	}
-	waitAll(wgs)
-	m.Shutdown().Wait()
 	if err != nil {
-		return 0, err
+		return abandon(err)
 	}
+	res.CPU = float64(cpu1-cpu0) / float64(wall)
+
+	setAt := time.Since(epoch)
+	ready.Store(true)
+	if !waitAllWithin(wgs, outsideWakeLimit) {
+		return abandon(fmt.Errorf("the services were not all initialized within %v of their dependency being set", outsideWakeLimit))
+	}
+	m.Shutdown().Wait()
 	for _, s := range svcs {
-		if s.initedAt.Load() == 0 {
-			return 0, fmt.Errorf("service %s was not initialized", s.name)
+		if err := s.check(); err != nil {
+			return res, err
 		}
+		res.MaxWake = max(res.MaxWake, time.Duration(s.initedAt.Load())-setAt)
 	}
-	return float64(cpu1-cpu0) / float64(wall), nil
+	return res, nil
 }
 
-// WakeLatency adds n services waiting for outside flags, waits for wait so
-// that their polling has backed off to its ceiling, then sets the flags one
-// by one, spacing apart, and returns for each service the delay from its
-// flag being set to its Init starting, sorted.
+// waitAllWithin waits on every WaitGroup, for at most limit in all, and
+// reports whether they were all done in time.
+func waitAllWithin(wgs []*sync.WaitGroup, limit time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		waitAll(wgs)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
+// WakeLatency adds n services each waiting for a flag of its own, waits for
+// wait so that their polling has backed off to its ceiling, then sets the
+// flags one by one, spacing apart, and returns for each service the delay
+// from its flag being set to its Init starting, sorted.
 func WakeLatency(n int, wait, spacing time.Duration) ([]time.Duration, error) {
-	m, svcs, wgs := addOutsiders(n)
+	ns := serviceNames(n)
+	epoch := time.Now()
+	m := newMesh("outsiders")
+	svcs := make([]*meshOutsider, n)
+	wgs := make([]*sync.WaitGroup, n)
+	for i := range n {
+		svcs[i] = newOutsider(ns[i], new(atomic.Bool), epoch, nil)
+		wgs[i] = m.Add(svcs[i])
+	}
 	time.Sleep(wait)
-	setAt := make([]int64, n)
+	setAt := make([]time.Duration, n)
 	for i, s := range svcs {
 		if i > 0 {
 			time.Sleep(spacing)
 		}
-		setAt[i] = time.Now().UnixNano()
+		setAt[i] = time.Since(epoch)
 		s.ready.Store(true)
 	}
 	waitAll(wgs)
 	m.Shutdown().Wait()
 	lat := make([]time.Duration, n)
 	for i, s := range svcs {
-		at := s.initedAt.Load()
-		if at == 0 {
-			return nil, fmt.Errorf("service %s was not initialized", s.name)
+		if err := s.check(); err != nil {
+			return nil, err
 		}
-		lat[i] = time.Duration(at - setAt[i])
+		lat[i] = time.Duration(s.initedAt.Load()) - setAt[i]
 	}
 	slices.Sort(lat)
 	return lat, nil
@@ -297,4 +428,180 @@ func Scale(n int) error {
 	waitAll(wgs)
 	m.Shutdown().Wait()
 	return expect("Inits", inits.Load(), n)
+}
+
+// RemoveBench is a mesh of initialized independent services from which
+// services are removed and re-added, to time Remove at a steady size.
+type RemoveBench struct {
+	m       servicemesh.Mesh
+	names   []string
+	slots   []*meshPlain // the services in the mesh, or nil where one was removed
+	order   []int        // the slots in a random order, cycled through by Remove
+	next    int          // the next position in order
+	emptied []int        // the slots Remove emptied since the last Refill
+	wgs     []*sync.WaitGroup
+	inits   atomic.Int64
+	adds    int64 // Adds made, each of which must Init once
+	removes int64 // Removes made
+}
+
+// NewRemoveBench adds n independent services to a new mesh and waits for
+// their Inits.
+func NewRemoveBench(n int) (*RemoveBench, error) {
+	if n <= 0 {
+		return nil, errors.New("no services")
+	}
+	r := &RemoveBench{
+		m:     newMesh("remove"),
+		names: serviceNames(n),
+		slots: make([]*meshPlain, n),
+		order: rand.New(rand.NewPCG(1, 2)).Perm(n),
+	}
+	wgs := make([]*sync.WaitGroup, n)
+	for i := range n {
+		r.slots[i] = &meshPlain{name: r.names[i], inits: &r.inits}
+		wgs[i] = r.m.Add(r.slots[i])
+	}
+	r.adds = int64(n)
+	waitAll(wgs)
+	return r, nil
+}
+
+// Remove removes k services, taken from all over the mesh in a random
+// order, and waits on each Remove's WaitGroup (done once the
+// EventServiceRemoved handlers have run; there are none here). At most
+// len(slots) services may be removed between two calls of Refill.
+func (r *RemoveBench) Remove(k int) error {
+	if len(r.emptied)+k > len(r.slots) {
+		return fmt.Errorf("removing %d more of %d services before a Refill", k, len(r.slots))
+	}
+	r.wgs = r.wgs[:0]
+	for range k {
+		i := r.order[r.next]
+		r.next = (r.next + 1) % len(r.order)
+		r.wgs = append(r.wgs, r.m.Remove(r.slots[i]))
+		r.slots[i] = nil
+		r.emptied = append(r.emptied, i)
+	}
+	r.removes += int64(k)
+	waitAll(r.wgs)
+	return nil
+}
+
+// Refill adds a new service in every slot Remove emptied and waits for
+// their Inits, bringing the mesh back to its size.
+func (r *RemoveBench) Refill() {
+	r.wgs = r.wgs[:0]
+	for _, i := range r.emptied {
+		r.slots[i] = &meshPlain{name: r.names[i], inits: &r.inits}
+		r.wgs = append(r.wgs, r.m.Add(r.slots[i]))
+	}
+	r.adds += int64(len(r.emptied))
+	r.emptied = r.emptied[:0]
+	waitAll(r.wgs)
+}
+
+// Close checks that the mesh holds exactly the services in the slots (every
+// removed service is gone, every added one is there) and that each Add led
+// to one Init, then shuts the mesh down.
+func (r *RemoveBench) Close() error {
+	defer r.m.Shutdown().Wait()
+	in := make(map[servicemesh.Service]bool, len(r.slots))
+	for _, s := range r.slots {
+		if s != nil {
+			in[s] = true
+		}
+	}
+	listed := r.m.Services()
+	if len(listed) == 0 || any(listed[0]) != any(r.m) {
+		return errors.New("Services does not list the mesh first")
+	}
+	listed = listed[1:]
+	if len(listed) != len(in) {
+		return fmt.Errorf("the mesh lists %d services after %d Removes, want %d", len(listed), r.removes, len(in))
+	}
+	for _, s := range listed {
+		if !in[s] {
+			return fmt.Errorf("the mesh lists %s, which was removed", s.Name())
+		}
+	}
+	return expect("Inits", r.inits.Load(), int(r.adds))
+}
+
+// meshAddedHandler counts the EventServiceAdded it is told of.
+type meshAddedHandler struct {
+	name  string
+	calls atomic.Int64
+}
+
+func (h *meshAddedHandler) Name() string                       { return h.name }
+func (h *meshAddedHandler) Init(servicemesh.Mesh)              {}
+func (h *meshAddedHandler) OnServiceAdded(servicemesh.Service) { h.calls.Add(1) }
+
+// FanOutBench is a mesh of services that each handle EventServiceAdded, to
+// which independent services are added one at a time.
+type FanOutBench struct {
+	m        servicemesh.Mesh
+	handlers []*meshAddedHandler
+	base     []int64      // each handler's calls once set up
+	extra    []*meshPlain // services added since the last Trim
+	inits    atomic.Int64
+	adds     int // services added by Add
+}
+
+// NewFanOutBench adds n services implementing
+// servicemesh.EventHandlerServiceAdded to a new mesh and waits until they
+// are initialized, and so until every EventServiceAdded of their own adding
+// has been handled.
+func NewFanOutBench(n int) (*FanOutBench, error) {
+	if n <= 0 {
+		return nil, errors.New("no handlers")
+	}
+	ns := serviceNames(n)
+	f := &FanOutBench{
+		m:        newMesh("fan-out"),
+		handlers: make([]*meshAddedHandler, n),
+		base:     make([]int64, n),
+	}
+	wgs := make([]*sync.WaitGroup, n)
+	for i := range n {
+		f.handlers[i] = &meshAddedHandler{name: ns[i]}
+		wgs[i] = f.m.Add(f.handlers[i])
+	}
+	waitAll(wgs)
+	for i, h := range f.handlers {
+		f.base[i] = h.calls.Load()
+	}
+	return f, nil
+}
+
+// Add adds one independent service and waits for its Init, which follows
+// its EventServiceAdded having been handled by every handler.
+func (f *FanOutBench) Add() {
+	s := &meshPlain{name: "extra", inits: &f.inits}
+	f.m.Add(s).Wait()
+	f.extra = append(f.extra, s)
+	f.adds++
+}
+
+// Trim removes the services Add added, so that the mesh keeps its size.
+func (f *FanOutBench) Trim() {
+	wgs := make([]*sync.WaitGroup, len(f.extra))
+	for i, s := range f.extra {
+		wgs[i] = f.m.Remove(s)
+	}
+	waitAll(wgs)
+	f.extra = f.extra[:0]
+}
+
+// Close shuts the mesh down and checks that every handler was called once
+// for each service Add added, and that each of those was initialized.
+func (f *FanOutBench) Close() error {
+	f.m.Shutdown().Wait()
+	for i, h := range f.handlers {
+		if got := h.calls.Load() - f.base[i]; got != int64(f.adds) {
+			return fmt.Errorf("handler %s was called %d times for %d services added", h.name, got, f.adds)
+		}
+	}
+	return expect("Inits of the added services", f.inits.Load(), f.adds)
 }
