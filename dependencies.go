@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// Dependency resolution: the errors, the settings, and what one attempt of a
+// service's resolver does and decides (resolve, await, runAttempt, finish).
+// Which goroutine runs an attempt, and when, is the scheduler's
+// (scheduler.go); an attempt's fields are owned by whoever runs it, the rest
+// of type resolution is guarded by scheduler.mu.
+
 const (
 	defaultResolutionTimeout = 30 * time.Second
 	defaultWarnDelay         = 5 * time.Second
@@ -317,16 +323,16 @@ func sameSnapshot(a, b []Service) bool {
 func (m *mesh) watch(e *entry) {
 	addrs := heldAddresses(e.svc)
 	var held []*entry
-	m.mu.Lock()
-	if m.byAddr == nil {
+	m.reg.mu.Lock()
+	if m.reg.byAddr == nil {
 		m.indexAddresses()
 	}
 	for _, a := range addrs {
-		if x := m.byAddr[a]; x != nil && x != e && !slices.Contains(held, x) {
+		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(held, x) {
 			held = append(held, x)
 		}
 	}
-	m.mu.Unlock()
+	m.reg.mu.Unlock()
 	s := &m.sched
 	s.mu.Lock()
 	defer s.mu.Unlock()

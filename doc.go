@@ -24,3 +24,40 @@
 // runs a service's code, and it recovers and logs a panic in that code so that
 // the other services go on.
 package servicemesh
+
+// How the core works, for a contributor (each part is in the file named for
+// it, with a comment saying what guards its state):
+//
+// Add reserves the service in the registry (registry.go) under the
+// registry's mutex, binds its handler interfaces to the fan-out of each event
+// (events.go) and calls SetLogger, then hands the service's lifecycle
+// (lifecycle.go) to a goroutine: the lane (startorder.go) for services
+// without dependencies, which runs their lifecycles one after another in the
+// order added and moves to a new goroutine when one gets stuck (an Init
+// running its loop, a handler waiting), or a goroutine of its own for a
+// service with dependencies. A lifecycle emits the service's events, resolves
+// its dependencies, begins its Init (recorded on the start stack, which
+// shutdown reads behind a fence so that no Init it does not know of begins
+// after it) and emits EventServiceInitialized.
+//
+// Resolution (dependencies.go, scheduler.go): the lifecycle goroutine runs
+// the first attempt, then sleeps. Later attempts are run by one scheduler
+// goroutine, one after another: polls, backing off to 40 ms and aligned so
+// that they fall due together, and broadcasts after any change, coalesced in
+// a window that grows with what the last broadcast cost. A waiter that holds
+// a service (found by reading its pointer fields, watch.go) is handed its
+// next attempt on its own goroutine the moment that service is initialized.
+// Resolvers share one immutable list of the services; the registry rebuilds
+// it lazily after a removal, and Remove itself leaves a hole in constant
+// time.
+//
+// Shutdown (shutdown.go, deadline.go, signals.go) is one goroutine: it
+// cancels resolutions, tells the handlers, stops the services whose Init
+// began, newest first (a run of services without dependencies concurrently),
+// never waiting for an Init, all within a budget, then waits for the mesh's
+// own goroutines (counted in busy). Signals reach each mesh through one
+// process-wide registration that is kept while any mesh listens.
+//
+// No lock is held while service code runs or while the mesh waits on the
+// event bus; service code is called through guard (panics.go), which turns a
+// panic into a logged *PanicError.

@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// Events: the event names, the table that binds the EventHandler*
+// interfaces, and the fan-outs that deliver an event to the handlers bound
+// for it. A fan-out's list is read without a lock and changed under its own
+// mutex.
+
 // Names of the events the mesh emits on its event bus (Mesh.Events).
 //
 // Events about one service carry that service as their first argument;

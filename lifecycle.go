@@ -83,7 +83,7 @@ func (m *mesh) lifecycle(e *entry) {
 	err := m.guard(e.name, "Init", func() { svc.Init(m) })
 	m.busy.Add(1)
 	e.inInit.Store(false)
-	if m.initsRunning.Add(-1) == 0 || m.stopping.Load() {
+	if m.starts.running.Add(-1) == 0 || m.stopping.Load() {
 		poke(m.idleWake) // see settleInits
 	}
 	reached = true
@@ -103,17 +103,17 @@ func (m *mesh) beginInit(e *entry) bool {
 	if e.gone.Load() {
 		return false
 	}
-	m.startMu.RLock()
-	defer m.startMu.RUnlock()
+	m.starts.fence.RLock()
+	defer m.starts.fence.RUnlock()
 	if m.stopping.Load() {
 		return false
 	}
 	e.state.store(StateStarting)
 	e.inInit.Store(true)
-	m.initsRunning.Add(1)
-	e.initSeq = m.inits.Add(1)
+	m.starts.running.Add(1)
+	e.initSeq = m.starts.seq.Add(1)
 	m.pushStarted(e, e)
-	m.stacked.Add(1)
+	m.starts.n.Add(1)
 	return true
 }
 
@@ -139,13 +139,38 @@ func (m *mesh) settle(e *entry, ok bool) {
 	m.pending.Add(-1)
 }
 
+// startStack records the Inits that began, for shutdown to stop them.
+type startStack struct {
+	seq atomic.Uint64 // numbers Inits in the order they begin
+	// running counts Inits that began and have not returned; reaching zero,
+	// or any Init returning during shutdown, pokes mesh.idleWake.
+	running atomic.Int64
+	// stack is a lock-free stack, linked through entry.nextStarted, of the
+	// entries whose Init began. Shutdown orders it by initSeq, when each
+	// Init began, and stops them newest first.
+	stack atomic.Pointer[entry]
+	// fence fences the beginning of Inits against shutdown: beginInit holds
+	// it shared while it checks stopping and pushes on stack; shutdown takes
+	// it once, exclusively, after setting stopping, so that every Init that
+	// began is on the stack it reads and no Init begins after. No user code
+	// runs under it.
+	fence sync.RWMutex
+	// mu serializes compactions of stack with the shutdown's read of it;
+	// pushes need no lock.
+	mu sync.Mutex
+	// n counts the entries on stack; removals counts Removes since the last
+	// compaction, which drops removed entries so that a mesh that adds and
+	// removes services for ever does not keep them.
+	n, removals atomic.Int64
+}
+
 // pushStarted pushes the chain first..last, linked through nextStarted, on
 // the stack of entries whose Init began.
 func (m *mesh) pushStarted(first, last *entry) {
 	for {
-		top := m.started.Load()
+		top := m.starts.stack.Load()
 		last.nextStarted = top
-		if m.started.CompareAndSwap(top, first) {
+		if m.starts.stack.CompareAndSwap(top, first) {
 			return
 		}
 	}
@@ -155,15 +180,15 @@ func (m *mesh) pushStarted(first, last *entry) {
 // removals since the last compaction rival what it holds, so the cost is
 // amortized over the Removes.
 func (m *mesh) compactStarted() {
-	if n := m.removals.Add(1); n < 64 || n < m.stacked.Load()/2 {
+	if n := m.starts.removals.Add(1); n < 64 || n < m.starts.n.Load()/2 {
 		return
 	}
-	m.stackMu.Lock()
-	defer m.stackMu.Unlock()
-	m.removals.Store(0)
+	m.starts.mu.Lock()
+	defer m.starts.mu.Unlock()
+	m.starts.removals.Store(0)
 	var first, last *entry
 	dropped := int64(0)
-	for e := m.started.Swap(nil); e != nil; {
+	for e := m.starts.stack.Swap(nil); e != nil; {
 		next := e.nextStarted
 		e.nextStarted = nil
 		if e.gone.Load() {
@@ -178,7 +203,7 @@ func (m *mesh) compactStarted() {
 		}
 		e = next
 	}
-	m.stacked.Add(-dropped)
+	m.starts.n.Add(-dropped)
 	if first != nil {
 		m.pushStarted(first, last)
 	}
@@ -189,15 +214,15 @@ func (m *mesh) compactStarted() {
 // numbers every Init that began, 1 to inits, so a slot per number orders
 // them without sorting.
 func (m *mesh) stopOrder() []*entry {
-	m.stackMu.Lock()
+	m.starts.mu.Lock()
 	var live []*entry
-	for e := m.started.Load(); e != nil; e = e.nextStarted {
+	for e := m.starts.stack.Load(); e != nil; e = e.nextStarted {
 		if !e.gone.Load() && e.state.load() != StateFailed {
 			live = append(live, e)
 		}
 	}
-	m.stackMu.Unlock()
-	inits := m.inits.Load()
+	m.starts.mu.Unlock()
+	inits := m.starts.seq.Load()
 	if inits > uint64(2*len(live)) { // sparse after many removals: sort
 		slices.SortFunc(live, func(a, b *entry) int { return cmp.Compare(b.initSeq, a.initSeq) })
 		return live
@@ -280,7 +305,7 @@ func (p *stateVar) from(x State, from ...State) bool {
 type entry struct {
 	svc        Service
 	name       string
-	seq        uint64         // order added; set under mesh.mu before use
+	seq        uint64         // order added; set under registry.mu before use
 	initSeq    uint64         // order its Init began; set before Init, read after it began
 	comparable bool           // svc can be a map key
 	zeroSize   bool           // svc is, or points to, a value of zero size: never a duplicate
@@ -296,7 +321,7 @@ type entry struct {
 	// one was added; set by Add, cleared by the lifecycle.
 	prev *entry
 
-	// Guarded by mesh.mu: slot is its index in the registry's svcs, -1
+	// Guarded by registry.mu: slot is its index in the registry's svcs, -1
 	// while it is not listed there. told and retired are made by Remove:
 	// told is closed once its EventServiceRemoved has been delivered
 	// (awaitTold false), retired once its lifecycle has ended too

@@ -13,6 +13,11 @@ import (
 	"time"
 )
 
+// Logging: the mesh-owned router every logger of the mesh writes through,
+// and its guards against handlers that panic or route records back to the
+// mesh. The router's handler is swapped atomically; its destination is
+// guarded by its mutex.
+
 // SetLogHandler routes every logger of the mesh through h; nil restores the
 // default text handler on the current destination. A handler that is, or
 // holds, one of this mesh's own handlers is refused with a warning: it would

@@ -11,6 +11,12 @@ import (
 	ee "github.com/gravestench/eventemitter"
 )
 
+// The mesh: New, and the mesh type, which composes the parts each file
+// owns (registry, lifecycle and start stack, lane, scheduler, fan-outs, log
+// router, shutdown) and adds Add and Remove, which step through them. Its own
+// fields are atomics and channels set by New; each part's comment says what
+// guards it.
+
 const defaultName = "Service Mesh"
 
 // New returns an empty mesh. The name is the given parts joined with a space,
@@ -31,8 +37,6 @@ func New(name ...string) Mesh {
 		name:     n,
 		events:   ee.New(),
 		logs:     newLogRouter(),
-		index:    make(map[Service]*entry),
-		retiring: make(map[Service]*entry),
 		sched:    newScheduler(),
 		down:     make(chan struct{}),
 		finished: make(chan struct{}),
@@ -43,9 +47,13 @@ func New(name ...string) Mesh {
 	}
 	m.logger = m.logs.logger(n)
 	m.fanOuts = m.newFanOuts()
-	m.svcs = []Service{m}
-	m.slots = []*entry{nil}
-	m.view = []Service{m}
+	m.reg.index = make(map[Service]*entry)
+	m.reg.retiring = make(map[Service]*entry)
+	m.reg.index = make(map[Service]*entry)
+	m.reg.retiring = make(map[Service]*entry)
+	m.reg.svcs = []Service{m}
+	m.reg.slots = []*entry{nil}
+	m.reg.view = []Service{m}
 	m.storeSnapshot()
 	m.timeout.Store(int64(defaultResolutionTimeout))
 	m.warnDelay.Store(int64(defaultWarnDelay))
@@ -65,9 +73,8 @@ type mesh struct {
 	logger  *slog.Logger
 	epoch   time.Time // when the mesh was made; polls align to it
 
-	timeout     atomic.Int64  // time.Duration; resolution timeout, <= 0 disables
-	stopTimeout atomic.Int64  // time.Duration; the shutdown's budget, <= 0 none
-	inits       atomic.Uint64 // numbers Inits in the order they begin
+	timeout     atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
+	stopTimeout atomic.Int64 // time.Duration; the shutdown's budget, <= 0 none
 	// stopTimeoutChanged is poked when stopTimeout changes, so that a
 	// shutdown under way recomputes its deadline (cap 1).
 	stopTimeoutChanged chan struct{}
@@ -76,40 +83,20 @@ type mesh struct {
 	pending atomic.Int64
 	// busy counts the goroutines the mesh started that shutdown waits for:
 	// lifecycles (except while they are inside Init, which shutdown never
-	// waits for), removals and the poller. Reaching zero pokes idleWake.
+	// waits for), the lane, removals and the scheduler. Reaching zero pokes
+	// idleWake.
 	busy     atomic.Int64
 	idleWake chan struct{} // cap 1
-	// initsRunning counts Inits that began and have not returned; reaching
-	// zero, or any Init returning during shutdown, pokes idleWake too.
-	initsRunning atomic.Int64
 	// changes counts services added, initialized or removed. Waiting
 	// resolvers note when they see it move, which tells how long the mesh
 	// has been quiet without a clock read on every change.
 	changes   atomic.Uint64
 	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
 
-	// started is a lock-free stack, linked through entry.nextStarted, of the
-	// entries whose Init began. Shutdown orders it by initSeq, when each
-	// Init began, and stops them newest first.
-	started atomic.Pointer[entry]
-	// startMu fences the beginning of Inits against shutdown: beginInit
-	// holds it shared while it checks stopping and pushes on started;
-	// shutdown takes it once, exclusively, after setting stopping, so that
-	// every Init that began is on the stack it reads and no Init begins
-	// after. No user code runs under it.
-	startMu sync.RWMutex
-	// stackMu serializes compactions of started with the shutdown's read
-	// of it; pushes need no lock.
-	stackMu sync.Mutex
-	// stacked counts the entries on started; removals counts Removes since
-	// the last compaction, which drops removed entries so that a mesh that
-	// adds and removes services for ever does not keep them.
-	stacked, removals atomic.Int64
+	// starts records the Inits that began (lifecycle.go).
+	starts startStack
 	// sched runs the resolvers of waiting services (scheduler.go).
 	sched scheduler
-	// snap is the list of services handed to resolvers, view[:n:n], stored
-	// under mu at every change and loaded without it.
-	snap atomic.Pointer[[]Service]
 
 	// stopping is set, and down closed, when shutdown begins: the flag
 	// cancels resolutions, the channel wakes Run. finished is closed when
@@ -125,33 +112,8 @@ type mesh struct {
 	// order added (startorder.go).
 	lane lane
 
-	mu sync.Mutex // guards every field below
-	// svcs is the mesh followed by its services, in the order added, with
-	// nil holes where services were removed (holes of them); slots holds
-	// the entry of each (nil for the mesh), and each entry its index there.
-	svcs  []Service
-	slots []*entry
-	holes int
-	// view holds the services of svcs, without holes, for resolvers. It is
-	// append-only and set to nil on removal, to be built anew when next
-	// asked for, so every view[:n:n] handed out stays as it was and
-	// resolvers share it without a copy each. It is apart from svcs so that
-	// a resolver that writes into its list, which it must not do, can only
-	// confuse other resolvers, never the registry.
-	view  []Service
-	index map[Service]*entry // entries of services whose value is comparable
-	odd   []*entry           // entries of other services: not comparable, or of zero size
-	// byAddr holds the entries of pointer-shaped services by address, for
-	// matching what resolvers hold; nil until a resolver first waits.
-	byAddr map[uintptr]*entry
-	// retiring holds removed entries until their lifecycle has ended and
-	// their EventServiceRemoved has been delivered, so that adding the same
-	// service again starts its new lifecycle only after both: the newest of
-	// each comparable service, and a list of the others.
-	retiring    map[Service]*entry
-	retiringOdd []*entry
-	seq         uint64 // numbers entries in the order added
-	shutting    bool   // shutdown has begun
+	// reg is the set of services (registry.go).
+	reg registry
 }
 
 // Name returns the mesh's name.
@@ -182,14 +144,14 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	// service that race with this one wait for this lifecycle through it.
 	e.done.Add(1)
 
-	m.mu.Lock()
+	m.reg.mu.Lock()
 	switch {
-	case m.shutting:
-		m.mu.Unlock()
+	case m.reg.shutting:
+		m.reg.mu.Unlock()
 		m.logger.Warn("Add ignored: the mesh is shutting down", "subject", name)
 		return doneWaitGroup()
 	case svc == Service(m) || (!e.zeroSize && m.lookupAs(svc, e.comparable) != nil):
-		m.mu.Unlock()
+		m.reg.mu.Unlock()
 		m.logger.Warn("Add ignored: the service is already in the mesh", "subject", name)
 		return doneWaitGroup()
 	}
@@ -206,7 +168,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	if !e.hasLogger && e.prev == nil {
 		m.publish(e)
 	}
-	m.mu.Unlock()
+	m.reg.mu.Unlock()
 
 	// A service added again while its previous lifecycle still runs, or
 	// while its removal is still being told, is set up by its new lifecycle
@@ -246,9 +208,9 @@ func (m *mesh) attach(e *entry, publish bool) {
 		e.steps.Add(1)
 	}
 	if publish {
-		m.mu.Lock()
+		m.reg.mu.Lock()
 		m.publish(e)
-		m.mu.Unlock()
+		m.reg.mu.Unlock()
 	}
 }
 
@@ -266,10 +228,10 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		m.logger.Warn("Remove ignored: the service is nil")
 		return doneWaitGroup()
 	}
-	m.mu.Lock()
+	m.reg.mu.Lock()
 	e := m.lookup(svc)
 	if e == nil {
-		m.mu.Unlock()
+		m.reg.mu.Unlock()
 		if name, err := m.serviceName(svc); err == nil {
 			m.logger.Warn("Remove ignored: the service is not in the mesh", "subject", name)
 		}
@@ -291,7 +253,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	m.wakeDependents(e)
 	m.sched.mu.Unlock()
 	m.busy.Add(1)
-	m.mu.Unlock()
+	m.reg.mu.Unlock()
 	m.changed()
 
 	if hs := e.handlers; hs != nil {
@@ -315,11 +277,11 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		if resolving != nil {
 			<-resolving
 		}
-		m.mu.Lock()
+		m.reg.mu.Lock()
 		e.awaitTold = false
 		close(e.told)
 		m.retireIfDone(e)
-		m.mu.Unlock()
+		m.reg.mu.Unlock()
 	}()
 	return &wg
 }

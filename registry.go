@@ -4,21 +4,58 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // The registry: which services are in the mesh, in the order added, how one
 // is found again (by value where Go can compare it, by identity where it
 // cannot, never at all for services of zero size), the list handed to
 // resolvers, and the removed services still retiring. Every field it uses is
-// guarded by mesh.mu, except the snapshot for resolvers, which is read
+// guarded by registry.mu, except the snapshot for resolvers, which is read
 // without a lock.
+
+// registry is the set of services of a mesh.
+type registry struct {
+	// snap is the list of services handed to resolvers, view[:n:n], stored
+	// under mu at every change and loaded without it.
+	snap atomic.Pointer[[]Service]
+
+	mu sync.Mutex // guards every field below, and the fields of entries said to be guarded by registry.mu
+	// svcs is the mesh followed by its services, in the order added, with
+	// nil holes where services were removed (holes of them); slots holds
+	// the entry of each (nil for the mesh), and each entry its index there.
+	svcs  []Service
+	slots []*entry
+	holes int
+	// view holds the services of svcs, without holes, for resolvers. It is
+	// append-only and set to nil on removal, to be built anew when next
+	// asked for, so every view[:n:n] handed out stays as it was and
+	// resolvers share it without a copy each. It is apart from svcs so that
+	// a resolver that writes into its list, which it must not do, can only
+	// confuse other resolvers, never the registry.
+	view  []Service
+	index map[Service]*entry // entries of services whose value is comparable
+	odd   []*entry           // entries of other services: not comparable, or of zero size
+	// byAddr holds the entries of pointer-shaped services by address, for
+	// matching what resolvers hold; nil until a resolver first waits.
+	byAddr map[uintptr]*entry
+	// retiring holds removed entries until their lifecycle has ended and
+	// their EventServiceRemoved has been delivered, so that adding the same
+	// service again starts its new lifecycle only after both: the newest of
+	// each comparable service, and a list of the others.
+	retiring    map[Service]*entry
+	retiringOdd []*entry
+	seq         uint64 // numbers entries in the order added
+	shutting    bool   // shutdown has begun
+}
 
 // Services returns a copy of the mesh's services, the mesh first.
 func (m *mesh) Services() []Service {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Service, 0, len(m.svcs)-m.holes)
-	for _, s := range m.svcs {
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	out := make([]Service, 0, len(m.reg.svcs)-m.reg.holes)
+	for _, s := range m.reg.svcs {
 		if s != nil {
 			out = append(out, s)
 		}
@@ -30,28 +67,28 @@ func (m *mesh) Services() []Service {
 // capacity equals its length, so appending to it copies. After a removal it
 // is built anew by the first resolver that asks.
 func (m *mesh) snapshot() []Service {
-	if p := m.snap.Load(); p != nil {
+	if p := m.reg.snap.Load(); p != nil {
 		return *p
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.view == nil {
-		m.view = make([]Service, 0, len(m.svcs)-m.holes)
-		for _, s := range m.svcs {
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	if m.reg.view == nil {
+		m.reg.view = make([]Service, 0, len(m.reg.svcs)-m.reg.holes)
+		for _, s := range m.reg.svcs {
 			if s != nil {
-				m.view = append(m.view, s)
+				m.reg.view = append(m.reg.view, s)
 			}
 		}
 		m.storeSnapshot()
 	}
-	return *m.snap.Load()
+	return *m.reg.snap.Load()
 }
 
 // storeSnapshot publishes the current view to resolvers. The caller holds mu
 // (or is New).
 func (m *mesh) storeSnapshot() {
-	s := m.view[:len(m.view):len(m.view)]
-	m.snap.Store(&s)
+	s := m.reg.view[:len(m.reg.view):len(m.reg.view)]
+	m.reg.snap.Store(&s)
 }
 
 // stillRetiring returns the newest removed entry of svc that is still
@@ -59,10 +96,10 @@ func (m *mesh) storeSnapshot() {
 // holds mu.
 func (m *mesh) stillRetiring(svc Service, comparable bool) *entry {
 	if comparable {
-		return m.retiring[svc]
+		return m.reg.retiring[svc]
 	}
-	for i := len(m.retiringOdd) - 1; i >= 0; i-- {
-		if x := m.retiringOdd[i]; sameService(x.svc, svc) {
+	for i := len(m.reg.retiringOdd) - 1; i >= 0; i-- {
+		if x := m.reg.retiringOdd[i]; sameService(x.svc, svc) {
 			return x
 		}
 	}
@@ -78,9 +115,9 @@ func (m *mesh) retire(e *entry) {
 	switch {
 	case e.zeroSize: // never looked for
 	case e.comparable:
-		m.retiring[e.svc] = e // the newest; an older one is waited for by it
+		m.reg.retiring[e.svc] = e // the newest; an older one is waited for by it
 	default:
-		m.retiringOdd = append(m.retiringOdd, e)
+		m.reg.retiringOdd = append(m.reg.retiringOdd, e)
 	}
 }
 
@@ -93,8 +130,8 @@ func (m *mesh) retired(e *entry) {
 	if !e.gone.Load() {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
 	if e.awaitLife {
 		e.awaitLife = false
 		m.retireIfDone(e)
@@ -110,12 +147,12 @@ func (m *mesh) retireIfDone(e *entry) {
 	switch {
 	case e.zeroSize:
 	case e.comparable:
-		if m.retiring[e.svc] == e {
-			delete(m.retiring, e.svc)
+		if m.reg.retiring[e.svc] == e {
+			delete(m.reg.retiring, e.svc)
 		}
 	default:
-		if i := slices.Index(m.retiringOdd, e); i >= 0 {
-			m.retiringOdd = slices.Delete(m.retiringOdd, i, i+1)
+		if i := slices.Index(m.reg.retiringOdd, e); i >= 0 {
+			m.reg.retiringOdd = slices.Delete(m.reg.retiringOdd, i, i+1)
 		}
 	}
 	close(e.retired)
@@ -127,11 +164,11 @@ func (m *mesh) publish(e *entry) {
 	if e.gone.Load() || e.slot >= 0 {
 		return
 	}
-	e.slot = len(m.svcs)
-	m.svcs = appendDoubling(m.svcs, e.svc)
-	m.slots = appendDoubling(m.slots, e)
-	if m.view != nil {
-		m.view = appendDoubling(m.view, e.svc)
+	e.slot = len(m.reg.svcs)
+	m.reg.svcs = appendDoubling(m.reg.svcs, e.svc)
+	m.reg.slots = appendDoubling(m.reg.slots, e)
+	if m.reg.view != nil {
+		m.reg.view = appendDoubling(m.reg.view, e.svc)
 		m.storeSnapshot()
 	}
 	if m.sched.nwaiting.Load() > 0 {
@@ -144,16 +181,16 @@ func (m *mesh) publish(e *entry) {
 // reserve enters e in the index, so that lookups find it; Add then
 // publishes it in svcs. The caller holds mu.
 func (m *mesh) reserve(e *entry) {
-	m.seq++
-	e.seq = m.seq
+	m.reg.seq++
+	e.seq = m.reg.seq
 	if e.comparable && !e.zeroSize {
-		m.index[e.svc] = e
+		m.reg.index[e.svc] = e
 	} else {
-		m.odd = append(m.odd, e)
+		m.reg.odd = append(m.reg.odd, e)
 	}
-	if m.byAddr != nil {
+	if m.reg.byAddr != nil {
 		if a := addressOf(e.svc); a != 0 {
-			m.byAddr[a] = e
+			m.reg.byAddr[a] = e
 		}
 	}
 }
@@ -164,23 +201,23 @@ func (m *mesh) reserve(e *entry) {
 // The caller holds mu.
 func (m *mesh) unregister(e *entry) {
 	if e.slot >= 0 {
-		m.svcs[e.slot], m.slots[e.slot] = nil, nil
+		m.reg.svcs[e.slot], m.reg.slots[e.slot] = nil, nil
 		e.slot = -1
-		m.holes++
-		m.view = nil
-		m.snap.Store(nil)
-		if m.holes >= 64 && 2*m.holes >= len(m.svcs) {
+		m.reg.holes++
+		m.reg.view = nil
+		m.reg.snap.Store(nil)
+		if m.reg.holes >= 64 && 2*m.reg.holes >= len(m.reg.svcs) {
 			m.squeeze()
 		}
 	}
 	if e.comparable && !e.zeroSize {
-		delete(m.index, e.svc)
-	} else if i := slices.Index(m.odd, e); i >= 0 {
-		m.odd = slices.Delete(m.odd, i, i+1)
+		delete(m.reg.index, e.svc)
+	} else if i := slices.Index(m.reg.odd, e); i >= 0 {
+		m.reg.odd = slices.Delete(m.reg.odd, i, i+1)
 	}
-	if m.byAddr != nil {
-		if a := addressOf(e.svc); a != 0 && m.byAddr[a] == e {
-			delete(m.byAddr, a)
+	if m.reg.byAddr != nil {
+		if a := addressOf(e.svc); a != 0 && m.reg.byAddr[a] == e {
+			delete(m.reg.byAddr, a)
 		}
 	}
 }
@@ -188,19 +225,19 @@ func (m *mesh) unregister(e *entry) {
 // squeeze removes the holes from svcs and slots, keeping the order. The
 // caller holds mu.
 func (m *mesh) squeeze() {
-	svcs := make([]Service, 0, max(2*(len(m.svcs)-m.holes), 8))
+	svcs := make([]Service, 0, max(2*(len(m.reg.svcs)-m.reg.holes), 8))
 	slots := make([]*entry, 0, cap(svcs))
-	for i, s := range m.svcs {
+	for i, s := range m.reg.svcs {
 		if s == nil {
 			continue
 		}
-		if e := m.slots[i]; e != nil {
+		if e := m.reg.slots[i]; e != nil {
 			e.slot = len(svcs)
 		}
 		svcs = append(svcs, s)
-		slots = append(slots, m.slots[i])
+		slots = append(slots, m.reg.slots[i])
 	}
-	m.svcs, m.slots, m.holes = svcs, slots, 0
+	m.reg.svcs, m.reg.slots, m.reg.holes = svcs, slots, 0
 }
 
 // lookup finds the entry of svc, without ever comparing values that Go
@@ -208,7 +245,7 @@ func (m *mesh) squeeze() {
 // the earliest added of those the same as svc. The caller holds mu.
 func (m *mesh) lookup(svc Service) *entry {
 	if zeroSized(svc) {
-		for _, e := range m.odd {
+		for _, e := range m.reg.odd {
 			if e.zeroSize && sameService(e.svc, svc) {
 				return e
 			}
@@ -222,9 +259,9 @@ func (m *mesh) lookup(svc Service) *entry {
 // comparable or not. The caller holds mu.
 func (m *mesh) lookupAs(svc Service, comparable bool) *entry {
 	if comparable {
-		return m.index[svc]
+		return m.reg.index[svc]
 	}
-	for _, e := range m.odd {
+	for _, e := range m.reg.odd {
 		if !e.comparable && !e.zeroSize && sameService(e.svc, svc) {
 			return e
 		}

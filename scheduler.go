@@ -39,7 +39,7 @@ import (
 //
 // The scheduler's fields, and the resolution fields of waiting entries
 // (type resolution), are guarded by scheduler.mu, which is never held while
-// a resolver runs. Lock order: mesh.mu before scheduler.mu.
+// a resolver runs. Lock order: registry.mu before scheduler.mu.
 
 const (
 	// broadcastDelay is the shortest time between a change and the

@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// Shutdown: Run, Shutdown, the stop of the services in order within the
+// budget, and what is reported when something does not stop. All of it runs
+// on the shutdown goroutine the first Shutdown call starts, except Run and
+// Shutdown themselves; its clock (stopClock) is that goroutine's alone.
+
 // Run emits EventRuntimeRunLoopInitiated and blocks until SIGINT or SIGTERM
 // arrives or Shutdown is called, then returns once shutdown has completed.
 // A signal that arrived before Run was called (the mesh listens from New on)
@@ -26,10 +31,10 @@ func (m *mesh) Run() {
 // Shutdown starts the shutdown once and returns the WaitGroup every caller
 // shares. See Mesh.Shutdown.
 func (m *mesh) Shutdown() *sync.WaitGroup {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.shutting {
-		m.shutting = true
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	if !m.reg.shutting {
+		m.reg.shutting = true
 		m.stopping.Store(true)
 		m.queueAll() // to cancel them
 		m.shutdownWG.Add(1)
@@ -63,8 +68,8 @@ func (m *mesh) shutdown() {
 	}
 
 	// No Init begins from here on, and every one that began is on the stack.
-	m.startMu.Lock()
-	m.startMu.Unlock() //nolint:staticcheck // an empty critical section: a fence
+	m.starts.fence.Lock()
+	m.starts.fence.Unlock() //nolint:staticcheck // an empty critical section: a fence
 	order := m.stopOrder()
 	for len(order) > 0 {
 		n := 1
@@ -179,16 +184,16 @@ const initSettle = 100 * time.Millisecond
 // reports whether it waited.
 func (m *mesh) settleInits(clock *stopClock) bool {
 	told := func() bool {
-		m.stackMu.Lock()
-		defer m.stackMu.Unlock()
-		for e := m.started.Load(); e != nil; e = e.nextStarted {
+		m.starts.mu.Lock()
+		defer m.starts.mu.Unlock()
+		for e := m.starts.stack.Load(); e != nil; e = e.nextStarted {
 			if _, ok := e.svc.(HasGracefulShutdown); ok && e.inInit.Load() && e.state.load() == StateStopped {
 				return true
 			}
 		}
 		return false
 	}
-	if m.initsRunning.Load() == 0 || !told() {
+	if m.starts.running.Load() == 0 || !told() {
 		return false
 	}
 	settled := time.NewTimer(initSettle)
@@ -314,10 +319,10 @@ func (m *mesh) unsettled() []string {
 // stillInInit names the first services, newest Init first, whose Init has
 // begun and not returned.
 func (m *mesh) stillInInit() []string {
-	m.stackMu.Lock()
-	defer m.stackMu.Unlock()
+	m.starts.mu.Lock()
+	defer m.starts.mu.Unlock()
 	var names []string
-	for e := m.started.Load(); e != nil && len(names) < maxNamed; e = e.nextStarted {
+	for e := m.starts.stack.Load(); e != nil && len(names) < maxNamed; e = e.nextStarted {
 		if e.inInit.Load() {
 			names = append(names, e.name)
 		}
@@ -327,10 +332,10 @@ func (m *mesh) stillInInit() []string {
 
 // named names the first services, in the order added, in one of states.
 func (m *mesh) named(states ...State) []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
 	var names []string
-	for _, e := range m.slots {
+	for _, e := range m.reg.slots {
 		if e != nil && slices.Contains(states, e.state.load()) {
 			if len(names) == maxNamed {
 				break

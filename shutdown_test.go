@@ -166,7 +166,7 @@ func TestRemovedServicesAreNotRetained(t *testing.T) {
 		m.Add(s).Wait()
 		m.Remove(s).Wait()
 	}
-	assert.Less(t, m.stacked.Load(), int64(200), "removed services are dropped from the stop order")
+	assert.Less(t, m.starts.n.Load(), int64(200), "removed services are dropped from the stop order")
 	order := m.stopOrder()
 	assert.Equal(t, []*entry{m.lookup(keep)}, order)
 	m.Shutdown().Wait()

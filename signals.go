@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// Signals: each mesh's signal goroutine, from New until its shutdown has
+// completed, and the process-wide anchor that feeds them (guarded by its own
+// mutex, never held while service code runs).
+
 // exit ends the process; a variable so that nothing else in the package
 // calls os.Exit.
 var exit = os.Exit

@@ -104,10 +104,10 @@ func addressOf(svc Service) uintptr {
 // address, the first time a resolver has to be matched against them; from
 // then on reserve and unregister keep it. The caller holds mu.
 func (m *mesh) indexAddresses() {
-	m.byAddr = make(map[uintptr]*entry, len(m.index))
-	for _, e := range m.index {
+	m.reg.byAddr = make(map[uintptr]*entry, len(m.reg.index))
+	for _, e := range m.reg.index {
 		if a := addressOf(e.svc); a != 0 {
-			m.byAddr[a] = e
+			m.reg.byAddr[a] = e
 		}
 	}
 }
