@@ -39,8 +39,10 @@ type Mesh interface {
 	// while its removal is still being told, is set up (handlers, logger,
 	// listing) by its new lifecycle once both are over: its methods never
 	// run concurrently with themselves, and it never hears of its own
-	// removal. Waiting on such an Add from the service's own callbacks, or
-	// from a handler of its EventServiceRemoved, waits for itself.
+	// removal. If shutdown begins meanwhile, it is never set up and its
+	// WaitGroup is done. Waiting on such an Add from the service's own
+	// callbacks, or from a handler of its EventServiceRemoved, waits for
+	// itself.
 	Add(Service) *sync.WaitGroup
 	// Remove takes a service out of the mesh: its event handlers are
 	// unbound, a pending dependency resolution is canceled, and
@@ -68,9 +70,9 @@ type Mesh interface {
 	// then emits nothing and returns once it has completed, as it does
 	// after Shutdown. While the shutdown runs, a second signal names what
 	// is still stopping and exits the process with status 1. Calling Run
-	// from SetLogger, ResolveDependencies, DependenciesResolved, Init or a
+	// from SetLogger, ResolveDependencies, DependenciesResolved or a
 	// lifecycle handler blocks that callback until the shutdown is over,
-	// which never happens if the shutdown waits for that callback.
+	// which waits for that callback until the deadline.
 	Run()
 	// Shutdown starts the shutdown, once, and returns a WaitGroup that is
 	// done when it has completed. Every call returns the same WaitGroup.
@@ -80,9 +82,9 @@ type Mesh interface {
 	// running (a service that runs its loop inside Init is told to end it
 	// by its OnShutdown). It is bounded by SetShutdownTimeout (25 s by
 	// default). Waiting on the WaitGroup from inside SetLogger,
-	// ResolveDependencies, DependenciesResolved, Init, OnShutdown or a
-	// lifecycle event handler waits for itself and never returns, or
-	// returns only at the deadline.
+	// ResolveDependencies, DependenciesResolved, OnShutdown or a lifecycle
+	// event handler waits for itself until the deadline, or for ever when
+	// the budget is none; from Init it returns once the shutdown completes.
 	Shutdown() *sync.WaitGroup
 	// SetLogHandler makes every logger the mesh handed out, or will hand
 	// out, write through handler. nil restores the default text handler.

@@ -27,7 +27,8 @@ const defaultName = "Service Mesh"
 // The mesh listens for SIGINT and SIGTERM from New on, so that a signal which
 // arrives while main is still adding services, or waiting on Add(...).Wait(),
 // starts a graceful shutdown instead of killing the process (see Mesh.Run).
-// It stops listening once its shutdown has completed.
+// It stops listening once its shutdown has completed; a mesh that is never
+// shut down keeps them caught for as long as the process runs.
 func New(name ...string) Mesh {
 	n := strings.Join(name, " ")
 	if n == "" {

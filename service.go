@@ -13,10 +13,10 @@ import "log/slog"
 // the mesh never waits for it to return, and tells it to end through
 // OnShutdown (see HasGracefulShutdown).
 // A service removed and added again is initialized again. Init may call any
-// Mesh method, including
-// Add(...).Wait() and Shutdown(); waiting on Shutdown's WaitGroup from inside
-// Init waits for itself and never returns. A panic in Init is recovered and
-// logged, and the service counts as not initialized.
+// Mesh method, including Add(...).Wait() and Shutdown().Wait() (shutdown
+// does not wait for Init; Run there returns once the shutdown it starts, or
+// awaits, has completed). A panic in Init is recovered and logged, and the
+// service counts as not initialized.
 type Service interface {
 	Init(mesh Mesh)
 	Name() string
