@@ -108,7 +108,7 @@ func (m *mesh) resolve(e *entry, about []any) bool {
 		if errors.Is(err, ErrDependencyResolutionCanceled) { // routine: Remove or Shutdown
 			m.debug("dependency resolution canceled", "subject", e.name, "reason", err.(*ResolutionError).Reason)
 		} else {
-			m.logger.Error("dependency resolution failed", "subject", e.name, "error", err)
+			m.fail(e, "resolve", err)
 		}
 		m.emit(EventDependencyResolutionFailed, e.svc, err)
 		return false
@@ -241,6 +241,7 @@ func (m *mesh) finish(e *entry, err error) {
 	e.finished, e.attempting, e.queued = true, false, false
 	e.watched = nil
 	e.err = err
+	e.resolveTook.Store(int64(time.Since(e.start)))
 	if e.state.load() == StateResolving {
 		if err != nil {
 			e.state.store(StateFailed)

@@ -35,6 +35,10 @@ const (
 	EventDependencyResolutionStarted = "runtime dependency resolution start"
 	EventDependencyResolutionEnded   = "runtime dependency resolution end"
 	EventDependencyResolutionFailed  = "runtime dependency resolution failed"
+
+	// EventServiceFailed carries (Service, *ServiceError): a service's
+	// resolution, Init or stop failed (see RunContext).
+	EventServiceFailed = "service failed"
 )
 
 // Aliases kept for programs written against the original library.
@@ -69,24 +73,8 @@ var handlerBindings = []handlerBinding{
 	onService(EventDependencyResolutionEnded, EventHandlerDependencyResolutionEnded.OnDependencyResolutionEnded),
 	onNothing(EventRuntimeRunLoopInitiated, EventHandlerServiceMeshRunLoopInitiated.OnServiceMeshRunLoopInitiated),
 	onNothing(EventRuntimeShutdownInitiated, EventHandlerServiceMeshShutdownInitiated.OnServiceMeshShutdownInitiated),
-	{EventDependencyResolutionFailed, func(m *mesh, svc Service, name string) func(...any) {
-		h, ok := svc.(EventHandlerDependencyResolutionFailed)
-		if !ok {
-			return nil
-		}
-		return func(args ...any) {
-			subject, ok1 := argService(args)
-			var err error
-			if len(args) > 1 {
-				err, _ = args[1].(error)
-			}
-			if !ok1 {
-				m.badArgs(name, EventDependencyResolutionFailed, args)
-				return
-			}
-			m.guard(name, "OnDependencyResolutionFailed", func() { h.OnDependencyResolutionFailed(subject, err) })
-		}
-	}},
+	onServiceErr(EventDependencyResolutionFailed, EventHandlerDependencyResolutionFailed.OnDependencyResolutionFailed),
+	onServiceErr(EventServiceFailed, EventHandlerServiceFailed.OnServiceFailed),
 }
 
 // onService binds a handler interface H whose method takes the subject service.
@@ -103,6 +91,29 @@ func onService[H any](event string, call func(H, Service)) handlerBinding {
 				return
 			}
 			m.guard(name, "handler for "+event, func() { call(h, subject) })
+		}
+	}}
+}
+
+// onServiceErr binds a handler interface H whose method takes the subject
+// service and an error.
+func onServiceErr[H any](event string, call func(H, Service, error)) handlerBinding {
+	return handlerBinding{event, func(m *mesh, svc Service, name string) func(...any) {
+		h, ok := svc.(H)
+		if !ok {
+			return nil
+		}
+		return func(args ...any) {
+			subject, ok := argService(args)
+			if !ok {
+				m.badArgs(name, event, args)
+				return
+			}
+			var err error
+			if len(args) > 1 {
+				err, _ = args[1].(error)
+			}
+			m.guard(name, "handler for "+event, func() { call(h, subject, err) })
 		}
 	}}
 }

@@ -179,3 +179,9 @@ type EventHandlerDependencyResolutionEnded interface {
 type EventHandlerDependencyResolutionFailed interface {
 	OnDependencyResolutionFailed(Service, error)
 }
+
+// EventHandlerServiceFailed receives every service that failed, and why:
+// a *ServiceError (see RunContext).
+type EventHandlerServiceFailed interface {
+	OnServiceFailed(Service, error)
+}

@@ -25,7 +25,7 @@ func (m *mesh) lifecycle(e *entry) {
 	if e.resolution != nil || e.prev != nil { // on a goroutine of its own
 		defer m.busyDone()
 	}
-	defer e.done.Done()
+	defer e.addDone()
 	defer m.retired(e)
 	if p := e.prev; p != nil {
 		e.prev = nil
@@ -70,8 +70,11 @@ func (m *mesh) lifecycle(e *entry) {
 	if !emit(EventServiceEventsBound) || (e.hasLogger && !emit(EventServiceLoggerBound)) || !emit(EventServiceAdded) {
 		return
 	}
-	if e.resolution != nil && !m.resolve(e, about) {
-		return
+	if e.resolution != nil {
+		if !m.resolve(e, about) {
+			return
+		}
+		m.recordDependencies(e)
 	}
 	if !m.beginInit(e) {
 		return
@@ -80,15 +83,20 @@ func (m *mesh) lifecycle(e *entry) {
 	// Shutdown never waits for an Init: a service may run its loop inside
 	// Init until its OnShutdown tells it to end.
 	m.busyDone()
-	err := m.guard(e.name, "Init", func() { svc.Init(m) })
+	began := time.Now()
+	ok := m.callInit(e)
+	e.initTook.Store(int64(time.Since(began)))
 	m.busy.Add(1)
 	e.inInit.Store(false)
 	if m.starts.running.Add(-1) == 0 || m.stopping.Load() {
 		poke(m.idleWake) // see settleInits
 	}
 	reached = true
-	m.settle(e, err == nil)
-	if err != nil {
+	if ok {
+		m.recordDependencies(e)
+	}
+	m.settle(e, ok)
+	if !ok {
 		return
 	}
 	m.debug("service initialized", "subject", e.name)
@@ -282,11 +290,17 @@ func (s *State) UnmarshalText(text []byte) error {
 	return fmt.Errorf("servicemesh: unknown state %q", text)
 }
 
-// stateVar holds a State for concurrent use.
-type stateVar struct{ v atomic.Uint32 }
+// stateVar holds a State for concurrent use, and when it was entered.
+type stateVar struct {
+	v     atomic.Uint32
+	since atomic.Int64 // UnixNano of the last change
+}
 
-func (p *stateVar) load() State   { return State(p.v.Load()) }
-func (p *stateVar) store(x State) { p.v.Store(uint32(x)) }
+func (p *stateVar) load() State { return State(p.v.Load()) }
+func (p *stateVar) store(x State) {
+	p.v.Store(uint32(x))
+	p.since.Store(time.Now().UnixNano())
+}
 
 // from moves to x if the state is one of from, and reports whether it did.
 func (p *stateVar) from(x State, from ...State) bool {
@@ -296,6 +310,7 @@ func (p *stateVar) from(x State, from ...State) bool {
 			return false
 		}
 		if p.v.CompareAndSwap(cur, uint32(x)) {
+			p.since.Store(time.Now().UnixNano())
 			return true
 		}
 	}
@@ -327,6 +342,9 @@ type entry struct {
 	// (awaitTold false), retired once its lifecycle has ended too
 	// (awaitLife false).
 	slot                 int
+	hidden               bool     // failed: not in the list handed to resolvers
+	dependsOn            []*entry // the services it holds (graph.go)
+	holdsMesh            bool     // it holds the Mesh (graph.go)
 	told, retired        chan struct{}
 	awaitLife, awaitTold bool
 
@@ -337,6 +355,16 @@ type entry struct {
 	inUserCode atomic.Bool
 
 	handlers *handlerSet // nil if it implements no handler interface
+
+	// What Status reports, written once each, read without a lock:
+	resolveTook, initTook, stopTook atomic.Int64 // time.Duration
+	lastErr                         atomic.Pointer[string]
+	// startOver is set once Init returned or timed out, whichever first;
+	// stopOver once the stop's budget ran out for it. doneOnce makes Add's
+	// WaitGroup done once, at the end of the lifecycle or at a start
+	// timeout.
+	startOver, stopOver atomic.Bool
+	doneOnce            sync.Once
 
 	watchers map[*entry]struct{} // resolvers holding this service; guarded by scheduler.mu
 
@@ -379,6 +407,15 @@ type resolution struct {
 	warned     bool          // the slow resolution was reported
 	seen       uint64        // mesh.changes when last seen to move
 	seenAt     time.Time     // and when
+}
+
+// addDone makes e's Add WaitGroup done, once.
+func (e *entry) addDone() { e.doneOnce.Do(e.done.Done) }
+
+// setError keeps err's text for Status.
+func (e *entry) setError(err error) {
+	s := err.Error()
+	e.lastErr.Store(&s)
 }
 
 func newEntry(svc Service, name string) *entry {

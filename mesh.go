@@ -1,6 +1,7 @@
 package servicemesh
 
 import (
+	"context"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -47,6 +48,7 @@ func New(name ...string) Mesh {
 		stopTimeoutChanged: make(chan struct{}, 1),
 	}
 	m.logger = m.logs.logger(n)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.fanOuts = m.newFanOuts()
 	m.reg.index = make(map[Service]*entry)
 	m.reg.retiring = make(map[Service]*entry)
@@ -74,8 +76,15 @@ type mesh struct {
 	logger  *slog.Logger
 	epoch   time.Time // when the mesh was made; polls align to it
 
-	timeout     atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
-	stopTimeout atomic.Int64 // time.Duration; the shutdown's budget, <= 0 none
+	timeout      atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
+	stopTimeout  atomic.Int64 // time.Duration; the shutdown's budget, <= 0 none
+	startTimeout atomic.Int64 // time.Duration; how long one Init may take, <= 0 no limit
+	// ctx ends when shutdown begins (cancel); InitContext's contexts derive
+	// from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// failures are the failures of the run, for RunContext (failures.go).
+	failures failureLog
 	// stopTimeoutChanged is poked when stopTimeout changes, so that a
 	// shutdown under way recomputes its deadline (cap 1).
 	stopTimeoutChanged chan struct{}

@@ -74,8 +74,8 @@ func (m *mesh) snapshot() []Service {
 	defer m.reg.mu.Unlock()
 	if m.reg.view == nil {
 		m.reg.view = make([]Service, 0, len(m.reg.svcs)-m.reg.holes)
-		for _, s := range m.reg.svcs {
-			if s != nil {
+		for i, s := range m.reg.svcs {
+			if s != nil && (m.reg.slots[i] == nil || !m.reg.slots[i].hidden) {
 				m.reg.view = append(m.reg.view, s)
 			}
 		}
@@ -89,6 +89,21 @@ func (m *mesh) snapshot() []Service {
 func (m *mesh) storeSnapshot() {
 	s := m.reg.view[:len(m.reg.view):len(m.reg.view)]
 	m.reg.snap.Store(&s)
+}
+
+// hide takes e, which failed, out of the list handed to resolvers, so that
+// no dependent finds it from now on; Services still lists it.
+func (r *registry) hide(e *entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.hidden {
+		return
+	}
+	e.hidden = true
+	if e.slot >= 0 {
+		r.view = nil
+		r.snap.Store(nil)
+	}
 }
 
 // stillRetiring returns the newest removed entry of svc that is still

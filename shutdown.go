@@ -1,6 +1,7 @@
 package servicemesh
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 	if !m.reg.shutting {
 		m.reg.shutting = true
 		m.stopping.Store(true)
+		m.cancel()
 		m.queueAll() // to cancel them
 		m.shutdownWG.Add(1)
 		close(m.down)
@@ -109,7 +111,9 @@ func (m *mesh) stop(group []*entry, clock *stopClock) {
 		if e.gone.Load() || !e.state.from(StateStopping, StateStarting, StateRunning) {
 			continue
 		}
-		if _, ok := e.svc.(HasGracefulShutdown); ok {
+		_, legacy := e.svc.(HasGracefulShutdown)
+		_, withCtx := e.svc.(HasShutdownContext)
+		if legacy || withCtx {
 			stoppers = append(stoppers, e)
 		} else {
 			e.state.store(StateStopped)
@@ -131,6 +135,7 @@ func (m *mesh) stop(group []*entry, clock *stopClock) {
 	}
 	defer m.warnIfSlow("OnShutdown to return", unfinished)()
 
+	ctx, cancel := clock.context() // carries the deadline to OnShutdownContext
 	var next atomic.Int64
 	left := atomic.Int64{}
 	left.Store(int64(len(stoppers)))
@@ -143,10 +148,13 @@ func (m *mesh) stop(group []*entry, clock *stopClock) {
 			}
 			e := stoppers[i]
 			m.debug("stopping service", "subject", e.name)
-			_ = m.guard(e.name, "OnShutdown", e.svc.(HasGracefulShutdown).OnShutdown)
-			e.state.v.CompareAndSwap(uint32(StateStopping), uint32(StateStopped))
+			began := time.Now()
+			m.callStop(ctx, e)
+			e.stopTook.Store(int64(time.Since(began)))
+			e.state.from(StateStopped, StateStopping)
 			finished[i].Store(true)
 			if left.Add(-1) == 0 {
+				cancel()
 				close(done)
 			}
 		}
@@ -155,6 +163,12 @@ func (m *mesh) stop(group []*entry, clock *stopClock) {
 		go work()
 	}
 	if !clock.wait(done) {
+		cancel() // past its deadline already
+		for i, e := range stoppers {
+			if !finished[i].Load() {
+				m.stopTimedOut(e)
+			}
+		}
 		m.logger.Error("shutdown deadline passed: leaving behind OnShutdown calls that have not returned, and stopping the services they depend on",
 			"timeout", clock.budget(), "services", unfinished())
 	}
@@ -294,6 +308,14 @@ func (c *stopClock) wait(ch <-chan struct{}) bool {
 		case <-c.m.stopTimeoutChanged:
 		}
 	}
+}
+
+// context returns a context that ends at the deadline now in force.
+func (c *stopClock) context() (context.Context, context.CancelFunc) {
+	if at, ok := c.deadline(); ok {
+		return context.WithDeadline(context.Background(), at)
+	}
+	return context.WithCancel(context.Background())
 }
 
 // expire starts the grace, once.

@@ -1,0 +1,169 @@
+package servicemesh
+
+// The dependency graph: who depends on whom, as far as the mesh can see, for
+// the order of the stop and for Status and Graph. An entry's edges are
+// guarded by registry.mu.
+//
+// A service depends on the services it holds a reference to after its
+// resolution and after its Init: a pointer or interface field of the struct
+// the service points to that refers to another service of the mesh, also in
+// structs it embeds or holds by value, maxFieldDepth levels deep (watch.go
+// reads the fields; slices, maps and what pointers point to are not looked
+// into). A service that holds the Mesh itself may look any service up while
+// it stops, so it depends on every service whose Init began before its own.
+// The graph is best-effort: a reference kept elsewhere (in a closure, a
+// slice, a global) is not seen, nor one to a service of zero size (they
+// cannot be told apart).
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unsafe"
+)
+
+// recordDependencies adds to e's edges the services e holds now. Called by
+// e's lifecycle goroutine after its resolution and after its Init.
+func (m *mesh) recordDependencies(e *entry) {
+	addrs := heldAddresses(e.svc)
+	if len(addrs) == 0 {
+		return
+	}
+	self := uintptr(unsafe.Pointer(m))
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	if m.reg.byAddr == nil {
+		m.indexAddresses()
+	}
+	for _, a := range addrs {
+		if a == self {
+			e.holdsMesh = true
+			continue
+		}
+		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(e.dependsOn, x) {
+			e.dependsOn = append(e.dependsOn, x)
+		}
+	}
+}
+
+// DependencyGraph is the dependency graph of a mesh's services, as the mesh
+// sees it (see the top of graph.go, and Graph). Nodes are in the order the
+// services were added; an edge From -> To means From depends on To, so To
+// stops only after From.
+type DependencyGraph struct {
+	Nodes []GraphNode
+	Edges []GraphEdge
+}
+
+// GraphNode is one service of a DependencyGraph.
+type GraphNode struct {
+	ID    int    // its index in Nodes
+	Name  string // its Name()
+	State State  // its state when the graph was taken
+}
+
+// GraphEdge says that the service From depends on the service To.
+type GraphEdge struct {
+	From, To int // indexes in Nodes
+	// Mesh is set when the edge comes from From holding the Mesh, which
+	// makes it depend on every service whose Init began before its own.
+	Mesh bool
+}
+
+// Graph returns m's dependency graph now: which service depends on which, as
+// far as the mesh can see (a service depends on the services it holds a
+// reference to after its resolution and after its Init; one that holds the
+// Mesh depends on every service whose Init began before its own). It is safe
+// to call at any time, from any goroutine, including from callbacks and
+// during shutdown; for a Mesh not made by New it returns an empty graph.
+func Graph(m Mesh) DependencyGraph {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return DependencyGraph{}
+	}
+	return mm.graph()
+}
+
+func (m *mesh) graph() DependencyGraph {
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	var g DependencyGraph
+	id := make(map[*entry]int)
+	var holders []*entry
+	for _, e := range m.reg.slots {
+		if e == nil {
+			continue
+		}
+		id[e] = len(g.Nodes)
+		g.Nodes = append(g.Nodes, GraphNode{ID: len(g.Nodes), Name: e.name, State: e.state.load()})
+		if e.holdsMesh {
+			holders = append(holders, e)
+		}
+	}
+	for _, e := range m.reg.slots {
+		if e == nil {
+			continue
+		}
+		for _, d := range e.dependsOn {
+			if j, ok := id[d]; ok {
+				g.Edges = append(g.Edges, GraphEdge{From: id[e], To: j})
+			}
+		}
+	}
+	for _, h := range holders {
+		if h.initSeq == 0 {
+			continue
+		}
+		for _, e := range m.reg.slots {
+			if e != nil && e != h && e.initSeq != 0 && e.initSeq < h.initSeq && !slices.Contains(h.dependsOn, e) {
+				g.Edges = append(g.Edges, GraphEdge{From: id[h], To: id[e], Mesh: true})
+			}
+		}
+	}
+	return g
+}
+
+// DOT returns the graph in Graphviz's DOT language, nodes labelled with
+// their names and states, edges from dependent to dependency (dashed when
+// they come from holding the Mesh).
+func (g DependencyGraph) DOT() string {
+	var b strings.Builder
+	b.WriteString("digraph servicemesh {\n\trankdir=LR;\n")
+	for _, n := range g.Nodes {
+		fmt.Fprintf(&b, "\tn%d [label=%q];\n", n.ID, n.Name+"\n"+n.State.String())
+	}
+	for _, e := range g.Edges {
+		style := ""
+		if e.Mesh {
+			style = " [style=dashed]"
+		}
+		fmt.Fprintf(&b, "\tn%d -> n%d%s;\n", e.From, e.To, style)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// Mermaid returns the graph as a Mermaid flowchart, for Markdown that
+// renders it (GitHub does), edges from dependent to dependency (dotted when
+// they come from holding the Mesh).
+func (g DependencyGraph) Mermaid() string {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	for _, n := range g.Nodes {
+		fmt.Fprintf(&b, "    n%d[\"%s<br/>%s\"]\n", n.ID, mermaidText(n.Name), n.State)
+	}
+	for _, e := range g.Edges {
+		arrow := "-->"
+		if e.Mesh {
+			arrow = "-.->"
+		}
+		fmt.Fprintf(&b, "    n%d %s n%d\n", e.From, arrow, e.To)
+	}
+	return b.String()
+}
+
+// mermaidText escapes what would end a Mermaid label.
+func mermaidText(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;")
+	return r.Replace(s)
+}

@@ -1,0 +1,121 @@
+package servicemesh
+
+// Context-aware hooks, the database/sql/driver way: a service keeps the
+// legacy Init and OnShutdown the Service contract requires, and may also
+// implement a context variant, which the mesh then calls instead. The start
+// timeout is kept here too.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// HasInitContext is implemented by services whose start can fail or take
+// long. InitContext is called instead of Init. Its context ends when the
+// start timeout passes (SetStartTimeout) or when shutdown begins. A non-nil
+// error, a panic, or a start timeout makes the service StateFailed: it is
+// not stopped, resolvers no longer see it, EventServiceFailed tells why,
+// and RunContext returns it.
+type HasInitContext interface {
+	Service
+	InitContext(ctx context.Context, mesh Mesh) error
+}
+
+// HasShutdownContext is implemented by services whose stop can fail or take
+// long. OnShutdownContext is called instead of OnShutdown; its context ends
+// when the shutdown's budget runs out (SetShutdownTimeout). A non-nil error
+// or a panic is reported and returned by RunContext.
+type HasShutdownContext interface {
+	Service
+	OnShutdownContext(ctx context.Context) error
+}
+
+// SetStartTimeout sets how long one service's Init, or InitContext, may run
+// (default: no limit, as in the original). Past it the service is
+// StateFailed with an error wrapping ErrStartTimeout and its Add WaitGroup is
+// done; an InitContext sees its context end, a legacy Init is left running
+// (and named when the shutdown completes). It applies to Inits that begin
+// after the call. It reports false, doing nothing, when m was not made by
+// New.
+func SetStartTimeout(m Mesh, d time.Duration) bool {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return false
+	}
+	mm.startTimeout.Store(int64(d))
+	return true
+}
+
+// callInit calls e's InitContext or Init, bounded by the start timeout, and
+// reports whether it started: it returned normally, without an error, within
+// the timeout. A failure has been recorded when it reports false.
+func (m *mesh) callInit(e *entry) bool {
+	ctx, cancel := context.WithCancel(m.ctx)
+	defer cancel()
+	if d := time.Duration(m.startTimeout.Load()); d > 0 {
+		t := time.AfterFunc(d, func() {
+			if e.startOver.CompareAndSwap(false, true) {
+				cancel()
+				m.busy.Add(1)
+				defer m.busyDone()
+				m.fail(e, "init", fmt.Errorf("%w after %v", ErrStartTimeout, d))
+				e.addDone() // the service failed: its Add's wait is over
+			}
+		})
+		defer t.Stop()
+	}
+	var err error
+	if ic, ok := e.svc.(HasInitContext); ok {
+		if perr := m.guard(e.name, "InitContext", func() { err = ic.InitContext(ctx, m) }); perr != nil {
+			err = perr
+		}
+	} else {
+		err = m.guard(e.name, "Init", func() { e.svc.Init(m) })
+	}
+	if !e.startOver.CompareAndSwap(false, true) {
+		return false // timed out: already failed
+	}
+	if err != nil {
+		m.fail(e, "init", err)
+		return false
+	}
+	return true
+}
+
+// callStop calls e's OnShutdownContext or OnShutdown with ctx, which carries
+// the stop's deadline, and records a failure.
+func (m *mesh) callStop(ctx context.Context, e *entry) {
+	var err error
+	if sc, ok := e.svc.(HasShutdownContext); ok {
+		if perr := m.guard(e.name, "OnShutdownContext", func() { err = sc.OnShutdownContext(ctx) }); perr != nil {
+			err = perr
+		}
+	} else {
+		err = m.guard(e.name, "OnShutdown", e.svc.(HasGracefulShutdown).OnShutdown)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		m.stopTimedOut(e) // its context ends only at the deadline: the failure the deadline reports
+	default:
+		m.fail(e, "stop", err)
+	}
+}
+
+// stopTimedOut records, once, that e's stop did not end within the
+// shutdown's budget. The handlers of EventServiceFailed are told on a
+// goroutine counted in busy, so that the shutdown goroutine never waits for
+// them past its deadline.
+func (m *mesh) stopTimedOut(e *entry) {
+	if !e.stopOver.CompareAndSwap(false, true) {
+		return
+	}
+	se := m.record(e, "stop", ErrStopTimeout)
+	m.busy.Add(1)
+	go func() {
+		defer m.busyDone()
+		m.emit(EventServiceFailed, e.svc, se)
+	}()
+}
