@@ -369,8 +369,10 @@ func TestPanickingOnShutdown(t *testing.T) {
 	m := newTestMesh(t)
 	rec := &recorder{}
 	var all []*withDepsStop
+	var prev servicemesh.Service
 	for _, name := range []string{"first", "panics", "last"} {
 		s := &withDepsStop{base: newBase(name)}
+		s.holds, prev = prev, s // each holds the one before: stopped in turn
 		s.onShutdown = func() {
 			rec.add(name)
 			if name == "panics" {

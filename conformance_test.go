@@ -552,36 +552,51 @@ func TestShutdownCancelsPendingResolution(t *testing.T) {
 }
 
 func TestOnShutdownOncePerInitializedServiceNewestFirst(t *testing.T) {
-	m := newTestMesh(t)
-	rec := &recorder{}
-	var all []*withDepsStop
-	for i := range 5 {
-		s := &withDepsStop{base: newBase(fmt.Sprintf("svc-%d", i))}
-		s.onShutdown = func() { rec.add(s.name) }
-		require.True(t, waitTimeout(t, m.Add(s), bound))
-		all = append(all, s)
-	}
-	stranded := &withDepsStop{base: newBase("stranded"), deps: deps{resolvedFn: func() bool { return false }}}
-	strandedWG := m.Add(stranded)
-	plain := newBase("no OnShutdown") // must simply be skipped
-	require.True(t, waitTimeout(t, m.Add(plain), bound))
+	for _, how := range []string{"each holds the one before", "SetSequentialStop"} {
+		t.Run(how, func(t *testing.T) {
+			m := newTestMesh(t)
+			if how == "SetSequentialStop" {
+				require.True(t, servicemesh.SetSequentialStop(m, true))
+			}
+			rec := &recorder{}
+			var all []*withDepsStop
+			var prev servicemesh.Service
+			for i := range 5 {
+				s := &withDepsStop{base: newBase(fmt.Sprintf("svc-%d", i))}
+				s.onShutdown = func() { rec.add(s.name) }
+				if how != "SetSequentialStop" {
+					s.holds = prev
+				}
+				prev = s
+				require.True(t, waitTimeout(t, m.Add(s), bound))
+				all = append(all, s)
+			}
+			stranded := &withDepsStop{base: newBase("stranded"), deps: deps{resolvedFn: func() bool { return false }}}
+			strandedWG := m.Add(stranded)
+			plain := newBase("no OnShutdown") // must simply be skipped
+			require.True(t, waitTimeout(t, m.Add(plain), bound))
 
-	wg := m.Shutdown()
-	assert.Same(t, wg, m.Shutdown())
-	require.True(t, waitTimeout(t, wg, bound))
-	m.Shutdown()
-	m.Run() // after shutdown: returns at once, stops nothing again
+			wg := m.Shutdown()
+			assert.Same(t, wg, m.Shutdown())
+			require.True(t, waitTimeout(t, wg, bound))
+			m.Shutdown()
+			m.Run() // after shutdown: returns at once, stops nothing again
 
-	assert.Equal(t, []string{"svc-4", "svc-3", "svc-2", "svc-1", "svc-0"}, rec.list(),
-		"reverse initialization order")
-	for _, s := range all {
-		assert.Equal(t, int32(1), s.shutdowns.Load(), "%s: OnShutdown exactly once", s.name)
+			assert.Equal(t, []string{"svc-4", "svc-3", "svc-2", "svc-1", "svc-0"}, rec.list(),
+				"reverse initialization order")
+			for _, s := range all {
+				assert.Equal(t, int32(1), s.shutdowns.Load(), "%s: OnShutdown exactly once", s.name)
+			}
+			require.True(t, waitTimeout(t, strandedWG, bound))
+			assert.Zero(t, stranded.shutdowns.Load(), "no OnShutdown for a service never initialized")
+		})
 	}
-	require.True(t, waitTimeout(t, strandedWG, bound))
-	assert.Zero(t, stranded.shutdowns.Load(), "no OnShutdown for a service never initialized")
 }
 
-func TestServiceWithDependenciesStopsAlone(t *testing.T) {
+// The stop follows the dependency graph: a service stops only after every
+// service that holds it has stopped; services with no such relation stop
+// concurrently, whatever the order of their Inits.
+func TestStopFollowsTheDependencyGraph(t *testing.T) {
 	m := newTestMesh(t)
 	rec := &recorder{}
 	track := func(name string) func() {
@@ -590,13 +605,15 @@ func TestServiceWithDependenciesStopsAlone(t *testing.T) {
 			rec.add("end " + name)
 		}
 	}
-	// Initialization order: n1 n2 d n3 n4; d alone has dependencies.
+	// Initialization order: n1 n2 d n3 n4; d holds n2, and n4 holds d.
+	n2 := &withStop{base: newBase("n2"), stops: stops{onShutdown: track("n2")}}
+	d := &withDepsStop{base: newBase("d"), stops: stops{onShutdown: track("d"), holds: n2}}
 	for _, s := range []servicemesh.Service{
 		&withStop{base: newBase("n1"), stops: stops{onShutdown: track("n1")}},
-		&withStop{base: newBase("n2"), stops: stops{onShutdown: track("n2")}},
-		&withDepsStop{base: newBase("d"), stops: stops{onShutdown: track("d")}},
+		n2,
+		d,
 		&withStop{base: newBase("n3"), stops: stops{onShutdown: track("n3")}},
-		&withStop{base: newBase("n4"), stops: stops{onShutdown: track("n4")}},
+		&withStop{base: newBase("n4"), stops: stops{onShutdown: track("n4"), holds: d}},
 	} {
 		require.True(t, waitTimeout(t, m.Add(s), bound))
 	}
@@ -609,11 +626,8 @@ func TestServiceWithDependenciesStopsAlone(t *testing.T) {
 		require.GreaterOrEqual(t, i, 0, "%q missing from %v", s, got)
 		return i
 	}
-	assert.Greater(t, at("start d"), at("end n3"), "d stops after n3, initialized after it: %v", got)
-	assert.Greater(t, at("start d"), at("end n4"), "d stops after n4, initialized after it: %v", got)
-	assert.Equal(t, at("start d")+1, at("end d"), "d stops alone: %v", got)
-	assert.Less(t, at("end d"), at("start n2"), "n2, initialized before d, stops after it: %v", got)
-	assert.Less(t, at("end d"), at("start n1"), "n1, initialized before d, stops after it: %v", got)
+	assert.Greater(t, at("start d"), at("end n4"), "d stops after n4, which holds it: %v", got)
+	assert.Greater(t, at("start n2"), at("end d"), "n2 stops after d, which holds it: %v", got)
 }
 
 func TestConsecutiveServicesWithoutDependenciesMayStopConcurrently(t *testing.T) {

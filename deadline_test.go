@@ -43,7 +43,7 @@ func TestShutdownDeadline(t *testing.T) {
 				db := &recordedStop{name: "db"}
 				m.Add(db).Wait()
 				hung := &stuck{where: "OnShutdown", release: make(chan struct{})}
-				m.Add(withDepsOf(hung)).Wait() // stopped alone, before db
+				m.Add(&holder{stuck: hung, holds: db}).Wait() // stopped before db, which it holds
 
 				start := time.Now()
 				m.Shutdown().Wait()
@@ -85,9 +85,9 @@ func TestShutdownGraceAfterTheBudget(t *testing.T) {
 		m := quietMesh(t)
 		require.True(t, SetShutdownTimeout(m, 5*time.Second))
 		first := &stuck{where: "OnShutdown", release: make(chan struct{})}
-		m.Add(withDepsOf(first)).Wait() // stopped last, alone
+		m.Add(first).Wait()
 		second := &stuck{where: "OnShutdown", release: make(chan struct{})}
-		m.Add(second).Wait()
+		m.Add(&holder{stuck: second, holds: first}).Wait() // first stops after it
 		start := time.Now()
 		m.Shutdown().Wait()
 		assert.Equal(t, 5*time.Second+500*time.Millisecond, time.Since(start), "budget, then a tenth of it as grace")
@@ -96,13 +96,11 @@ func TestShutdownGraceAfterTheBudget(t *testing.T) {
 	})
 }
 
-// dependent wraps a service with trivially resolved dependencies, so that
-// the mesh stops it alone.
-type dependent struct{ *stuck }
-
-func withDepsOf(s *stuck) *dependent               { return &dependent{s} }
-func (d *dependent) DependenciesResolved() bool    { return true }
-func (d *dependent) ResolveDependencies([]Service) {}
+// holder is a stuck service that holds another, so the mesh stops it first.
+type holder struct {
+	*stuck
+	holds Service
+}
 
 // hangingHandler blocks in the handler of the event named by on.
 type hangingHandler struct {

@@ -6,7 +6,7 @@
 // the other services until it has found what it depends on
 // (HasDependencies), calls its Init (in the order added, for services
 // without dependencies), and, when SIGINT or SIGTERM arrives or Shutdown is
-// called, stops every service whose Init began, newest first, within a
+// called, stops every service whose Init began, in dependency order, within a
 // deadline (HasGracefulShutdown, SetShutdownTimeout). Only Service, with
 // Init and Name, is required; everything else is opt-in by implementing an
 // interface. Programs written for the original library of this name run
@@ -53,8 +53,9 @@ package servicemesh
 //
 // Shutdown (shutdown.go, deadline.go, signals.go) is one goroutine: it
 // cancels resolutions, tells the handlers, stops the services whose Init
-// began, newest first (a run of services without dependencies concurrently),
-// never waiting for an Init, all within a budget, then waits for the mesh's
+// began in the order of the dependency graph (graph.go: a service stops
+// after everything that holds it, unrelated services concurrently), never
+// waiting for an Init, all within a budget, then waits for the mesh's
 // own goroutines (counted in busy). Signals reach each mesh through one
 // process-wide registration that is kept while any mesh listens.
 //

@@ -186,35 +186,35 @@ func ExampleMesh_Events() {
 // exampleLayer is one layer of an application; it needs the layer named
 // below, if any, and says when it starts and stops.
 type exampleLayer struct {
-	name, below string
-	found       bool
+	name, belowName string
+	below           servicemesh.Service // what it uses: kept, so the mesh sees it
 }
 
 func (l *exampleLayer) Name() string { return l.name }
 
 func (l *exampleLayer) ResolveDependencies(services []servicemesh.Service) {
 	for _, s := range services {
-		if s.Name() == l.below {
-			l.found = true
+		if s.Name() == l.belowName {
+			l.below = s
 		}
 	}
 }
 
-func (l *exampleLayer) DependenciesResolved() bool { return l.below == "" || l.found }
+func (l *exampleLayer) DependenciesResolved() bool { return l.belowName == "" || l.below != nil }
 func (l *exampleLayer) Init(servicemesh.Mesh)      { fmt.Println("started", l.name) }
 func (l *exampleLayer) OnShutdown()                { fmt.Println("stopped", l.name) }
 
-// Shutdown calls OnShutdown on every initialized service, newest first, so a
-// service stops before what it depends on. (Services that declare no
-// dependencies, with no HasDependencies, stop concurrently with their
-// neighbours of the same kind.)
+// Shutdown calls OnShutdown on every service whose Init began, in the order
+// of the dependency graph: a service stops before what it holds (here, the
+// layer below it, kept in a field). Services that hold nothing of each
+// other stop concurrently.
 func ExampleMesh_Shutdown() {
 	mesh := servicemesh.New()
 	mesh.SetLogDestination(io.Discard)
 
 	mesh.Add(&exampleLayer{name: "database"}).Wait()
-	mesh.Add(&exampleLayer{name: "cache", below: "database"}).Wait()
-	mesh.Add(&exampleLayer{name: "api", below: "cache"}).Wait()
+	mesh.Add(&exampleLayer{name: "cache", belowName: "database"}).Wait()
+	mesh.Add(&exampleLayer{name: "api", belowName: "cache"}).Wait()
 
 	mesh.Shutdown().Wait() // done once every OnShutdown has returned
 

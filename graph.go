@@ -46,6 +46,64 @@ func (m *mesh) recordDependencies(e *entry) {
 	}
 }
 
+// stopPlan is the graph of the services to stop: node i stops once every
+// node that depends on it has stopped. It is used by the shutdown goroutine
+// only.
+type stopPlan struct {
+	nodes    []*entry       // newest Init first
+	index    map[*entry]int // the node of each entry
+	blockers []int          // how many dependents of each node have not stopped
+	deps     [][]int        // the nodes that node i depends on
+}
+
+// planStop builds the stop graph of order (newest Init first). A node that
+// holds the mesh depends on every node after it (an earlier Init).
+func (m *mesh) planStop(order []*entry) *stopPlan {
+	p := &stopPlan{
+		nodes:    order,
+		index:    make(map[*entry]int, len(order)),
+		blockers: make([]int, len(order)),
+		deps:     make([][]int, len(order)),
+	}
+	for i, e := range order {
+		p.index[e] = i
+	}
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	for i, e := range order {
+		for _, d := range e.dependsOn {
+			if j, ok := p.index[d]; ok && !slices.Contains(p.deps[i], j) {
+				p.deps[i] = append(p.deps[i], j)
+				p.blockers[j]++
+			}
+		}
+		if e.holdsMesh {
+			for j := i + 1; j < len(order); j++ {
+				p.blockers[j]++
+			}
+		}
+	}
+	return p
+}
+
+// released lowers the blockers of what node i depends on, now that i has
+// stopped, and appends to free the nodes that became free.
+func (p *stopPlan) released(i int, free []int) []int {
+	for _, j := range p.deps[i] {
+		if p.blockers[j]--; p.blockers[j] == 0 {
+			free = append(free, j)
+		}
+	}
+	if p.nodes[i].holdsMesh {
+		for j := i + 1; j < len(p.nodes); j++ {
+			if p.blockers[j]--; p.blockers[j] == 0 {
+				free = append(free, j)
+			}
+		}
+	}
+	return free
+}
+
 // DependencyGraph is the dependency graph of a mesh's services, as the mesh
 // sees it (see the top of graph.go, and Graph). Nodes are in the order the
 // services were added; an edge From -> To means From depends on To, so To

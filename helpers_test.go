@@ -234,10 +234,12 @@ func (d *deps) ResolveDependencies(services []servicemesh.Service) {
 	}
 }
 
-// stops implements the HasGracefulShutdown half.
+// stops implements the HasGracefulShutdown half. holds, when set, is a
+// service it keeps a reference to, so the mesh stops it before that one.
 type stops struct {
 	onShutdown func()
 	shutdowns  atomic.Int32
+	holds      servicemesh.Service
 }
 
 func (s *stops) OnShutdown() {

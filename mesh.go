@@ -79,6 +79,8 @@ type mesh struct {
 	timeout      atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
 	stopTimeout  atomic.Int64 // time.Duration; the shutdown's budget, <= 0 none
 	startTimeout atomic.Int64 // time.Duration; how long one Init may take, <= 0 no limit
+	// sequentialStop makes the shutdown stop one service at a time.
+	sequentialStop atomic.Bool
 	// ctx ends when shutdown begins (cancel); InitContext's contexts derive
 	// from it.
 	ctx    context.Context

@@ -82,12 +82,12 @@ type HasDependencies interface {
 // is how it tells that loop to end. OnShutdown may run on a goroutine of
 // its own; one that has not returned when the shutdown's budget
 // (SetShutdownTimeout) passes is named at level Error and left behind.
-// Services are stopped in the reverse of the order in which their Inits
-// began. So a service stops before a dependency if its
-// DependenciesResolved waited for that dependency to be initialized or
-// ready (see HasReadiness); merely finding it is not enough, since resolvers
-// may find services that are not initialized yet. Removing a service with
-// Mesh.Remove does not call OnShutdown.
+// Services are stopped in the order of the dependency graph (see Graph): a
+// service stops only after every service that holds it in a field has
+// stopped; services that hold nothing of each other stop concurrently. So
+// keep what you use in a field (not only in a slice or a closure), or ask
+// for SetSequentialStop. Removing a service with Mesh.Remove does not call
+// OnShutdown.
 type HasGracefulShutdown interface {
 	Service
 	OnShutdown()

@@ -2,9 +2,9 @@ package servicemesh
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -72,17 +72,7 @@ func (m *mesh) shutdown() {
 	// No Init begins from here on, and every one that began is on the stack.
 	m.starts.fence.Lock()
 	m.starts.fence.Unlock() //nolint:staticcheck // an empty critical section: a fence
-	order := m.stopOrder()
-	for len(order) > 0 {
-		n := 1
-		if order[0].resolution == nil {
-			for n < len(order) && order[n].resolution == nil {
-				n++
-			}
-		}
-		m.stop(order[:n], clock)
-		order = order[n:]
-	}
+	m.stopAll(m.stopOrder(), clock)
 
 	m.waitBusy(clock)
 	if m.settleInits(clock) {
@@ -94,84 +84,165 @@ func (m *mesh) shutdown() {
 	m.debug("shutdown complete")
 }
 
-// maxParallelStops bounds how many OnShutdown calls of one run of services
-// without dependencies are in flight at once: enough that stops which wait
-// on I/O overlap, few enough that a hundred thousand services do not need a
-// hundred thousand goroutine stacks at the same moment.
+// maxParallelStops bounds how many stops are in flight at once: enough that
+// stops which wait on I/O overlap, few enough that a hundred thousand
+// services do not need a hundred thousand goroutine stacks at the same
+// moment.
 const maxParallelStops = 1024
 
-// stop calls OnShutdown on the services in group concurrently and waits for
-// them all, or until the shutdown's deadline: the stops still running then
-// are named at level Error and left behind.
-func (m *mesh) stop(group []*entry, clock *stopClock) {
-	var stoppers []*entry
-	for _, e := range group {
-		// An Init that panicked since the stop order was taken, or a
-		// removal, takes the service out of it.
-		if e.gone.Load() || !e.state.from(StateStopping, StateStarting, StateRunning) {
-			continue
-		}
-		_, legacy := e.svc.(HasGracefulShutdown)
-		_, withCtx := e.svc.(HasShutdownContext)
-		if legacy || withCtx {
-			stoppers = append(stoppers, e)
-		} else {
-			e.state.store(StateStopped)
-		}
-	}
-	if len(stoppers) == 0 {
+// stopAll stops the services of order (newest Init first) in the order of
+// the dependency graph (graph.go): a service stops once every service that
+// depends on it has stopped, and services with no such relation stop
+// concurrently. Where the graph has a cycle, the newest Init of what is left
+// stops first. With SetSequentialStop, one at a time, newest Init first.
+// When the budget passes, the stops still running are named at level Error,
+// recorded as ErrStopTimeout and left behind, and what they depend on is
+// still stopped, within the grace; when the grace passes too, what is left
+// is named and left.
+func (m *mesh) stopAll(order []*entry, clock *stopClock) {
+	if len(order) == 0 {
 		return
 	}
-
-	finished := make([]atomic.Bool, len(stoppers))
-	unfinished := func() []string {
+	p := m.planStop(order)
+	sequential := m.sequentialStop.Load()
+	stopped := make([]bool, len(order))
+	var runMu sync.Mutex      // guards running, which warnIfSlow's timer reads
+	running := map[int]bool{} // the stops under way
+	done := make(chan int, len(order))
+	var free []int
+	if !sequential {
+		for i := range order {
+			if p.blockers[i] == 0 {
+				free = append(free, i)
+			}
+		}
+	}
+	next, left := 0, len(order) // next: the newest Init not yet stopped
+	defer m.warnIfSlow("OnShutdown to return", func() []string {
+		runMu.Lock()
+		defer runMu.Unlock()
 		var names []string
-		for i, e := range stoppers {
-			if !finished[i].Load() && len(names) < maxNamed {
-				names = append(names, e.name)
+		for i := range running {
+			if len(names) < maxNamed {
+				names = append(names, order[i].name)
 			}
 		}
 		return names
+	})()
+	finish := func(i int) {
+		stopped[i] = true
+		runMu.Lock()
+		delete(running, i)
+		runMu.Unlock()
+		left--
+		if !sequential {
+			free = p.released(i, free)
+		}
 	}
-	defer m.warnIfSlow("OnShutdown to return", unfinished)()
+	for left > 0 {
+		for len(free) > 0 && len(running) < maxParallelStops {
+			i := free[0]
+			free = free[1:]
+			if stopped[i] || running[i] {
+				continue
+			}
+			if m.startStop(order[i], i, clock, done) {
+				runMu.Lock()
+				running[i] = true
+				runMu.Unlock()
+			} else {
+				finish(i)
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if len(running) == 0 {
+			if len(free) > 0 {
+				continue
+			}
+			// A cycle, or a sequential stop: the newest Init left goes next.
+			for stopped[next] {
+				next++
+			}
+			if !sequential {
+				m.debug("dependency cycle: stopping the newest Init of what is left first", "subject", order[next].name)
+			}
+			free = append(free, next)
+			continue
+		}
+		if clock.waitStop(done, finish) {
+			continue
+		}
+		// The budget, or the grace, ran out: leave the running stops behind.
+		var names []string
+		for i := range running {
+			m.stopTimedOut(order[i])
+			if len(names) < maxNamed {
+				names = append(names, order[i].name)
+			}
+		}
+		if !clock.overGrace() {
+			m.logger.Error("shutdown deadline passed: leaving behind OnShutdown calls that have not returned, and stopping the services they depend on",
+				"timeout", clock.budget(), "services", names)
+			for _, i := range slices.Collect(maps.Keys(running)) {
+				finish(i)
+			}
+			continue
+		}
+		for i := range order {
+			if !stopped[i] && !running[i] {
+				m.stopTimedOut(order[i])
+				if len(names) < maxNamed {
+					names = append(names, order[i].name)
+				}
+			}
+		}
+		m.logger.Error("shutdown grace passed: leaving behind the services still stopping or not stopped",
+			"timeout", clock.budget(), "services", names)
+		return
+	}
+}
 
+// startStop begins the stop of e, node i, and reports whether it runs in the
+// background (it sends i on done when over); false means it is over already.
+func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) bool {
+	// An Init that panicked since the stop order was taken, or a removal,
+	// takes the service out of it.
+	if e.gone.Load() || !e.state.from(StateStopping, StateStarting, StateRunning) {
+		return false
+	}
+	_, legacy := e.svc.(HasGracefulShutdown)
+	_, withCtx := e.svc.(HasShutdownContext)
+	if !legacy && !withCtx {
+		e.state.store(StateStopped)
+		return false
+	}
 	ctx, cancel := clock.context() // carries the deadline to OnShutdownContext
-	var next atomic.Int64
-	left := atomic.Int64{}
-	left.Store(int64(len(stoppers)))
-	done := make(chan struct{})
-	work := func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= len(stoppers) {
-				return
-			}
-			e := stoppers[i]
-			m.debug("stopping service", "subject", e.name)
-			began := time.Now()
-			m.callStop(ctx, e)
-			e.stopTook.Store(int64(time.Since(began)))
-			e.state.from(StateStopped, StateStopping)
-			finished[i].Store(true)
-			if left.Add(-1) == 0 {
-				cancel()
-				close(done)
-			}
-		}
+	go func() {
+		defer cancel()
+		m.debug("stopping service", "subject", e.name)
+		began := time.Now()
+		m.callStop(ctx, e)
+		e.stopTook.Store(int64(time.Since(began)))
+		e.state.from(StateStopped, StateStopping)
+		done <- i
+	}()
+	return true
+}
+
+// SetSequentialStop makes the shutdown stop strictly one service at a time,
+// newest Init first, instead of in the order of the dependency graph with
+// independent services stopping concurrently (see Graph): for a mesh whose
+// services depend on each other in ways the mesh cannot see. It reports
+// false, doing nothing, when m was not made by New.
+func SetSequentialStop(m Mesh, on bool) bool {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return false
 	}
-	for range min(len(stoppers), maxParallelStops) {
-		go work()
-	}
-	if !clock.wait(done) {
-		cancel() // past its deadline already
-		for i, e := range stoppers {
-			if !finished[i].Load() {
-				m.stopTimedOut(e)
-			}
-		}
-		m.logger.Error("shutdown deadline passed: leaving behind OnShutdown calls that have not returned, and stopping the services they depend on",
-			"timeout", clock.budget(), "services", unfinished())
-	}
+	mm.sequentialStop.Store(on)
+	return true
 }
 
 // waitBusy waits, within the deadline, for the goroutines the mesh started
@@ -308,6 +379,33 @@ func (c *stopClock) wait(ch <-chan struct{}) bool {
 		case <-c.m.stopTimeoutChanged:
 		}
 	}
+}
+
+// waitStop waits for one stop to end until the deadline, passes it to got,
+// and reports whether it came first.
+func (c *stopClock) waitStop(done <-chan int, got func(int)) bool {
+	for {
+		timeout, passed := c.expired()
+		if passed {
+			c.expire()
+			return false
+		}
+		select {
+		case i := <-done:
+			got(i)
+			return true
+		case <-timeout:
+			c.at = time.Time{} // the timer has fired: re-arm it next time
+			c.expire()
+			return false
+		case <-c.m.stopTimeoutChanged:
+		}
+	}
+}
+
+// overGrace reports whether the grace has begun and ended.
+func (c *stopClock) overGrace() bool {
+	return !c.graceEnd.IsZero() && !time.Now().Before(c.graceEnd)
 }
 
 // context returns a context that ends at the deadline now in force.

@@ -37,10 +37,13 @@ func childLine(format string, args ...any) {
 	fmt.Fprintf(os.Stdout, format+"\n", args...)
 }
 
-// childService prints a line from OnShutdown. It declares (trivially
-// resolved) dependencies so that the mesh stops it alone, making the order
-// of the lines the order of the stops.
-type childService struct{ name string }
+// childService prints a line from OnShutdown. It holds the service added
+// before it, so the mesh stops it first: the order of the lines is the
+// order of the stops.
+type childService struct {
+	name string
+	prev servicemesh.Service // the service added before it: stopped after it
+}
 
 func (s *childService) Name() string                              { return s.name }
 func (s *childService) Init(servicemesh.Mesh)                     {}
@@ -62,8 +65,11 @@ func (r *readyAnnouncer) OnServiceMeshRunLoopInitiated() {
 func signalChild() int {
 	m := servicemesh.New("signal child")
 	m.SetLogDestination(os.Stderr)
+	var prev servicemesh.Service
 	for _, name := range signalChildServices {
-		m.Add(&childService{name: name}).Wait()
+		s := &childService{name: name, prev: prev}
+		m.Add(s).Wait()
+		prev = s
 	}
 	m.Add(&readyAnnouncer{}).Wait()
 	m.Run()
