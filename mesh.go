@@ -81,6 +81,7 @@ type mesh struct {
 	startTimeout atomic.Int64 // time.Duration; how long one Init may take, <= 0 no limit
 	// sequentialStop makes the shutdown stop one service at a time.
 	sequentialStop atomic.Bool
+	drainDelay     atomic.Int64 // time.Duration; how long a shutdown drains first
 	// ctx ends when shutdown begins (cancel); InitContext's contexts derive
 	// from it.
 	ctx    context.Context

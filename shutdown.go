@@ -59,6 +59,17 @@ func (m *mesh) shutdown() {
 		m.shutdownWG.Done()
 	}()
 	m.debug("shutting down")
+	if d := time.Duration(m.drainDelay.Load()); d > 0 {
+		// Not ready from the start of the shutdown (stopping is set), still
+		// serving: a load balancer notices and stops sending traffic.
+		m.logger.Info("draining before the services stop", "for", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-clock.expiredOrNever():
+		}
+		t.Stop()
+	}
 	told := make(chan struct{})
 	go func() {
 		defer close(told)
@@ -81,7 +92,38 @@ func (m *mesh) shutdown() {
 	if names := m.stillInInit(); len(names) > 0 {
 		m.logger.Warn("shutdown complete, leaving behind Inits that have not returned", "services", names)
 	}
-	m.debug("shutdown complete")
+	stopped, failures := m.stopReport()
+	m.logger.Info("shutdown complete", "stopped", stopped, "took", time.Since(clock.start).Round(time.Microsecond), "failures", failures)
+}
+
+// stopReport counts the services stopped and the failures of the run.
+func (m *mesh) stopReport() (stopped, failures int) {
+	m.reg.mu.Lock()
+	for _, e := range m.reg.slots {
+		if e != nil && e.state.load() == StateStopped {
+			stopped++
+		}
+	}
+	m.reg.mu.Unlock()
+	m.failures.mu.Lock()
+	failures = len(m.failures.errs)
+	m.failures.mu.Unlock()
+	return stopped, failures
+}
+
+// SetDrainDelay sets how long a shutdown waits, once begun, before it stops
+// anything (default 0): the mesh is no longer ready (see Ready) the moment
+// the shutdown begins, but its services go on serving for d, so that a load
+// balancer probing readiness stops sending traffic first. It counts against
+// the shutdown's budget (SetShutdownTimeout). It reports false, doing
+// nothing, when m was not made by New.
+func SetDrainDelay(m Mesh, d time.Duration) bool {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return false
+	}
+	mm.drainDelay.Store(int64(d))
+	return true
 }
 
 // maxParallelStops bounds how many stops are in flight at once: enough that
@@ -401,6 +443,18 @@ func (c *stopClock) waitStop(done <-chan int, got func(int)) bool {
 		case <-c.m.stopTimeoutChanged:
 		}
 	}
+}
+
+// expiredOrNever returns a channel that delivers at the deadline now in
+// force, or never when there is none; for a single wait.
+func (c *stopClock) expiredOrNever() <-chan time.Time {
+	timeout, passed := c.expired()
+	if passed {
+		ch := make(chan time.Time, 1)
+		ch <- time.Now()
+		return ch
+	}
+	return timeout
 }
 
 // overGrace reports whether the grace has begun and ended.
