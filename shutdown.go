@@ -213,7 +213,8 @@ func (m *mesh) stopAll(order []*entry, clock *stopClock) {
 			free = append(free, next)
 			continue
 		}
-		if clock.waitStop(done, finish) {
+		if i, ok := waitUntilDeadline(clock, done); ok {
+			finish(i)
 			continue
 		}
 		// The budget, or the grace, ran out: leave the running stops behind.
@@ -400,46 +401,33 @@ func (c *stopClock) expired() (<-chan time.Time, bool) {
 // When the budget passes, the grace begins: a tenth of the budget, at most
 // maxStopGrace. A change of the budget takes effect at once.
 func (c *stopClock) wait(ch <-chan struct{}) bool {
-	for {
-		select {
-		case <-ch:
-			return true
-		default:
-		}
-		timeout, passed := c.expired()
-		if passed {
-			c.expire()
-			return false
-		}
-		select {
-		case <-ch:
-			return true
-		case <-timeout:
-			c.at = time.Time{} // the timer has fired: re-arm it next time
-			c.expire()
-			return false
-		case <-c.m.stopTimeoutChanged:
-		}
-	}
+	_, ok := waitUntilDeadline(c, ch)
+	return ok
 }
 
-// waitStop waits for one stop to end until the deadline, passes it to got,
-// and reports whether it came first.
-func (c *stopClock) waitStop(done <-chan int, got func(int)) bool {
+// waitUntilDeadline receives from ch until c's deadline, and reports
+// whether it received before it.
+func waitUntilDeadline[T any](c *stopClock, ch <-chan T) (T, bool) {
+	select {
+	case v := <-ch:
+		return v, true
+	default:
+	}
 	for {
 		timeout, passed := c.expired()
 		if passed {
 			c.expire()
-			return false
+			var zero T
+			return zero, false
 		}
 		select {
-		case i := <-done:
-			got(i)
-			return true
+		case v := <-ch:
+			return v, true
 		case <-timeout:
 			c.at = time.Time{} // the timer has fired: re-arm it next time
 			c.expire()
-			return false
+			var zero T
+			return zero, false
 		case <-c.m.stopTimeoutChanged:
 		}
 	}
