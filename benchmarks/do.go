@@ -19,6 +19,7 @@ var Do = Peer{
 	S2:   doS2,
 	S3:   doS3,
 	S4:   doS4,
+	S5:   doS5,
 }
 
 // shutdownDo shuts the injector down and reports its errors.
@@ -146,5 +147,40 @@ func doS4(n int, delay time.Duration) (func() error, error) {
 			return err
 		}
 		return expect("Shutdown calls", stops.Load(), n)
+	}, nil
+}
+
+// doHolder is one service of the S5 chain: it holds the one before it, which
+// its provider invoked (do records the dependency), and its Shutdown records
+// its position.
+type doHolder struct {
+	pos   int
+	prev  *doHolder
+	stops *stopOrder
+}
+
+func (h *doHolder) Shutdown() { h.stops.stop(h.pos) }
+
+// doS5 provides service i, named "si", from service i-1 and invokes the last
+// one, which builds the whole chain.
+func doS5(depth int) (func() error, error) {
+	ns := serviceNames(depth)
+	stops := newStopOrder(depth)
+	inj := do.New()
+	for i := range depth {
+		do.ProvideNamed(inj, ns[i], func(inj do.Injector) (*doHolder, error) {
+			h := &doHolder{pos: i, stops: stops}
+			if i > 0 {
+				h.prev = do.MustInvokeNamed[*doHolder](inj, ns[i-1])
+			}
+			return h, nil
+		})
+	}
+	do.MustInvokeNamed[*doHolder](inj, ns[depth-1])
+	return func() error {
+		if err := shutdownDo(inj); err != nil {
+			return err
+		}
+		return stops.check()
 	}, nil
 }

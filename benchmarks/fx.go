@@ -19,14 +19,16 @@ import (
 // fx tells dependencies apart by type. The many services of one type of S1,
 // S3 and S4 form a value group, declared with fx.Out/fx.In structs rather
 // than fx.Annotate, which is much slower (in v1.24 every fx.Annotate builds
-// a throwaway dig container). The links of S2 have distinct types,
-// fxLink[fxL0] ... fxLink[fxL99], generated in fx_chain.go.
+// a throwaway dig container). The links of S2 and S5 have distinct types,
+// fxLink[fxL0] ... fxLink[fxL99] and fxHolder[fxL0] ... fxHolder[fxL99],
+// whose index types and options are generated in fx_chain.go.
 var Fx = Peer{
 	Name: "fx",
 	S1:   fxS1,
 	S2:   fxS2,
 	S3:   fxS3,
 	S4:   fxS4,
+	S5:   fxS5,
 }
 
 //go:generate go run ./cmd/genchain -depth 100 -o fx_chain.go
@@ -203,5 +205,60 @@ func fxS4(n int, delay time.Duration) (func() error, error) {
 			return fmt.Errorf("stop: %w", err)
 		}
 		return expect("OnStop hooks run", stops.Load(), n)
+	}, nil
+}
+
+// fxHolder is link I of the S5 chain: it holds the link it was made from.
+type fxHolder[I any] struct {
+	pos  int
+	prev any // the *fxHolder it was made from; nil for the end of the chain
+}
+
+// fxHolderOf returns the constructor of the link of index type I, at
+// position pos of the S5 chain, from the link of index type Next, at
+// position pos-1; its OnStop hook records pos.
+func fxHolderOf[I, Next any](s *stopOrder, pos int) func(fx.Lifecycle, *fxHolder[Next]) *fxHolder[I] {
+	return func(lc fx.Lifecycle, prev *fxHolder[Next]) *fxHolder[I] {
+		lc.Append(fx.Hook{OnStop: func(context.Context) error {
+			s.stop(pos)
+			return nil
+		}})
+		return &fxHolder[I]{pos: pos, prev: prev}
+	}
+}
+
+// fxHolderEnd returns the constructor of the link at position 0, which
+// needs nothing.
+func fxHolderEnd[I any](s *stopOrder, pos int) func(fx.Lifecycle) *fxHolder[I] {
+	return func(lc fx.Lifecycle) *fxHolder[I] {
+		lc.Append(fx.Hook{OnStop: func(context.Context) error {
+			s.stop(pos)
+			return nil
+		}})
+		return &fxHolder[I]{pos: pos}
+	}
+}
+
+// fxS5 provides the link of index type fxLk, at position depth-1-k, from
+// fxL(k+1) and invokes fxL0, the link at position depth-1: fx runs the
+// constructors, and so appends the OnStop hooks, from position 0, and runs
+// the hooks in the reverse order.
+func fxS5(depth int) (func() error, error) {
+	if depth != fxChainDepth {
+		return nil, fmt.Errorf("fx_chain.go has a chain of %d, not %d: run go generate", fxChainDepth, depth)
+	}
+	stops := newStopOrder(depth)
+	app := fx.New(append(fxHolderOptions(stops), fx.NopLogger)...)
+	if err := app.Err(); err != nil {
+		return nil, err
+	}
+	if err := app.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := app.Stop(context.Background()); err != nil {
+			return fmt.Errorf("stop: %w", err)
+		}
+		return stops.check()
 	}, nil
 }

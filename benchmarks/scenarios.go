@@ -13,6 +13,7 @@ package benchmarks
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -25,6 +26,7 @@ const (
 	S3Dependents    = 200                  // S3: services that all need the db
 	S4Services      = 50                   // S4: services with a slow stop hook
 	S4StopDelay     = 2 * time.Millisecond // S4: how long each stop hook sleeps
+	S5Depth         = 100                  // S5: length of the chain whose shutdown is timed
 )
 
 // Peer is one system under test. Every scenario function runs the whole
@@ -48,6 +50,13 @@ type Peer struct {
 	// S4 sets up n initialized services whose stop hook sleeps delay and
 	// returns the function that shuts them down, the part S4 times.
 	S4 func(n int, delay time.Duration) (stop func() error, err error)
+
+	// S5 sets up a chain of depth services in which service i holds (and
+	// so depends on) service i-1, each with a stop hook that records its
+	// position in a stopOrder, and returns the function that shuts them
+	// down, the part S5 times. That function fails unless the stops ran
+	// one at a time in the order depth-1, ..., 1, 0 (stopOrder.check).
+	S5 func(depth int) (stop func() error, err error)
 }
 
 // Peers lists the systems compared, servicemesh first: it is the baseline
@@ -129,6 +138,92 @@ func (o *order) countLocked(want int) error {
 func expect(what string, got int64, want int) error {
 	if got != int64(want) {
 		return fmt.Errorf("%d %s, want %d", got, what, want)
+	}
+	return nil
+}
+
+// stopOrder records the stops of a chain of n services in which service i
+// holds service i-1 (service 0 holds nothing). Each stop hook calls stop
+// with its position. A service may stop only once the service that holds
+// it, i+1, has finished stopping, and the stops of a chain leave nothing
+// to run side by side, so the one right record is n-1, n-2, ..., 0, one
+// stop at a time.
+type stopOrder struct {
+	mu       sync.Mutex
+	n        int
+	ids      []int    // positions, in the order their stops began
+	finished []bool   // whether the stop of each position has returned
+	running  int      // stops begun and not returned
+	bad      []string // what went wrong, the first maxStopFaults
+}
+
+// maxStopFaults bounds the faults a stopOrder keeps.
+const maxStopFaults = 5
+
+func newStopOrder(n int) *stopOrder {
+	return &stopOrder{n: n, ids: make([]int, 0, n), finished: make([]bool, n)}
+}
+
+// stop is the stop hook of the service at position i.
+func (s *stopOrder) stop(i int) {
+	s.begin(i)
+	s.end(i)
+}
+
+// begin records that the stop of position i began, and whether it began
+// too early: while another stop was running, or before position i+1, which
+// holds it, had finished stopping.
+func (s *stopOrder) begin(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running++
+	switch {
+	case i < 0 || i >= s.n:
+		s.faultLocked("a stop at position %d, outside the chain of %d", i, s.n)
+	case s.finished[i]:
+		s.faultLocked("service %d stopped twice", i)
+	case s.running > 1:
+		s.faultLocked("service %d began to stop while %d other stop(s) were running", i, s.running-1)
+	case i+1 < s.n && !s.finished[i+1]:
+		s.faultLocked("service %d began to stop before service %d, which holds it, had stopped", i, i+1)
+	}
+	s.ids = append(s.ids, i)
+}
+
+// end records that the stop of position i returned.
+func (s *stopOrder) end(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running--
+	if i >= 0 && i < s.n {
+		s.finished[i] = true
+	}
+}
+
+func (s *stopOrder) faultLocked(format string, args ...any) {
+	if len(s.bad) < maxStopFaults {
+		s.bad = append(s.bad, fmt.Sprintf(format, args...))
+	}
+}
+
+// check verifies, once the shutdown is over, that every service of the
+// chain stopped exactly once, one at a time, in the order n-1, ..., 0.
+func (s *stopOrder) check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.bad) > 0 {
+		return fmt.Errorf("stop order: %s (order %v)", strings.Join(s.bad, "; "), s.ids)
+	}
+	if s.running != 0 {
+		return fmt.Errorf("stop order: %d stops still running", s.running)
+	}
+	if len(s.ids) != s.n {
+		return fmt.Errorf("stop order: %d services stopped, want %d (order %v)", len(s.ids), s.n, s.ids)
+	}
+	for k, id := range s.ids {
+		if id != s.n-1-k {
+			return fmt.Errorf("stop order: stop %d was service %d, want %d (order %v)", k, id, s.n-1-k, s.ids)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gravestench/servicemesh"
 )
 
 // Settings of the servicemesh-only measurements.
@@ -99,6 +101,25 @@ func BenchmarkS4(b *testing.B) {
 		for range b.N {
 			b.StopTimer()
 			stop, err := p.S4(S4Services, S4StopDelay)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := stop(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkS5 times only the shutdown of a chain of S5Depth services in
+// which each holds the one before it; setting it up is not timed. Each
+// shutdown must stop the chain one service at a time, from its end.
+func BenchmarkS5(b *testing.B) {
+	forPeers(b, func(b *testing.B, p Peer) {
+		for range b.N {
+			b.StopTimer()
+			stop, err := p.S5(S5Depth)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -299,6 +320,15 @@ func TestScenarios(t *testing.T) {
 					t.Fatalf("shutdown took %v, less than one stop hook's %v", took, S4StopDelay)
 				}
 			})
+			t.Run("S5", func(t *testing.T) {
+				stop, err := p.S5(S5Depth)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := stop(); err != nil {
+					t.Fatal(err)
+				}
+			})
 		})
 	}
 }
@@ -318,6 +348,102 @@ func TestOrderChecks(t *testing.T) {
 	o.add(1, true)
 	if o.checkCount(2) == nil {
 		t.Error("checkCount accepted a service initialized before its dependency")
+	}
+}
+
+// TestStopOrderCheck makes sure the check S5 relies on accepts only the
+// stop of the chain one at a time from its end.
+func TestStopOrderCheck(t *testing.T) {
+	const n = 4
+	cases := []struct {
+		name string
+		run  func(s *stopOrder)
+		ok   bool
+	}{
+		{"from the end", func(s *stopOrder) {
+			for i := n - 1; i >= 0; i-- {
+				s.stop(i)
+			}
+		}, true},
+		{"from the start", func(s *stopOrder) {
+			for i := range n {
+				s.stop(i)
+			}
+		}, false},
+		{"one missing", func(s *stopOrder) {
+			for i := n - 1; i >= 1; i-- {
+				s.stop(i)
+			}
+		}, false},
+		{"one twice", func(s *stopOrder) {
+			for i := n - 1; i >= 0; i-- {
+				s.stop(i)
+			}
+			s.stop(0)
+		}, false},
+		{"two at once, in order", func(s *stopOrder) {
+			s.stop(3)
+			s.begin(2)
+			s.begin(1)
+			s.end(2)
+			s.end(1)
+			s.stop(0)
+		}, false},
+		{"before its holder", func(s *stopOrder) {
+			s.stop(3)
+			s.stop(1)
+			s.stop(2)
+			s.stop(0)
+		}, false},
+		{"while its holder stops", func(s *stopOrder) {
+			s.stop(3)
+			s.begin(2)
+			s.stop(1)
+			s.end(2)
+			s.stop(0)
+		}, false},
+		{"outside the chain", func(s *stopOrder) {
+			for i := n; i >= 0; i-- {
+				s.stop(i)
+			}
+		}, false},
+	}
+	for _, c := range cases {
+		s := newStopOrder(n)
+		c.run(s)
+		if err := s.check(); (err == nil) != c.ok {
+			t.Errorf("%s: check returned %v", c.name, err)
+		}
+	}
+}
+
+// TestS5Graph checks that the mesh sees the S5 chain: service i depends on
+// service i-1 and on nothing else.
+func TestS5Graph(t *testing.T) {
+	m, stops := newMeshChain(S5Depth)
+	g := servicemesh.Graph(m)
+	m.Shutdown().Wait()
+	if err := stops.check(); err != nil {
+		t.Error(err)
+	}
+	name := make(map[int]string, len(g.Nodes))
+	for _, n := range g.Nodes {
+		name[n.ID] = n.Name
+	}
+	ns := serviceNames(S5Depth)
+	want := make(map[[2]string]bool, S5Depth-1)
+	for i := 1; i < S5Depth; i++ {
+		want[[2]string{ns[i], ns[i-1]}] = true
+	}
+	for _, e := range g.Edges {
+		k := [2]string{name[e.From], name[e.To]}
+		if !want[k] || e.Mesh {
+			t.Errorf("unexpected edge %s -> %s (mesh: %v)", k[0], k[1], e.Mesh)
+		}
+		delete(want, k)
+	}
+	if len(want) > 0 {
+		t.Errorf("%d edges of the chain are missing from the graph", len(want))
 	}
 }
 

@@ -22,6 +22,7 @@ var ServiceMesh = Peer{
 	S2:   meshS2,
 	S3:   meshS3,
 	S4:   meshS4,
+	S5:   meshS5,
 }
 
 // newMesh returns a mesh that discards its logs.
@@ -157,32 +158,117 @@ func meshS3(n int) error {
 	return o.checkCount(n)
 }
 
-// meshSlowStop is a service whose OnShutdown sleeps.
+// meshSlowStop is a service whose OnShutdown sleeps. It holds nothing but
+// counters, none of them a service, so the mesh sees no dependency between
+// two of them and stops them all at once.
 type meshSlowStop struct {
-	name  string
-	delay time.Duration
-	stops *atomic.Int64
+	name    string
+	delay   time.Duration
+	stops   *atomic.Int64
+	overlap *overlap
 }
 
 func (s *meshSlowStop) Name() string          { return s.name }
 func (s *meshSlowStop) Init(servicemesh.Mesh) {}
 func (s *meshSlowStop) OnShutdown() {
+	s.overlap.enter()
 	time.Sleep(s.delay)
+	s.overlap.leave()
 	s.stops.Add(1)
 }
 
+// overlap counts the calls running at once, and the most there ever were.
+type overlap struct{ now, peak atomic.Int64 }
+
+func (o *overlap) enter() {
+	n := o.now.Add(1)
+	for {
+		p := o.peak.Load()
+		if n <= p || o.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+func (o *overlap) leave() { o.now.Add(-1) }
+
+// meshS4 checks, untimed, that the mesh sees no dependency among the
+// services, and after the shutdown that their stops overlapped: what S4
+// measures is the concurrent stop of independent services.
 func meshS4(n int, delay time.Duration) (func() error, error) {
 	ns := serviceNames(n)
-	stops := new(atomic.Int64)
+	stops, ov := new(atomic.Int64), new(overlap)
 	m := newMesh("S4")
 	wgs := make([]*sync.WaitGroup, n)
 	for i := range n {
-		wgs[i] = m.Add(&meshSlowStop{name: ns[i], delay: delay, stops: stops})
+		wgs[i] = m.Add(&meshSlowStop{name: ns[i], delay: delay, stops: stops, overlap: ov})
 	}
 	waitAll(wgs)
+	if g := servicemesh.Graph(m); len(g.Edges) > 0 {
+		m.Shutdown().Wait()
+		return nil, fmt.Errorf("the mesh sees %d dependencies among independent services", len(g.Edges))
+	}
 	return func() error {
 		m.Shutdown().Wait()
-		return expect("OnShutdown calls", stops.Load(), n)
+		if err := expect("OnShutdown calls", stops.Load(), n); err != nil {
+			return err
+		}
+		if p := ov.peak.Load(); n > 1 && p < 2 {
+			return fmt.Errorf("the %d independent services stopped one at a time, not concurrently", n)
+		}
+		return nil
+	}, nil
+}
+
+// meshHolder is one service of the S5 chain: it holds the service before
+// it in prev, which ResolveDependencies finds and the mesh reads as a
+// dependency; its OnShutdown records its position.
+type meshHolder struct {
+	name  string
+	idx   int
+	prev  *meshHolder // the service before it once found; nil for the first
+	stops *stopOrder
+}
+
+func (h *meshHolder) Name() string               { return h.name }
+func (h *meshHolder) Init(servicemesh.Mesh)      {}
+func (h *meshHolder) OnShutdown()                { h.stops.stop(h.idx) }
+func (h *meshHolder) DependenciesResolved() bool { return h.idx == 0 || h.prev != nil }
+
+func (h *meshHolder) ResolveDependencies(services []servicemesh.Service) {
+	if h.prev != nil || h.idx == 0 {
+		return
+	}
+	for _, s := range services {
+		if x, ok := s.(*meshHolder); ok && x.idx == h.idx-1 && x.stops == h.stops {
+			h.prev = x
+			return
+		}
+	}
+}
+
+// newMeshChain adds a chain of depth meshHolders to a new mesh and waits for
+// every Init. The last one is added first: each is resolved as soon as the
+// one it holds is added, so the Inits tend to run from the end of the chain,
+// the reverse of the stop order, and stopping newest Init first would get
+// the order wrong; only the dependency graph gets it right.
+func newMeshChain(depth int) (servicemesh.Mesh, *stopOrder) {
+	ns := serviceNames(depth)
+	stops := newStopOrder(depth)
+	m := newMesh("S5")
+	wgs := make([]*sync.WaitGroup, depth)
+	for i := depth - 1; i >= 0; i-- {
+		wgs[i] = m.Add(&meshHolder{name: ns[i], idx: i, stops: stops})
+	}
+	waitAll(wgs)
+	return m, stops
+}
+
+func meshS5(depth int) (func() error, error) {
+	m, stops := newMeshChain(depth)
+	return func() error {
+		m.Shutdown().Wait()
+		return stops.check()
 	}, nil
 }
 
