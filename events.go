@@ -15,11 +15,12 @@ import (
 // Names of the events the mesh emits on its event bus (Mesh.Events).
 //
 // Events about one service carry that service as their first argument;
-// EventDependencyResolutionFailed carries (Service, error). The run-loop and
-// shutdown events carry no arguments. For one service the order is:
-// EventServiceEventsBound, EventServiceLoggerBound (if it has a logger),
-// EventServiceAdded, EventDependencyResolutionStarted and then Ended or Failed
-// (only if it has dependencies), then Init, then EventServiceInitialized.
+// EventDependencyResolutionFailed carries (Service, error). The run-loop,
+// shutdown and mesh-ready events carry no arguments. For one service the
+// order is: EventServiceEventsBound, EventServiceLoggerBound (if it has a
+// logger), EventServiceAdded, EventDependencyResolutionStarted and then
+// Ended or Failed (only if it has dependencies), then Init, then
+// EventServiceInitialized.
 // The mesh waits for each event's handlers before taking the next step, so a
 // handler that blocks delays that service's lifecycle.
 const (
@@ -39,6 +40,13 @@ const (
 	// EventServiceFailed carries (Service, *ServiceError): a service's
 	// resolution, Init or stop failed (see RunContext).
 	EventServiceFailed = "service failed"
+
+	// EventMeshReady carries no arguments: the mesh is ready (see Ready)
+	// for the first time. It is told at most once per mesh, on a goroutine
+	// of the mesh, and not at all if the shutdown had begun when the mesh
+	// was found ready; its handlers count against the shutdown's budget if
+	// they are still running when the shutdown begins.
+	EventMeshReady = "mesh ready"
 )
 
 // Aliases kept for programs written against the original library.
@@ -75,6 +83,7 @@ var handlerBindings = []handlerBinding{
 	onNothing(EventRuntimeShutdownInitiated, EventHandlerServiceMeshShutdownInitiated.OnServiceMeshShutdownInitiated),
 	onServiceErr(EventDependencyResolutionFailed, EventHandlerDependencyResolutionFailed.OnDependencyResolutionFailed),
 	onServiceErr(EventServiceFailed, EventHandlerServiceFailed.OnServiceFailed),
+	onNothing(EventMeshReady, EventHandlerMeshReady.OnMeshReady),
 }
 
 // onService binds a handler interface H whose method takes the subject service.

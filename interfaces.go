@@ -185,3 +185,12 @@ type EventHandlerDependencyResolutionFailed interface {
 type EventHandlerServiceFailed interface {
 	OnServiceFailed(Service, error)
 }
+
+// EventHandlerMeshReady is told once, the first time the mesh is ready (see
+// Ready): every service added so far runs, reports Ready and passes its
+// HealthCheck, and every EventServiceInitialized has been told. Services
+// added later do not tell it again, and it is not told if the shutdown had
+// begun first. It may come before Run is called.
+type EventHandlerMeshReady interface {
+	OnMeshReady()
+}

@@ -145,6 +145,7 @@ func (m *mesh) settle(e *entry, ok bool) {
 		e.state.from(StateFailed, StateAdded, StateResolving, StateStarting)
 	}
 	m.pending.Add(-1)
+	m.noteSettled() // status.go: the mesh may be ready now
 }
 
 // startStack records the Inits that began, for shutdown to stop them.
@@ -426,6 +427,7 @@ func newEntry(svc Service, name string) *entry {
 		zeroSize:   zeroSized(svc),
 		slot:       -1,
 	}
+	e.state.since.Store(time.Now().UnixNano()) // StateAdded, since now
 	_, e.hasLogger = svc.(HasLogger)
 	if d, ok := svc.(HasDependencies); ok {
 		e.resolution = &resolution{

@@ -127,6 +127,10 @@ type mesh struct {
 
 	// reg is the set of services (registry.go).
 	reg registry
+
+	// health is readiness: the services' probes and whether EventMeshReady
+	// was told (status.go, which says what guards it).
+	health healthState
 }
 
 // Name returns the mesh's name.

@@ -1,0 +1,289 @@
+package servicemesh
+
+// Readiness: whether the mesh is ready (Ready, WaitReady) and the one-time
+// EventMeshReady with its Info line. Readiness reads the registry under
+// registry.mu without calling service code there, then calls Ready and
+// HealthCheck (healthcheck.go) with no lock held. The readiness watcher and
+// the goroutine that tells EventMeshReady are counted in busy.
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// ErrShuttingDown is returned by WaitReady when the mesh's shutdown begins
+// before the mesh is ready: it will not become ready any more.
+var ErrShuttingDown = errors.New("mesh is shutting down")
+
+// Ready reports whether m is ready: its shutdown has not begun; every
+// service in it is StateRunning (none is still being added, resolving or
+// starting, none has failed) with its lifecycle over, the handlers of its
+// EventServiceInitialized having run (so its Add's WaitGroup is done);
+// every HasReadiness service reports Ready; and every HasHealthCheck
+// service's HealthCheck passes. It stops being ready the moment Shutdown is
+// called or a signal arrives.
+//
+// Ready may wait for health checks, in parallel and never longer than their
+// 2 s timeout; a result less than a second old is used without asking the
+// service again, and a check still in flight is waited for, never called a
+// second time (see HasHealthCheck). It is safe from any goroutine; called
+// from a HealthCheck it waits for that check, that is for itself, until the
+// timeout and reports false; called from Ready of a HasReadiness service it
+// recurses without end. For a Mesh not made by New, nil included, it
+// reports false.
+//
+// The first time Ready, Status, WaitReady or the mesh itself finds the mesh
+// ready, EventMeshReady is told.
+func Ready(m Mesh) bool {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return false
+	}
+	return mm.readiness(context.Background(), true)
+}
+
+// WaitReady waits until m is ready (see Ready) and returns nil, or returns
+// ctx.Err() if ctx ends first, or ErrShuttingDown if m's shutdown begins
+// first (at once if it has begun). It looks at the mesh again after 1 ms,
+// then backing off to every 50 ms, so readiness is noticed within about
+// 50 ms at little cost. A nil ctx means context.Background(). For a Mesh
+// not made by New, nil included, which is never ready, it returns
+// ctx.Err() once ctx ends.
+func WaitReady(ctx context.Context, m Mesh) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	mm, ok := m.(*mesh)
+	if !ok {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return mm.waitReady(ctx)
+}
+
+func (m *mesh) waitReady(ctx context.Context) error {
+	var t *time.Timer
+	for wait := readyPollMin; ; wait = min(2*wait, readyPollMax) {
+		if m.readiness(ctx, true) {
+			return nil
+		}
+		if m.stopping.Load() {
+			return ErrShuttingDown
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if t == nil {
+			t = time.NewTimer(wait)
+			defer t.Stop()
+		} else {
+			t.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.down:
+			return ErrShuttingDown
+		case <-t.C:
+		}
+	}
+}
+
+// readiness reports whether the mesh is ready (see Ready). With wait, it
+// waits for stale health checks to be run again; without, it uses their
+// latest results and has the stale ones run again in the background. It
+// notes that the mesh was ready, and has EventMeshReady told the first time.
+// ctx bounds the wait for health checks.
+//
+// The service that kept the mesh from being ready last time is looked at
+// first, alone: while it is still not ready, the answer costs the same with
+// ten services as with a hundred thousand, so the watcher and the probes of
+// a mesh that is not ready do not scan every service again and again.
+func (m *mesh) readiness(ctx context.Context, wait bool) bool {
+	if m.stopping.Load() {
+		return false
+	}
+	h := &m.health
+	if b := h.blocker.Load(); b != nil {
+		if !b.gone.Load() && !m.serviceReady(ctx, b, wait) {
+			return false
+		}
+		h.blocker.CompareAndSwap(b, nil)
+	}
+	probed, blocker, ok := m.runningServices()
+	if !ok {
+		if blocker != nil {
+			h.blocker.Store(blocker)
+		}
+		return false
+	}
+	if len(probed) > 0 {
+		ps := h.probesFor(probed, true)
+		for i, e := range probed {
+			if r, ok := e.svc.(HasReadiness); ok && !m.callReady(e, r, ps[i]) {
+				h.blocker.Store(e)
+				return false
+			}
+		}
+		if e := m.unhealthy(ctx, probed, ps, wait); e != nil {
+			h.blocker.Store(e)
+			return false
+		}
+	}
+	if m.stopping.Load() {
+		return false
+	}
+	h.wasReady.Store(true)
+	m.tellReady()
+	return true
+}
+
+// serviceReady reports whether e alone is ready: running, its lifecycle
+// over, Ready if it has Ready, passing its HealthCheck if it has one.
+func (m *mesh) serviceReady(ctx context.Context, e *entry, wait bool) bool {
+	if e.state.load() != StateRunning || !e.ended.Load() {
+		return false
+	}
+	r, isR := e.svc.(HasReadiness)
+	_, isC := e.svc.(HasHealthCheck)
+	if !isR && !isC {
+		return true
+	}
+	es := []*entry{e}
+	ps := m.health.probesFor(es, false)
+	if isR && !m.callReady(e, r, ps[0]) {
+		return false
+	}
+	return m.unhealthy(ctx, es, ps, wait) == nil
+}
+
+// runningServices reports whether every service is listed and running, its
+// lifecycle over (its EventServiceInitialized told, so that EventMeshReady
+// comes after every one of them), and if so returns those with Ready or
+// HealthCheck, in the order added; if not, the first service that is not,
+// if there is one. A service whose Add has reserved it but not listed it
+// yet (its SetLogger runs, or its previous lifecycle is retiring) is not
+// running.
+func (m *mesh) runningServices() (probed []*entry, blocker *entry, ok bool) {
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	if len(m.reg.index)+len(m.reg.odd) != len(m.reg.svcs)-1-m.reg.holes {
+		return nil, nil, false // reserved, not yet listed
+	}
+	for _, e := range m.reg.slots {
+		if e == nil {
+			continue
+		}
+		if e.state.load() != StateRunning || !e.ended.Load() {
+			return nil, e, false
+		}
+		_, r := e.svc.(HasReadiness)
+		_, c := e.svc.(HasHealthCheck)
+		if r || c {
+			probed = append(probed, e)
+		}
+	}
+	return probed, nil, true
+}
+
+// callReady calls r.Ready, guarded: a panic counts as not ready, and is
+// logged unless the previous call panicked too.
+func (m *mesh) callReady(e *entry, r HasReadiness, p *probe) (ready bool) {
+	err := m.probeGuard(&p.readyPanicked, e.name, "Ready", func() { ready = r.Ready() })
+	return err == nil && ready
+}
+
+// noteSettled is called whenever a service's way to Init has ended. Once
+// none is pending, it starts the readiness watcher, once per mesh, or wakes
+// it: the watcher tells EventMeshReady when the mesh is first ready.
+func (m *mesh) noteSettled() {
+	h := &m.health
+	if m.pending.Load() != 0 || h.told.Load() {
+		return
+	}
+	if !h.watching.CompareAndSwap(false, true) {
+		poke(h.wakeCh())
+		return
+	}
+	m.busy.Add(1) // before stopping is read, as in startCheck
+	if m.stopping.Load() {
+		m.busyDone()
+		return
+	}
+	go m.watchReady()
+}
+
+// watchReady looks at the mesh until it is ready, backing off from
+// readyPollMin to readyPollMax and starting again from readyPollMin when
+// noteSettled wakes it, and ends once EventMeshReady was told or the
+// shutdown begins: it never holds the shutdown up (a wait for health checks
+// ends with m.ctx). It runs on a goroutine of the mesh counted in busy.
+func (m *mesh) watchReady() {
+	defer m.busyDone()
+	h := &m.health
+	wake := h.wakeCh()
+	t := time.NewTimer(readyPollMin)
+	defer t.Stop()
+	wait := readyPollMin
+	for !h.told.Load() {
+		if m.readiness(m.ctx, true) {
+			return // readiness had EventMeshReady told
+		}
+		t.Reset(wait)
+		select {
+		case <-m.down:
+			return
+		case <-wake:
+			wait = readyPollMin
+		case <-t.C:
+			wait = min(2*wait, readyPollMax)
+		}
+	}
+}
+
+// tellReady tells EventMeshReady, and logs that the mesh is ready, the
+// first time it is called and unless the shutdown has begun, on a goroutine
+// of the mesh counted in busy: the caller does not wait for the handlers.
+func (m *mesh) tellReady() {
+	h := &m.health
+	if h.told.Load() || !h.told.CompareAndSwap(false, true) {
+		return
+	}
+	m.busy.Add(1) // before stopping is read, as in startCheck
+	if m.stopping.Load() {
+		m.busyDone()
+		return
+	}
+	go func() {
+		defer m.busyDone()
+		m.logReady()
+		m.emit(EventMeshReady)
+	}()
+}
+
+// logReady logs, at Info, that the mesh is ready: how many services, how
+// long since New, and the slowest Inits.
+func (m *mesh) logReady() {
+	type took struct {
+		name string
+		d    time.Duration
+	}
+	var inits []took
+	m.reg.mu.Lock()
+	for _, e := range m.reg.slots {
+		if e != nil {
+			inits = append(inits, took{e.name, time.Duration(e.initTook.Load())})
+		}
+	}
+	m.reg.mu.Unlock()
+	n := len(inits)
+	slices.SortStableFunc(inits, func(a, b took) int { return cmp.Compare(b.d, a.d) })
+	slowest := make([]string, 0, slowestNamed)
+	for _, x := range inits[:min(n, slowestNamed)] {
+		slowest = append(slowest, x.name+"="+x.d.Round(time.Microsecond).String())
+	}
+	m.logger.Info("mesh ready", "services", n, "took", time.Since(m.epoch).Round(time.Microsecond), "slowest", slowest)
+}

@@ -1,0 +1,116 @@
+package servicemesh
+
+// Status: what a mesh reports about itself (Status, Report, ServiceStatus).
+// It reads the registry under registry.mu and each entry's atomics, and
+// calls no service code; readiness comes from ready.go.
+
+import (
+	"context"
+	"time"
+)
+
+// Report is a snapshot of a mesh, from Status. It marshals to JSON with the
+// field names in lower camel case ("name", "ready", "started", "stopped",
+// "services").
+type Report struct {
+	// Name is the mesh's name.
+	Name string `json:"name"`
+	// Ready is the mesh's readiness (see Ready) as known when the
+	// snapshot was taken, without waiting for health checks: each
+	// HealthCheck counts with its latest result, at most a second old
+	// unless a check is in flight; one never completed counts as failing.
+	Ready bool `json:"ready"`
+	// Started reports whether the mesh was found ready at least once.
+	Started bool `json:"started"`
+	// Stopped reports whether the mesh's shutdown has completed.
+	Stopped bool `json:"stopped"`
+	// Services are the mesh's services, in the order added, the mesh
+	// itself excluded.
+	Services []ServiceStatus `json:"services"`
+}
+
+// ServiceStatus is one service in a Report. Durations marshal to JSON as
+// integer nanoseconds (as time.Duration does); zero values of Since, the
+// durations, Restarts, Error and DependsOn are left out of the JSON.
+type ServiceStatus struct {
+	Name  string `json:"name"`  // its Name()
+	State State  `json:"state"` // marshalled as the state's name, such as "running"
+	// Since is when it entered State; zero while it is still StateAdded.
+	Since time.Time `json:"since,omitzero"`
+	// Resolve, Init and Stop are how long its dependency resolution, its
+	// Init and its stop took; zero until each has ended (or if it has no
+	// dependencies, for Resolve).
+	Resolve time.Duration `json:"resolve,omitempty"`
+	Init    time.Duration `json:"init,omitempty"`
+	Stop    time.Duration `json:"stop,omitempty"`
+	// Restarts counts its restarts; always zero for now.
+	Restarts int `json:"restarts,omitempty"`
+	// Error is the text of its last failure (see ServiceError), "" if none.
+	Error string `json:"error,omitempty"`
+	// DependsOn names the services still in the mesh that it holds (see
+	// Graph), in the order the mesh found them. A service that holds the
+	// Mesh itself does not list every other service for it.
+	DependsOn []string `json:"dependsOn,omitempty"`
+}
+
+// Status returns a snapshot of m: its name, readiness, and every service in
+// the order added, each with its state and since when, how long its
+// resolution, Init and stop took, its last error, and what it depends on.
+// Each service is read at one moment, not all of them at the same moment.
+//
+// Status never waits for a service's code, except Ready of HasReadiness
+// services, which it calls (so Ready must not call Status); stale health
+// checks are started but not waited for (see Report.Ready). It is safe from
+// any goroutine, including Init, OnShutdown, HealthCheck and event
+// handlers, and during and after the shutdown. For a Mesh not made by New,
+// nil included, it returns the zero Report.
+func Status(m Mesh) Report {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return Report{}
+	}
+	return mm.status()
+}
+
+func (m *mesh) status() Report {
+	r := Report{Name: m.name}
+	m.reg.mu.Lock()
+	r.Services = make([]ServiceStatus, 0, len(m.reg.svcs)-1-m.reg.holes)
+	for _, e := range m.reg.slots {
+		if e != nil {
+			r.Services = append(r.Services, e.status())
+		}
+	}
+	m.reg.mu.Unlock()
+	r.Ready = m.readiness(context.Background(), false)
+	r.Started = m.health.wasReady.Load()
+	select {
+	case <-m.finished:
+		r.Stopped = true
+	default:
+	}
+	return r
+}
+
+// status reports e. The caller holds registry.mu (for dependsOn).
+func (e *entry) status() ServiceStatus {
+	s := ServiceStatus{
+		Name:    e.name,
+		State:   e.state.load(),
+		Resolve: time.Duration(e.resolveTook.Load()),
+		Init:    time.Duration(e.initTook.Load()),
+		Stop:    time.Duration(e.stopTook.Load()),
+	}
+	if ns := e.state.since.Load(); ns != 0 {
+		s.Since = time.Unix(0, ns)
+	}
+	if p := e.lastErr.Load(); p != nil {
+		s.Error = *p
+	}
+	for _, d := range e.dependsOn {
+		if d.slot >= 0 { // still listed
+			s.DependsOn = append(s.DependsOn, d.name)
+		}
+	}
+	return s
+}
