@@ -38,8 +38,12 @@ const (
 	EventDependencyResolutionFailed  = "runtime dependency resolution failed"
 
 	// EventServiceFailed carries (Service, *ServiceError): a service's
-	// resolution, Init or stop failed (see RunContext).
+	// resolution, Init, Serve or stop failed (see RunContext).
 	EventServiceFailed = "service failed"
+	// EventServiceRestarting carries (Service, error): its Serve failed
+	// with error and is about to be restarted after a backoff (see
+	// RestartPolicy).
+	EventServiceRestarting = "service restarting"
 
 	// EventMeshReady carries no arguments: the mesh is ready (see Ready)
 	// for the first time. It is told at most once per mesh, on a goroutine
@@ -83,6 +87,7 @@ var handlerBindings = []handlerBinding{
 	onNothing(EventRuntimeShutdownInitiated, EventHandlerServiceMeshShutdownInitiated.OnServiceMeshShutdownInitiated),
 	onServiceErr(EventDependencyResolutionFailed, EventHandlerDependencyResolutionFailed.OnDependencyResolutionFailed),
 	onServiceErr(EventServiceFailed, EventHandlerServiceFailed.OnServiceFailed),
+	onServiceErr(EventServiceRestarting, EventHandlerServiceRestarting.OnServiceRestarting),
 	onNothing(EventMeshReady, EventHandlerMeshReady.OnMeshReady),
 }
 

@@ -23,12 +23,13 @@ var ErrStopTimeout = errors.New("service stop timed out")
 
 // ServiceError is one failure of one service during a run: its resolution
 // failed (Op "resolve"), its Init panicked, returned an error or timed out
-// ("init"), or its stop returned an error, panicked or timed out ("stop"). It wraps the cause, so errors.Is works
+// ("init"), its Serve gave up or asked for the mesh to shut down ("serve"),
+// or its stop returned an error, panicked or timed out ("stop"). It wraps the cause, so errors.Is works
 // with ErrStartTimeout, ErrStopTimeout, ErrDependencyResolutionTimeout,
 // ErrServicePanicked and the errors a service returns.
 type ServiceError struct {
 	Service string // the service's name
-	Op      string // "resolve", "init" or "stop"
+	Op      string // "resolve", "init", "serve" or "stop"
 	Err     error  // the cause
 }
 

@@ -180,6 +180,12 @@ type EventHandlerDependencyResolutionFailed interface {
 	OnDependencyResolutionFailed(Service, error)
 }
 
+// EventHandlerServiceRestarting receives every service whose Serve failed
+// and is about to be restarted, with the error (see RestartPolicy).
+type EventHandlerServiceRestarting interface {
+	OnServiceRestarting(Service, error)
+}
+
 // EventHandlerServiceFailed receives every service that failed, and why:
 // a *ServiceError (see RunContext).
 type EventHandlerServiceFailed interface {

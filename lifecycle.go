@@ -99,6 +99,9 @@ func (m *mesh) lifecycle(e *entry) {
 	if !ok {
 		return
 	}
+	if e.serve != nil {
+		m.startServe(e, svc.(HasServe))
+	}
 	m.debug("service initialized", "subject", e.name)
 	emit(EventServiceInitialized)
 }
@@ -360,6 +363,9 @@ type entry struct {
 	// What Status reports, written once each, read without a lock:
 	resolveTook, initTook, stopTook atomic.Int64 // time.Duration
 	lastErr                         atomic.Pointer[string]
+	restarts                        atomic.Int64 // of its Serve (supervise.go)
+
+	serve *serveState // nil unless it implements HasServe
 	// startOver is set once Init returned or timed out, whichever first;
 	// stopOver once the stop's budget ran out for it. doneOnce makes Add's
 	// WaitGroup done once, at the end of the lifecycle or at a start
@@ -429,6 +435,9 @@ func newEntry(svc Service, name string) *entry {
 	}
 	e.state.since.Store(time.Now().UnixNano()) // StateAdded, since now
 	_, e.hasLogger = svc.(HasLogger)
+	if _, ok := svc.(HasServe); ok {
+		e.serve = &serveState{}
+	}
 	if d, ok := svc.(HasDependencies); ok {
 		e.resolution = &resolution{
 			deps:      d,

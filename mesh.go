@@ -82,6 +82,9 @@ type mesh struct {
 	// sequentialStop makes the shutdown stop one service at a time.
 	sequentialStop atomic.Bool
 	drainDelay     atomic.Int64 // time.Duration; how long a shutdown drains first
+	// restartPolicy is the mesh's policy for failing Serves (supervise.go);
+	// nil: the defaults.
+	restartPolicy atomic.Pointer[RestartPolicy]
 	// ctx ends when shutdown begins (cancel); InitContext's contexts derive
 	// from it.
 	ctx    context.Context
@@ -273,6 +276,9 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	m.reg.mu.Unlock()
 	m.changed()
 
+	if e.serve != nil {
+		e.endServe() // its Serve's context ends; Remove does not wait for it
+	}
 	if hs := e.handlers; hs != nil {
 		hs.mu.Lock()
 		hs.removed = true

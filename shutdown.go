@@ -257,7 +257,7 @@ func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) boo
 	}
 	_, legacy := e.svc.(HasGracefulShutdown)
 	_, withCtx := e.svc.(HasShutdownContext)
-	if !legacy && !withCtx {
+	if !legacy && !withCtx && e.serve == nil {
 		e.state.store(StateStopped)
 		return false
 	}
@@ -266,7 +266,15 @@ func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) boo
 		defer cancel()
 		m.debug("stopping service", "subject", e.name)
 		began := time.Now()
-		m.callStop(ctx, e)
+		if e.serve != nil { // its Serve's context ends, and it returns first
+			select {
+			case <-e.endServe():
+			case <-ctx.Done(): // it ignores its context: the deadline names it
+			}
+		}
+		if legacy || withCtx {
+			m.callStop(ctx, e)
+		}
 		e.stopTook.Store(int64(time.Since(began)))
 		e.state.from(StateStopped, StateStopping)
 		done <- i

@@ -100,6 +100,8 @@ func (e *entry) status() ServiceStatus {
 		Resolve: time.Duration(e.resolveTook.Load()),
 		Init:    time.Duration(e.initTook.Load()),
 		Stop:    time.Duration(e.stopTook.Load()),
+		// Restarts of its Serve (supervise.go).
+		Restarts: int(e.restarts.Load()),
 	}
 	if ns := e.state.since.Load(); ns != 0 {
 		s.Since = time.Unix(0, ns)

@@ -1,0 +1,263 @@
+package servicemesh
+
+// Supervision: a service's Serve, run by the mesh after its Init on a
+// goroutine of its own (counted in busy), restarted with backoff when it
+// fails, stopped in the service's turn (shutdown.go) or when it is removed.
+// A service's serveState is guarded by its own mutex; the restart loop's
+// state is its goroutine's alone.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// HasServe is implemented by long-running services. After Init returned,
+// the mesh runs Serve on a goroutine of its own; ctx ends when the service's
+// turn to stop comes (before its OnShutdown) or when it is removed, and the
+// shutdown waits for Serve to return, within its budget.
+//
+// Serve returning nil ends the service (StateStopped), without restart. An
+// error, or a panic, while ctx is live restarts it after a backoff (see
+// RestartPolicy); an error wrapping ErrDoNotRestart ends it without restart
+// and is reported; one wrapping ErrShutdownMesh shuts the whole mesh down
+// and is returned by RunContext. When the policy gives up, the service is
+// StateFailed, EventServiceFailed tells why, and the mesh shuts down with
+// the error unless the policy says KeepRunning. What Serve returns once its
+// context has ended is not a failure.
+type HasServe interface {
+	Service
+	Serve(ctx context.Context) error
+}
+
+// HasRestartPolicy is implemented by services that want a restart policy of
+// their own instead of the mesh's (SetRestartPolicy).
+type HasRestartPolicy interface {
+	Service
+	RestartPolicy() RestartPolicy
+}
+
+// ErrDoNotRestart, wrapped by an error Serve returns, ends the service
+// without a restart; the error is reported.
+var ErrDoNotRestart = errors.New("do not restart")
+
+// ErrShutdownMesh, wrapped by an error Serve returns, shuts the whole mesh
+// down; RunContext returns the error.
+var ErrShutdownMesh = errors.New("shut the mesh down")
+
+// RestartPolicy says when and how often a failing Serve is restarted. A
+// zero field takes its default.
+type RestartPolicy struct {
+	// MaxRestarts is how many restarts Window allows; one more failure
+	// within it and the mesh gives up. Default 5; less than zero: never
+	// restart.
+	MaxRestarts int
+	// Window is the span over which restarts are counted. Default 30 s. A
+	// Serve that ran for longer than Window before it failed starts over
+	// with a clean count and the first backoff.
+	Window time.Duration
+	// Backoff is the wait before the first restart, doubled at each one up
+	// to MaxBackoff. Defaults 100 ms and 15 s.
+	Backoff, MaxBackoff time.Duration
+	// Jitter spreads each wait by up to this fraction either way, so that
+	// services failing together do not restart together. Default 0.1;
+	// less than zero: none; at most 1.
+	Jitter float64
+	// KeepRunning keeps the mesh running when it gives up on the service,
+	// instead of shutting it down: the service is StateFailed and the
+	// health package's /livez reports it.
+	KeepRunning bool
+}
+
+// Defaults of RestartPolicy.
+const (
+	defaultMaxRestarts = 5
+	defaultWindow      = 30 * time.Second
+	defaultBackoff     = 100 * time.Millisecond
+	defaultMaxBackoff  = 15 * time.Second
+	defaultJitter      = 0.1
+)
+
+// withDefaults returns p with its zero fields set to the defaults and its
+// others made sensible.
+func (p RestartPolicy) withDefaults() RestartPolicy {
+	if p.MaxRestarts == 0 {
+		p.MaxRestarts = defaultMaxRestarts
+	}
+	if p.Window <= 0 {
+		p.Window = defaultWindow
+	}
+	if p.Backoff <= 0 {
+		p.Backoff = defaultBackoff
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = defaultMaxBackoff
+	}
+	p.MaxBackoff = max(p.MaxBackoff, p.Backoff)
+	switch {
+	case p.Jitter == 0:
+		p.Jitter = defaultJitter
+	case p.Jitter < 0:
+		p.Jitter = 0
+	case p.Jitter > 1:
+		p.Jitter = 1
+	}
+	return p
+}
+
+// SetRestartPolicy sets the mesh's restart policy, for services that have
+// none of their own (HasRestartPolicy). It applies to Serves that start
+// after the call. It reports false, doing nothing, when m was not made by
+// New.
+func SetRestartPolicy(m Mesh, p RestartPolicy) bool {
+	mm, ok := m.(*mesh)
+	if !ok {
+		return false
+	}
+	mm.restartPolicy.Store(&p)
+	return true
+}
+
+// serveState is the Serve of one service.
+type serveState struct {
+	mu      sync.Mutex // guards the fields below
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the supervisor has ended
+	started bool          // the supervisor was started
+	ended   bool          // its stop, or removal, began: no Serve starts
+}
+
+// startServe starts e's supervisor, unless its stop or removal began.
+// Called by e's lifecycle goroutine once its Init returned.
+func (m *mesh) startServe(e *entry, s HasServe) {
+	st := e.serve
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ended || e.gone.Load() {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st.cancel, st.done, st.started = cancel, make(chan struct{}), true
+	m.busy.Add(1)
+	go m.supervise(ctx, e, s, st.done)
+}
+
+// endServe cancels e's Serve and returns a channel closed once it has
+// ended (already closed if it never ran). Called for its stop and its
+// removal; no Serve starts after.
+func (e *entry) endServe() <-chan struct{} {
+	st := e.serve
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.ended = true
+	if !st.started {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	st.cancel()
+	return st.done
+}
+
+// policyFor returns the restart policy of e: its own or the mesh's.
+func (m *mesh) policyFor(e *entry) RestartPolicy {
+	if h, ok := e.svc.(HasRestartPolicy); ok {
+		var p RestartPolicy
+		if m.guard(e.name, "RestartPolicy", func() { p = h.RestartPolicy() }) == nil {
+			return p.withDefaults()
+		}
+	}
+	if p := m.restartPolicy.Load(); p != nil {
+		return p.withDefaults()
+	}
+	return RestartPolicy{}.withDefaults()
+}
+
+// supervise runs s.Serve until ctx ends, it ends the service, or the policy
+// gives up.
+func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan struct{}) {
+	defer m.busyDone()
+	defer close(done)
+	p := m.policyFor(e)
+	var restarts []time.Time // within the window
+	backoff := p.Backoff
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		began := time.Now()
+		var err error
+		if perr := m.guard(e.name, "Serve", func() { err = s.Serve(ctx) }); perr != nil {
+			err = perr
+		}
+		if ctx.Err() != nil {
+			return // its stop or removal: whatever it returned is the end
+		}
+		switch {
+		case err == nil:
+			m.logger.Info("service ended: Serve returned", "subject", e.name)
+			e.state.from(StateStopped, StateRunning)
+			return
+		case errors.Is(err, ErrShutdownMesh):
+			m.fail(e, "serve", err)
+			m.logger.Info("service asked for the mesh to shut down", "subject", e.name)
+			m.Shutdown()
+			return
+		case errors.Is(err, ErrDoNotRestart):
+			m.fail(e, "serve", err)
+			return
+		}
+		e.setError(err)
+		now := time.Now()
+		if now.Sub(began) > p.Window { // it had been fine for a while
+			restarts, backoff = restarts[:0], p.Backoff
+		}
+		for len(restarts) > 0 && now.Sub(restarts[0]) > p.Window {
+			restarts = restarts[1:]
+		}
+		if p.MaxRestarts < 0 || len(restarts) >= p.MaxRestarts {
+			m.giveUp(e, p, len(restarts), err)
+			return
+		}
+		restarts = append(restarts, now)
+		e.restarts.Add(1)
+		wait := jittered(backoff, p.Jitter)
+		m.logger.Warn("Serve failed; restarting after a backoff", "subject", e.name, "error", err,
+			"restarts", e.restarts.Load(), "backoff", wait)
+		m.emit(EventServiceRestarting, e.svc, err)
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, p.MaxBackoff)
+	}
+}
+
+// giveUp fails e after too many restarts and, unless the policy says
+// KeepRunning, shuts the mesh down.
+func (m *mesh) giveUp(e *entry, p RestartPolicy, n int, last error) {
+	var err error
+	if p.MaxRestarts < 0 {
+		err = fmt.Errorf("gave up: its policy allows no restart: %w", last)
+	} else {
+		err = fmt.Errorf("gave up after %d restarts within %v: %w", n, p.Window, last)
+	}
+	m.fail(e, "serve", err)
+	if !p.KeepRunning {
+		m.logger.Error("shutting the mesh down: a service failed for good", "subject", e.name)
+		m.Shutdown()
+	}
+}
+
+// jittered spreads d by up to jitter of itself either way.
+func jittered(d time.Duration, jitter float64) time.Duration {
+	if jitter <= 0 {
+		return d
+	}
+	return time.Duration(float64(d) * (1 + jitter*(2*rand.Float64()-1)))
+}
