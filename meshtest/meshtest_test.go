@@ -1,0 +1,166 @@
+package meshtest_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gravestench/servicemesh"
+	"github.com/gravestench/servicemesh/meshtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeT records what meshtest says to a test, and runs its cleanups when
+// asked.
+type fakeT struct {
+	testing.TB
+	mu       sync.Mutex
+	logs     []string
+	errors   []string
+	fatal    bool
+	cleanups []func()
+}
+
+func (f *fakeT) Helper() {}
+func (f *fakeT) Log(args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs = append(f.logs, fmt.Sprint(args...))
+}
+func (f *fakeT) Errorf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
+func (f *fakeT) Fatalf(format string, args ...any) {
+	f.Errorf(format, args...)
+	f.fatal = true
+}
+func (f *fakeT) Cleanup(fn func()) { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeT) end() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+}
+func (f *fakeT) errorText() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.errors, "\n")
+}
+
+type svc struct {
+	name    string
+	init    func()
+	stop    func()
+	ready   *atomic.Bool
+	initted atomic.Bool
+}
+
+func (s *svc) Name() string { return s.name }
+func (s *svc) Init(servicemesh.Mesh) {
+	if s.init != nil {
+		s.init()
+	}
+	s.initted.Store(true)
+}
+func (s *svc) OnShutdown() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+type readySvc struct{ *svc }
+
+func (r readySvc) Ready() bool { return r.ready.Load() }
+
+// A clean mesh passes; its log reached the test's.
+func TestNewCleanMesh(t *testing.T) {
+	f := &fakeT{TB: t}
+	m := meshtest.New(f, "clean")
+	m.Add(&svc{name: "a"}).Wait()
+	f.end()
+	assert.Empty(t, f.errorText())
+	assert.NotEmpty(t, f.logs, "the mesh logged through t.Log")
+}
+
+// What a mesh from New fails the test for.
+func TestNewFailsTheTest(t *testing.T) {
+	tests := []struct {
+		name string
+		want string
+		run  func(m servicemesh.Mesh) (cleanup func())
+	}{
+		{"a panic in service code", "recovered 1 panic", func(m servicemesh.Mesh) func() {
+			m.Add(&svc{name: "p", init: func() { panic("boom") }}).Wait()
+			return func() {}
+		}},
+		{"a shutdown that does not complete", "did not complete within", func(m servicemesh.Mesh) func() {
+			release := make(chan struct{})
+			m.Add(&svc{name: "hung", stop: func() { <-release }}).Wait()
+			return func() { close(release) }
+		}},
+		{"a goroutine of the mesh left", "goroutines of the mesh are left", func(m servicemesh.Mesh) func() {
+			release := make(chan struct{})
+			m.Add(&svc{name: "forever", init: func() { <-release }}) // no OnShutdown: nothing ends it
+			return func() { close(release) }
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fakeT{TB: t}
+				m := meshtest.New(f)
+				cleanup := tc.run(m)
+				synctest.Wait()
+				f.end()
+				assert.Contains(t, f.errorText(), tc.want)
+				cleanup()
+				m.Shutdown().Wait()
+				synctest.Wait()
+			})
+		})
+	}
+}
+
+func TestRequireReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeT{TB: t}
+		m := meshtest.New(f)
+		ready := new(atomic.Bool)
+		m.Add(readySvc{&svc{name: "r", ready: ready}})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			meshtest.RequireReady(f, m, time.Second)
+		}()
+		<-done
+		assert.True(t, f.fatal, "not ready within a second")
+		assert.Contains(t, f.errorText(), "r=running")
+		ready.Store(true)
+		f2 := &fakeT{TB: t}
+		meshtest.RequireReady(f2, m, time.Second)
+		assert.False(t, f2.fatal)
+		f.end()
+	})
+}
+
+func TestRecorder(t *testing.T) {
+	m := meshtest.New(t)
+	rec := meshtest.Record(m)
+	defer rec.Stop()
+	m.Add(&svc{name: "a"})
+	ev := rec.WaitFor(t, servicemesh.EventServiceInitialized, "a", 5*time.Second)
+	assert.Equal(t, "a", ev.Subject)
+	require.Equal(t, []string{
+		servicemesh.EventServiceEventsBound, servicemesh.EventServiceAdded, servicemesh.EventServiceInitialized,
+	}, rec.Names("a"))
+	assert.Equal(t, []string{servicemesh.EventServiceAdded}, rec.Names("a", servicemesh.EventServiceAdded))
+}
