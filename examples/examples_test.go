@@ -3,6 +3,7 @@ package examples_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,8 +34,8 @@ const (
 
 // programs lists the directories under examples/, one program each.
 var programs = []string{
-	"dependencies", "events", "forever", "http", "lifecycle", "loglevel",
-	"minimal", "outside", "shutdown", "timeout",
+	"dependencies", "events", "forever", "graph", "http", "lifecycle",
+	"loglevel", "minimal", "outside", "shutdown", "timeout",
 }
 
 // TestExamples builds every example once, then runs them: those that end by
@@ -47,7 +48,7 @@ func TestExamples(t *testing.T) {
 		for _, tc := range selfEnding {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				p := start(t, bin[tc.program], nil, nil, tc.args...)
+				p := start(t, bin[tc.program], nil, tc.env, tc.args...)
 				out, err := p.wait(t)
 				assertExit(t, tc.exitCode, err, out)
 				assertLinesInOrder(t, out, tc.inOrder...)
@@ -91,6 +92,7 @@ var selfEnding = []struct {
 	name     string
 	program  string
 	args     []string
+	env      []string // added to the environment
 	exitCode int
 	inOrder  []string // substrings of successive lines, in this order
 	anyOrder []string // substrings of the output, in any order
@@ -211,9 +213,94 @@ var selfEnding = []struct {
 		program:  "http",
 		args:     []string{"-addr", "127.0.0.1:99999"},
 		exitCode: 1,
-		inOrder:  []string{`level=ERROR msg="cannot listen"`},
-		absent:   []string{"listening on", "main: stopped cleanly"},
+		inOrder: []string{
+			"level=ERROR", // the mesh logs the failure
+			"main: the run failed:",
+			`servicemesh: service "http server": init: listen tcp: address 99999: invalid port`,
+		},
+		absent: []string{"listening on", "ready:", "main: stopped cleanly"},
 	},
+	{
+		name:     "http with a store that fails to open (flag)",
+		program:  "http",
+		args:     []string{"-addr", "127.0.0.1:0", "-fail-store"},
+		exitCode: 1,
+		inOrder:  storeFailed,
+		absent:   []string{"listening on", "ready:", "http server: stopped", "main: stopped cleanly"},
+	},
+	{
+		name:     "http with a store that fails to open (environment)",
+		program:  "http",
+		env:      []string{"HTTP_ADDR=127.0.0.1:0", "STORE_FAIL=true"},
+		exitCode: 1,
+		inOrder:  storeFailed,
+		absent:   []string{"listening on", "ready:", "http server: stopped", "main: stopped cleanly"},
+	},
+	{
+		name:    "graph as Mermaid",
+		program: "graph",
+		inOrder: append([]string{
+			"flowchart LR",
+			`n0["api<br/>running"]`,
+			`n1["cache<br/>running"]`,
+			`n2["db<br/>running"]`,
+			`n3["config<br/>running"]`,
+			`n4["admin<br/>running"]`,
+		}, graphStopOrder...),
+		anyOrder: append([]string{
+			"n0 --> n1\n", // api holds cache
+			"n0 --> n3\n", // api holds config
+			"n1 --> n2\n", // cache holds db
+			"n2 --> n3\n", // db holds config
+			// admin holds the mesh
+			"n4 -.-> n0\n", "n4 -.-> n1\n", "n4 -.-> n2\n", "n4 -.-> n3\n",
+		}, graphEdgesInWords...),
+		// Nothing else: config holds nothing, cache not the config.
+		absent: []string{"n3 --", "n3 -.", "n1 --> n3", "n0 --> n2", "digraph"},
+	},
+	{
+		name:    "graph as DOT",
+		program: "graph",
+		args:    []string{"-dot"},
+		inOrder: append([]string{
+			"digraph servicemesh {",
+			`n0 [label="api\nrunning"];`,
+			`n4 [label="admin\nrunning"];`,
+			"}",
+		}, graphStopOrder...),
+		anyOrder: append([]string{
+			"n0 -> n1;", "n0 -> n3;", "n1 -> n2;", "n2 -> n3;",
+			"n4 -> n0 [style=dashed];", "n4 -> n1 [style=dashed];",
+			"n4 -> n2 [style=dashed];", "n4 -> n3 [style=dashed];",
+		}, graphEdgesInWords...),
+		absent: []string{"n3 ->", "n1 -> n3", "n0 -> n2", "flowchart"},
+	},
+}
+
+// storeFailed is how the http example reports a store that failed to open:
+// the mesh logs it, and main prints the error RunContext returned.
+var storeFailed = []string{
+	"msg=opening service=store",
+	"level=ERROR", // the mesh logs the failure
+	"main: the run failed:",
+	`servicemesh: service "store": init: open: connection refused (simulated: -fail-store or STORE_FAIL)`,
+}
+
+// graphStopOrder is the order in which the graph example's services stop:
+// each after every service that holds it.
+var graphStopOrder = []string{
+	"admin: stopped", "api: stopped", "cache: stopped", "db: stopped", "config: stopped",
+	"main: done",
+}
+
+// graphEdgesInWords are the edges the graph example lists on stderr.
+var graphEdgesInWords = []string{
+	"edge: api holds cache\n",
+	"edge: api holds config\n",
+	"edge: cache holds db\n",
+	"edge: db holds config\n",
+	"edge: admin holds the mesh, so depends on api\n",
+	"edge: admin holds the mesh, so depends on config\n",
 }
 
 // testShutdown runs the shutdown example until it is ready, signals it, and
@@ -281,58 +368,118 @@ func testForever(t *testing.T, bin string, sig syscall.Signal, logged string) {
 	)
 }
 
-// testHTTP runs the http example on a free loopback port, makes requests to
-// its routes, signals it, and checks that it stopped gracefully.
+// httpDrain is the drain delay the http example runs with in the tests:
+// long enough to make requests while it drains, even under -race.
+const httpDrain = 2 * time.Second
+
+// testHTTP runs the http example on a free loopback port, waits until its
+// readiness probe passes, makes requests to its routes and probes, signals
+// it, checks that it drains (not ready, still serving), and that it then
+// stopped gracefully, the server before the store, and exited with status 0.
 func testHTTP(t *testing.T, bin string, sig syscall.Signal, logged string) {
-	ready := regexp.MustCompile(`^listening on (http://127\.0\.0\.1:\d+) — try curl http://127\.0\.0\.1:\d+/hello; Ctrl\+C to stop$`)
-	// SIGINT runs use the flag, SIGTERM runs the environment variable.
+	listening := regexp.MustCompile(`^listening on (http://127\.0\.0\.1:\d+)$`)
+	// SIGINT runs use the flags, SIGTERM runs the environment variables.
 	var env, args []string
 	if sig == syscall.SIGINT {
-		args = []string{"-addr", "127.0.0.1:0"}
+		args = []string{"-addr", "127.0.0.1:0", "-drain", httpDrain.String()}
 	} else {
-		env = []string{"HTTP_ADDR=127.0.0.1:0"}
+		env = []string{"HTTP_ADDR=127.0.0.1:0", "DRAIN_DELAY=" + httpDrain.String()}
 	}
-	p := start(t, bin, ready, env, args...)
+	p := start(t, bin, listening, env, args...)
 	base := p.ready(t)[1]
 
 	client := &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{DisableKeepAlives: true},
 	}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := client.Get(base + path)
+		require.NoError(t, err, path)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err, path)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode, string(body)
+	}
+	// until asks for path until it answers want, for at most 10 s.
+	until := func(path string, want int) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, body := get(path)
+			if code == want {
+				return body
+			}
+			if time.Now().After(deadline) {
+				require.FailNow(t, fmt.Sprintf("%s kept answering %d, not %d", path, code, want),
+					"last body: %s\noutput:\n%s", body, p.out)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// Listening comes before ready: the server may answer before the mesh
+	// is ready, and /readyz says when it is.
+	var ready struct {
+		Status   string `json:"status"`
+		Mesh     string `json:"mesh"`
+		Services []struct{ Name, State string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(until("/readyz", http.StatusOK)), &ready))
+	assert.Equal(t, "pass", ready.Status)
+	assert.Equal(t, "http example", ready.Mesh)
+	var listed []string
+	for _, s := range ready.Services {
+		listed = append(listed, s.Name+"="+s.State)
+	}
+	assert.Equal(t, []string{"config=running", "store=running", "http server=running"}, listed)
+
 	for _, req := range []struct {
 		path   string
 		status int
-		body   string
+		body   string // a prefix of the body
 	}{
-		{"/hello", http.StatusOK, "hello, world\n"},
-		{"/hello?name=gopher", http.StatusOK, "hello, gopher\n"},
-		{"/health", http.StatusOK, "ok\n"},
+		{"/livez", http.StatusOK, `{"status":"pass","mesh":"http example","services":[`},
+		{"/startupz", http.StatusOK, `{"status":"pass","mesh":"http example","services":[`},
+		{"/hello", http.StatusOK, "hello, world (visit 1)\n"},
+		{"/hello?name=gopher", http.StatusOK, "hello, gopher (visit 1)\n"},
+		{"/hello?name=gopher", http.StatusOK, "hello, gopher (visit 2)\n"},
 		{"/missing", http.StatusNotFound, "404 page not found\n"},
 	} {
-		resp, err := client.Get(base + req.path)
-		if !assert.NoError(t, err, req.path) {
-			continue
-		}
-		body, err := io.ReadAll(resp.Body)
-		assert.NoError(t, err, req.path)
-		assert.NoError(t, resp.Body.Close())
-		assert.Equal(t, req.status, resp.StatusCode, req.path)
-		assert.Equal(t, req.body, string(body), req.path)
+		code, body := get(req.path)
+		assert.Equal(t, req.status, code, req.path)
+		assert.True(t, strings.HasPrefix(body, req.body), "%s answered %q, want it to start with %q", req.path, body, req.body)
 	}
 
+	// The signal makes the mesh not ready at once, while it goes on
+	// serving for the drain delay.
+	signaled := time.Now()
 	require.NoError(t, p.cmd.Process.Signal(sig))
+	assert.Contains(t, until("/readyz", http.StatusServiceUnavailable), `"status":"fail"`)
+	code, body := get("/hello")
+	assert.Equal(t, http.StatusOK, code, "/hello while draining")
+	assert.Equal(t, "hello, world (visit 2)\n", body, "/hello while draining")
+
 	out, err := p.wait(t)
 	assertExit(t, 0, err, out)
+	assert.GreaterOrEqual(t, time.Since(signaled), httpDrain, "exited before the drain delay was over")
 	assertLinesInOrder(t, out,
+		"msg=opening service=store",
 		"listening on http://127.0.0.1:",
+		"ready: try curl http://127.0.0.1:",
 		`msg=request service="http server" method=GET path=/hello`,
 		`msg=request service="http server" method=GET path=/hello`,
-		`msg=request service="http server" method=GET path=/health`,
+		`msg=request service="http server" method=GET path=/hello`,
 		`msg=request service="http server" method=GET path=/missing`,
 		logged,
+		`msg=request service="http server" method=GET path=/hello`, // while draining
 		"http server: stopped",
+		"store: closed",
 		"main: stopped cleanly",
 	)
+	// The probes are logged at Debug, which the example does not show.
+	assert.NotContains(t, out, "path=/readyz")
+	assert.NotContains(t, out, "level=ERROR")
 }
 
 // buildAll builds every example into a temporary directory, two at a time,
