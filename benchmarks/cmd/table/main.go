@@ -49,6 +49,15 @@ var scenarios = []struct{ id, label, what string }{
 // outside dependency).
 var waiterSizes = []int{1000, 10_000}
 
+// readyzServices is the size of the mesh BenchmarkReadyz probes, and
+// readyzCaches its two cases.
+const readyzServices = 100
+
+var readyzCaches = []struct{ id, what string }{
+	{"warm", "20 with a HealthCheck, whose results are cached for 1 s"},
+	{"cold", "the same with no cached result: the 20 HealthChecks run"},
+}
+
 // peers are the systems compared, in table order.
 var peers = []string{baseline, "fx", "do"}
 
@@ -289,7 +298,8 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 	}
 
 	p("\nservicemesh only. fx and do have no equivalent: nothing in them waits for a dependency from outside their graph (O1, O2), ")
-	p("neither can take one service out of a built container without stopping it (Remove), and services do not handle lifecycle events (fan-out).\n\n")
+	p("neither can take one service out of a built container without stopping it (Remove), services do not handle lifecycle events (fan-out), ")
+	p("and neither serves readiness probes (readiness; do's injector.HealthCheck, which runs every check on each call, is not measured).\n\n")
 	p("| Measurement | Median |\n|---|---:|\n")
 	type waiters struct {
 		cpu, add, wake       float64
@@ -340,6 +350,13 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 	fanCall, fanCallOK := r.median("FanOut/"+baseline+"/handlers=1000", "ns/handler-call")
 	p("| Fan-out: adding one service to a mesh of 1,000 EventServiceAdded handlers, until its Init | %s |\n", orMissing(fanOpOK, duration(fanOp)))
 	p("| Fan-out: the same, per handler call | %s |\n", orMissing(fanCallOK, duration(fanCall)))
+	for _, c := range readyzCaches {
+		name := fmt.Sprintf("Readyz/%s/services=%d/cache=%s", baseline, readyzServices, c.id)
+		t, ok := r.median(name, "ns/op")
+		allocs, _ := r.median(name, "allocs/op")
+		p("| Readiness: one GET /readyz of health.Handler, %s services (%s) | %s |\n",
+			count(readyzServices), c.what, orMissing(ok, fmt.Sprintf("%s, %s allocs", duration(t), count(allocs))))
+	}
 
 	// DESIGN §7: 1000 waiting services cost at most 3 % of one core, 5 %
 	// on 16 cores.
