@@ -51,19 +51,25 @@ type failureLog struct {
 // removed, reports it and tells EventServiceFailed's handlers. Called on a
 // goroutine that may wait for those handlers.
 func (m *mesh) fail(e *entry, op string, err error) {
-	se := m.record(e, op, err)
-	m.emit(EventServiceFailed, e.svc, se)
+	if se := m.record(e, op, err); se != nil {
+		m.emit(EventServiceFailed, e.svc, se)
+	}
 }
 
-// record is fail without telling the handlers; it returns the error.
+// record is fail without telling the handlers; it returns the error, or
+// nil for a service removed meanwhile: once removed, its lifecycle emits
+// nothing more, and what it does is no failure of the run.
 func (m *mesh) record(e *entry, op string, err error) *ServiceError {
+	if e.gone.Load() {
+		m.debug("a removed service failed", "subject", e.name, "op", op)
+		return nil
+	}
 	se := &ServiceError{Service: e.name, Op: op, Err: err}
 	m.failures.mu.Lock()
 	m.failures.errs = append(m.failures.errs, se)
 	m.failures.mu.Unlock()
 	e.setError(err)
-	if op != "stop" && !e.gone.Load() {
-		e.state.store(StateFailed)
+	if op != "stop" && e.state.from(StateFailed, StateAdded, StateResolving, StateStarting, StateRunning) {
 		m.reg.hide(e)
 	}
 	m.logger.Error("service failed", "subject", e.name, "op", op, "error", err)
@@ -79,7 +85,8 @@ func (m *mesh) failed() error {
 
 // RunContext runs m as Run does, and also shuts it down when ctx is done.
 // It returns nil after a clean run, or every failure of the run joined
-// (errors.Join), each a *ServiceError: failed starts, resolution timeouts
+// (errors.Join), each a *ServiceError: failed starts, Serves that gave up
+// or asked for the shutdown, resolution timeouts
 // and panics, stop errors and timeouts. A run ended by ctx is clean unless
 // something failed. So main can end with a non-zero status:
 //

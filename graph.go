@@ -26,15 +26,13 @@ import (
 // e's lifecycle goroutine after its resolution and after its Init.
 func (m *mesh) recordDependencies(e *entry) {
 	addrs := heldAddresses(e.svc)
-	if len(addrs) == 0 {
-		return
-	}
 	self := uintptr(unsafe.Pointer(m))
 	m.reg.mu.Lock()
 	defer m.reg.mu.Unlock()
 	if m.reg.byAddr == nil {
 		m.indexAddresses()
 	}
+	e.dependsOn = slices.DeleteFunc(e.dependsOn, func(x *entry) bool { return x.gone.Load() })
 	for _, a := range addrs {
 		if a == self {
 			e.holdsMesh = true
@@ -43,6 +41,23 @@ func (m *mesh) recordDependencies(e *entry) {
 		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(e.dependsOn, x) {
 			e.dependsOn = append(e.dependsOn, x)
 		}
+	}
+}
+
+// refreshDependencies records again what every service holds now, for a
+// graph of the present: a service held may have been added again, and an
+// Init still running may hold what it found.
+func (m *mesh) refreshDependencies() {
+	m.reg.mu.Lock()
+	entries := make([]*entry, 0, len(m.reg.slots))
+	for _, e := range m.reg.slots {
+		if e != nil {
+			entries = append(entries, e)
+		}
+	}
+	m.reg.mu.Unlock()
+	for _, e := range entries {
+		m.recordDependencies(e)
 	}
 }
 
@@ -67,6 +82,9 @@ func (m *mesh) planStop(order []*entry) *stopPlan {
 	}
 	for i, e := range order {
 		p.index[e] = i
+		// What it holds now: an Init still running may have found what it
+		// uses already, and a service it held may have been added again.
+		m.recordDependencies(e)
 	}
 	m.reg.mu.Lock()
 	defer m.reg.mu.Unlock()
@@ -143,6 +161,7 @@ func Graph(m Mesh) DependencyGraph {
 }
 
 func (m *mesh) graph() DependencyGraph {
+	m.refreshDependencies()
 	m.reg.mu.Lock()
 	defer m.reg.mu.Unlock()
 	var g DependencyGraph
@@ -169,11 +188,14 @@ func (m *mesh) graph() DependencyGraph {
 		}
 	}
 	for _, h := range holders {
-		if h.initSeq == 0 {
+		if h.initSeq.Load() == 0 {
 			continue
 		}
 		for _, e := range m.reg.slots {
-			if e != nil && e != h && e.initSeq != 0 && e.initSeq < h.initSeq && !slices.Contains(h.dependsOn, e) {
+			if e == nil || e == h {
+				continue
+			}
+			if seq := e.initSeq.Load(); seq != 0 && seq < h.initSeq.Load() && !slices.Contains(h.dependsOn, e) {
 				g.Edges = append(g.Edges, GraphEdge{From: id[h], To: id[e], Mesh: true})
 			}
 		}

@@ -79,13 +79,21 @@ type healthState struct {
 
 	mu sync.Mutex // guards probes and the fields of probes said to be
 	// probes holds what the mesh keeps for each service with Ready or
-	// HealthCheck that readiness has looked at; removed services are
-	// dropped on the next look. Made on first use.
-	probes map[*entry]*probe
+	// HealthCheck that readiness has looked at, by probeKey: a service
+	// removed and added again keeps its probe, so its check in flight is
+	// still the one. Removed services are dropped on the next look. Made on
+	// first use.
+	probes map[any]*probe
 }
 
 // probe is what the mesh keeps about one service's Ready and HealthCheck.
 type probe struct {
+	// owner is the entry that last used it; guarded by healthState.mu.
+	owner *entry
+	// inReady is set while a Ready call runs; lastReady is its last
+	// answer, which a Ready call made from inside Ready (through Status
+	// or Ready) gets instead of recursing.
+	inReady, lastReady atomic.Bool
 	// readyPanicked and checkPanicked are set while the last call of
 	// Ready, or of HealthCheck, panicked: a panic that repeats is not
 	// logged again, so that probes polling a broken service do not flood
@@ -116,24 +124,36 @@ func (h *healthState) probesFor(es []*entry, prune bool) []*probe {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.probes == nil {
-		h.probes = make(map[*entry]*probe)
+		h.probes = make(map[any]*probe)
 	}
-	if prune {
-		for e := range h.probes {
-			if e.gone.Load() {
-				delete(h.probes, e)
+	for i, e := range es {
+		k := probeKey(e)
+		p := h.probes[k]
+		if p == nil {
+			p = &probe{}
+			h.probes[k] = p
+		}
+		p.owner = e
+		ps[i] = p
+	}
+	if prune { // after the owners were brought up to date
+		for k, p := range h.probes {
+			if p.owner.gone.Load() {
+				delete(h.probes, k)
 			}
 		}
 	}
-	for i, e := range es {
-		p := h.probes[e]
-		if p == nil {
-			p = &probe{}
-			h.probes[e] = p
-		}
-		ps[i] = p
-	}
 	return ps
+}
+
+// probeKey is what a service's probe is kept under: the service itself
+// where Go can compare it, so that it outlives a removal and a new Add, or
+// else its entry.
+func probeKey(e *entry) any {
+	if e.comparable && !e.zeroSize {
+		return e.svc
+	}
+	return e
 }
 
 // probeGuard runs fn, a call of the service's Ready or HealthCheck, as

@@ -48,21 +48,27 @@ func SetStartTimeout(m Mesh, d time.Duration) bool {
 	return true
 }
 
-// callInit calls e's InitContext or Init, bounded by the start timeout, and
-// reports whether it started: it returned normally, without an error, within
-// the timeout. A failure has been recorded when it reports false.
-func (m *mesh) callInit(e *entry) bool {
+// callInit calls e's InitContext or Init, bounded by the start timeout. It
+// reports whether the service started (it returned normally, without an
+// error, within the timeout) and, if not, the failure to record, which the
+// caller records once it is counted in busy again: nil for a start that
+// timed out (already recorded) or that shutdown canceled (routine).
+func (m *mesh) callInit(e *entry) (started bool, failure error) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	defer cancel()
 	if d := time.Duration(m.startTimeout.Load()); d > 0 {
 		t := time.AfterFunc(d, func() {
-			if e.startOver.CompareAndSwap(false, true) {
-				cancel()
-				m.busy.Add(1)
-				defer m.busyDone()
-				m.fail(e, "init", fmt.Errorf("%w after %v", ErrStartTimeout, d))
-				e.addDone() // the service failed: its Add's wait is over
+			if !e.startOver.CompareAndSwap(false, true) {
+				return
 			}
+			cancel()
+			e.startFailed.Store(true)
+			m.busy.Add(1) // before looking at stopping: see waitBusy
+			defer m.busyDone()
+			if !m.stopping.Load() {
+				m.fail(e, "init", fmt.Errorf("%w after %v", ErrStartTimeout, d))
+			}
+			e.addDone() // its start is over: its Add's wait is over
 		})
 		defer t.Stop()
 	}
@@ -75,13 +81,16 @@ func (m *mesh) callInit(e *entry) bool {
 		err = m.guard(e.name, "Init", func() { e.svc.Init(m) })
 	}
 	if !e.startOver.CompareAndSwap(false, true) {
-		return false // timed out: already failed
+		return false, nil // timed out: already recorded
 	}
-	if err != nil {
-		m.fail(e, "init", err)
-		return false
+	switch {
+	case err == nil:
+		return true, nil
+	case m.stopping.Load() && errors.Is(err, context.Canceled):
+		m.debug("start canceled by the shutdown", "subject", e.name)
+		return false, nil
 	}
-	return true
+	return false, err
 }
 
 // callStop calls e's OnShutdownContext or OnShutdown with ctx, which carries
@@ -113,6 +122,9 @@ func (m *mesh) stopTimedOut(e *entry) {
 		return
 	}
 	se := m.record(e, "stop", ErrStopTimeout)
+	if se == nil {
+		return
+	}
 	m.busy.Add(1)
 	go func() {
 		defer m.busyDone()

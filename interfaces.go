@@ -78,7 +78,7 @@ type Mesh interface {
 	// done when it has completed. Every call returns the same WaitGroup.
 	// The shutdown cancels pending resolutions, emits
 	// EventRuntimeShutdownInitiated, and calls OnShutdown on every service
-	// whose Init began, in dependency order (see Graph), without waiting for Inits still
+	// whose start did not fail, in dependency order (see Graph), without waiting for Inits still
 	// running (a service that runs its loop inside Init is told to end it
 	// by its OnShutdown). It is bounded by SetShutdownTimeout (25 s by
 	// default). Waiting on the WaitGroup from inside SetLogger,

@@ -13,7 +13,7 @@ import (
 
 // The lifecycle of one service: its entry, its state, and the goroutine
 // work that takes it from added to initialized, plus the stack of Inits
-// that began, which shutdown stops newest first. An entry's state is an
+// that began, which shutdown stops in the order of the dependency graph. An entry's state is an
 // atomic value read and written without the mesh's lock; what else each
 // field of entry is guarded by is said beside it.
 
@@ -84,7 +84,7 @@ func (m *mesh) lifecycle(e *entry) {
 	// Init until its OnShutdown tells it to end.
 	m.busyDone()
 	began := time.Now()
-	ok := m.callInit(e)
+	ok, failure := m.callInit(e)
 	e.initTook.Store(int64(time.Since(began)))
 	m.busy.Add(1)
 	e.inInit.Store(false)
@@ -92,6 +92,12 @@ func (m *mesh) lifecycle(e *entry) {
 		poke(m.idleWake) // see settleInits
 	}
 	reached = true
+	if !ok {
+		e.startFailed.Store(true)
+	}
+	if failure != nil {
+		m.fail(e, "init", failure) // counted in busy again: shutdown waits for its handlers
+	}
 	if ok {
 		m.recordDependencies(e)
 	}
@@ -122,7 +128,7 @@ func (m *mesh) beginInit(e *entry) bool {
 	e.state.store(StateStarting)
 	e.inInit.Store(true)
 	m.starts.running.Add(1)
-	e.initSeq = m.starts.seq.Add(1)
+	e.initSeq.Store(m.starts.seq.Add(1))
 	m.pushStarted(e, e)
 	m.starts.n.Add(1)
 	return true
@@ -222,26 +228,26 @@ func (m *mesh) compactStarted() {
 }
 
 // stopOrder returns the entries to stop: those whose Init began, that were
-// not removed and whose Init did not panic, newest Init first. initSeq
+// not removed and whose start did not fail, newest Init first. initSeq
 // numbers every Init that began, 1 to inits, so a slot per number orders
 // them without sorting.
 func (m *mesh) stopOrder() []*entry {
 	m.starts.mu.Lock()
 	var live []*entry
 	for e := m.starts.stack.Load(); e != nil; e = e.nextStarted {
-		if !e.gone.Load() && e.state.load() != StateFailed {
+		if !e.gone.Load() && !e.startFailed.Load() {
 			live = append(live, e)
 		}
 	}
 	m.starts.mu.Unlock()
 	inits := m.starts.seq.Load()
 	if inits > uint64(2*len(live)) { // sparse after many removals: sort
-		slices.SortFunc(live, func(a, b *entry) int { return cmp.Compare(b.initSeq, a.initSeq) })
+		slices.SortFunc(live, func(a, b *entry) int { return cmp.Compare(b.initSeq.Load(), a.initSeq.Load()) })
 		return live
 	}
 	slots := make([]*entry, inits)
 	for _, e := range live {
-		slots[e.initSeq-1] = e
+		slots[e.initSeq.Load()-1] = e
 	}
 	order := live[:0]
 	for i := len(slots) - 1; i >= 0; i-- {
@@ -257,8 +263,11 @@ func (m *mesh) stopOrder() []*entry {
 type State uint8
 
 // The states of a service, in the order a service normally passes through
-// them. StateFailed and StateRemoved can be reached from any state before
-// StateRunning (a service removed once it runs keeps its state).
+// them. StateRemoved is reached from any state before StateStarting (a
+// service removed once its Init began keeps its state); StateFailed from
+// any state before StateStopping, and a running service whose Serve ends
+// becomes StateStopped (or StateFailed when it fails for good) before the
+// shutdown stops it in its turn.
 const (
 	StateAdded     State = iota // in the mesh; its lifecycle events are being told
 	StateResolving              // waiting for its dependencies
@@ -266,7 +275,7 @@ const (
 	StateRunning                // its Init returned normally
 	StateStopping               // its stop is under way
 	StateStopped                // its stop has ended
-	StateFailed                 // its resolution failed or was canceled, or its Init panicked
+	StateFailed                 // its resolution or Init failed, or its Serve failed for good
 	StateRemoved                // removed before it was running
 )
 
@@ -325,7 +334,7 @@ type entry struct {
 	svc        Service
 	name       string
 	seq        uint64         // order added; set under registry.mu before use
-	initSeq    uint64         // order its Init began; set before Init, read after it began
+	initSeq    atomic.Uint64  // order its Init began; 0 before
 	comparable bool           // svc can be a map key
 	zeroSize   bool           // svc is, or points to, a value of zero size: never a duplicate
 	hasLogger  bool           // it implements HasLogger
@@ -372,6 +381,9 @@ type entry struct {
 	// timeout.
 	startOver, stopOver atomic.Bool
 	doneOnce            sync.Once
+	// startFailed is set when its Init panicked, failed or timed out: it is
+	// never stopped. A service whose Serve ended or failed is, in its turn.
+	startFailed atomic.Bool
 
 	watchers map[*entry]struct{} // resolvers holding this service; guarded by scheduler.mu
 

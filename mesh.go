@@ -99,8 +99,9 @@ type mesh struct {
 	pending atomic.Int64
 	// busy counts the goroutines the mesh started that shutdown waits for:
 	// lifecycles (except while they are inside Init, which shutdown never
-	// waits for), the lane, removals and the scheduler. Reaching zero pokes
-	// idleWake.
+	// waits for), the lane, removals, the scheduler, supervisors of Serve,
+	// health checks, the readiness watcher and the goroutines that tell
+	// EventMeshReady and stop timeouts. Reaching zero pokes idleWake.
 	busy     atomic.Int64
 	idleWake chan struct{} // cap 1
 	// changes counts services added, initialized or removed. Waiting
@@ -132,7 +133,7 @@ type mesh struct {
 	reg registry
 
 	// health is readiness: the services' probes and whether EventMeshReady
-	// was told (status.go, which says what guards it).
+	// was told (healthcheck.go, which says what guards it).
 	health healthState
 }
 

@@ -192,8 +192,14 @@ func (m *mesh) runningServices() (probed []*entry, blocker *entry, ok bool) {
 // callReady calls r.Ready, guarded: a panic counts as not ready, and is
 // logged unless the previous call panicked too.
 func (m *mesh) callReady(e *entry, r HasReadiness, p *probe) (ready bool) {
+	if !p.inReady.CompareAndSwap(false, true) {
+		return p.lastReady.Load() // called from inside its own Ready
+	}
+	defer p.inReady.Store(false)
 	err := m.probeGuard(&p.readyPanicked, e.name, "Ready", func() { ready = r.Ready() })
-	return err == nil && ready
+	ready = err == nil && ready
+	p.lastReady.Store(ready)
+	return ready
 }
 
 // noteSettled is called whenever a service's way to Init has ended. Once
@@ -219,7 +225,7 @@ func (m *mesh) noteSettled() {
 // watchReady looks at the mesh until it is ready, backing off from
 // readyPollMin to readyPollMax and starting again from readyPollMin when
 // noteSettled wakes it, and ends once EventMeshReady was told or the
-// shutdown begins: it never holds the shutdown up (a wait for health checks
+// shutdown begins: it holds the shutdown up only while a Ready it called runs (a wait for health checks
 // ends with m.ctx). It runs on a goroutine of the mesh counted in busy.
 func (m *mesh) watchReady() {
 	defer m.busyDone()

@@ -203,7 +203,7 @@ func (m *mesh) reserve(e *entry) {
 	} else {
 		m.reg.odd = append(m.reg.odd, e)
 	}
-	if m.reg.byAddr != nil {
+	if m.reg.byAddr != nil && !e.zeroSize { // zero-size services cannot be told apart by address
 		if a := addressOf(e.svc); a != 0 {
 			m.reg.byAddr[a] = e
 		}

@@ -96,11 +96,13 @@ type HasGracefulShutdown interface {
 // HasReadiness is implemented by services that can report whether they are
 // ready for use, for example once a listener is accepting connections.
 //
-// The mesh never waits on Ready before calling Init; it is a convenience for
-// dependents, which may check it in DependenciesResolved. Those calls come
-// from the dependents' goroutines, concurrently with this service's own Init,
-// so Ready must be safe for concurrent use (an atomic.Bool set at the end of
-// Init is the usual way).
+// The mesh never waits on Ready before calling Init. Dependents may check
+// it in DependenciesResolved, and the mesh's readiness (Ready, WaitReady,
+// the health package's /readyz) asks it too, from goroutines of the mesh,
+// concurrently with this service's own Init: Ready must be safe for
+// concurrent use (an atomic.Bool set at the end of Init is the usual way)
+// and should return at once. A Ready that asks for the mesh's readiness
+// itself gets its own last answer.
 type HasReadiness interface {
 	Service
 	Ready() bool

@@ -47,7 +47,8 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 }
 
 // shutdown cancels pending resolutions (setting stopping did), tells the
-// services, stops every service whose Init began, newest first, without
+// services, stops every service whose Init began (and did not fail) in the
+// order of the dependency graph, without
 // waiting for Inits still running, and waits for the goroutines the mesh
 // started, all within the shutdown's budget (SetShutdownTimeout).
 func (m *mesh) shutdown() {
@@ -214,7 +215,9 @@ func (m *mesh) stopAll(order []*entry, clock *stopClock) {
 			continue
 		}
 		if i, ok := waitUntilDeadline(clock, done); ok {
-			finish(i)
+			if !stopped[i] { // not a stop already left behind at the deadline
+				finish(i)
+			}
 			continue
 		}
 		// The budget, or the grace, ran out: leave the running stops behind.
@@ -250,9 +253,10 @@ func (m *mesh) stopAll(order []*entry, clock *stopClock) {
 // startStop begins the stop of e, node i, and reports whether it runs in the
 // background (it sends i on done when over); false means it is over already.
 func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) bool {
-	// An Init that panicked since the stop order was taken, or a removal,
-	// takes the service out of it.
-	if e.gone.Load() || !e.state.from(StateStopping, StateStarting, StateRunning) {
+	// An Init that failed since the stop order was taken, or a removal,
+	// takes the service out of it. A service whose Serve ended, or failed
+	// for good, is stopped still: what its Init opened is released.
+	if e.gone.Load() || e.startFailed.Load() || !e.state.from(StateStopping, StateStarting, StateRunning, StateStopped, StateFailed) {
 		return false
 	}
 	_, legacy := e.svc.(HasGracefulShutdown)
@@ -323,7 +327,9 @@ func (m *mesh) settleInits(clock *stopClock) bool {
 		m.starts.mu.Lock()
 		defer m.starts.mu.Unlock()
 		for e := m.starts.stack.Load(); e != nil; e = e.nextStarted {
-			if _, ok := e.svc.(HasGracefulShutdown); ok && e.inInit.Load() && e.state.load() == StateStopped {
+			_, legacy := e.svc.(HasGracefulShutdown)
+			_, withCtx := e.svc.(HasShutdownContext)
+			if (legacy || withCtx) && e.inInit.Load() && e.state.load() == StateStopped {
 				return true
 			}
 		}

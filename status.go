@@ -43,7 +43,7 @@ type ServiceStatus struct {
 	Resolve time.Duration `json:"resolve,omitempty"`
 	Init    time.Duration `json:"init,omitempty"`
 	Stop    time.Duration `json:"stop,omitempty"`
-	// Restarts counts its restarts; always zero for now.
+	// Restarts counts the restarts of its Serve (HasServe).
 	Restarts int `json:"restarts,omitempty"`
 	// Error is the text of its last failure (see ServiceError), "" if none.
 	Error string `json:"error,omitempty"`
@@ -73,6 +73,7 @@ func Status(m Mesh) Report {
 }
 
 func (m *mesh) status() Report {
+	m.refreshDependencies()
 	r := Report{Name: m.name}
 	m.reg.mu.Lock()
 	r.Services = make([]ServiceStatus, 0, len(m.reg.svcs)-1-m.reg.holes)

@@ -87,7 +87,9 @@ func TestServeRestartsWithBackoffThenGivesUp(t *testing.T) {
 					"backoff 100, 200, then capped at 250 ms")
 				assert.Equal(t, int32(3), restarting.Load(), "EventServiceRestarting told each restart")
 				st := Status(m).Services[1]
-				assert.Equal(t, StateFailed, st.State)
+				// Failed while the mesh runs; once it shut down (fail fast),
+				// stopped in its turn, so that what its Init opened is released.
+				assert.Equal(t, map[bool]State{true: StateFailed, false: StateStopped}[keep], st.State)
 				assert.Equal(t, 3, st.Restarts)
 				assert.Contains(t, st.Error, "gave up after 3 restarts")
 				assert.Equal(t, !keep, isClosed(m.down), "the mesh shut down unless KeepRunning")
@@ -119,7 +121,7 @@ func TestServeEndings(t *testing.T) {
 	}{
 		{"nil ends it", func(context.Context, int) error { return nil }, 1, StateStopped, false, nil},
 		{"ErrDoNotRestart", func(context.Context, int) error { return errors.Join(errBroken, ErrDoNotRestart) }, 1, StateFailed, false, ErrDoNotRestart},
-		{"ErrShutdownMesh", func(context.Context, int) error { return ErrShutdownMesh }, 1, StateFailed, true, ErrShutdownMesh},
+		{"ErrShutdownMesh", func(context.Context, int) error { return ErrShutdownMesh }, 1, StateStopped, true, ErrShutdownMesh}, // stopped by the shutdown it asked for
 		{"a panic restarts it", func(ctx context.Context, call int) error {
 			if call == 1 {
 				panic("serve boom")
@@ -145,6 +147,24 @@ func TestServeEndings(t *testing.T) {
 					assert.ErrorIs(t, m.failed(), tc.failedIs)
 				}
 			})
+		})
+	}
+}
+
+// A service whose Serve ended, or failed for good, still gets its
+// OnShutdown at shutdown.
+func TestEndedServeIsStillStopped(t *testing.T) {
+	for _, serve := range []func(context.Context, int) error{
+		func(context.Context, int) error { return nil },
+		func(context.Context, int) error { return ErrDoNotRestart },
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			m := quietMesh(t)
+			s := &server{name: "srv", serve: serve}
+			m.Add(s).Wait()
+			synctest.Wait()
+			m.Shutdown().Wait()
+			assert.True(t, s.stopped.Load(), "OnShutdown ran")
 		})
 	}
 }
