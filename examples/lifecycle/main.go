@@ -11,8 +11,8 @@
 //   - helper, which worker depends on, has neither;
 //   - visitor comes and goes: it is added, then removed;
 //   - when the run loop starts, the listener asks the mesh to shut down, and
-//     the remaining services stop, newest first (a removed service is not
-//     stopped).
+//     the remaining services stop, worker before the helper it holds (a
+//     removed service is not stopped).
 //
 // Each service is added with Add(...).Wait(), so one finishes its lifecycle
 // before the next begins and the output is in a fixed order. The mesh waits
@@ -78,12 +78,15 @@ type Greeter interface {
 }
 
 // helper is a plain service, a Greeter, that others can ask for a greeting.
-type helper struct{}
+// It has a field: the mesh sees that worker holds it by its address, and
+// values of zero size may all share one address, so a service of an empty
+// struct type cannot be told apart from the others by what holds it.
+type helper struct{ greeting string }
 
 func (h *helper) Name() string             { return "helper" }
 func (h *helper) Init(servicemesh.Mesh)    { fmt.Println("  helper: Init") }
 func (h *helper) OnShutdown()              { fmt.Println("  helper: OnShutdown") }
-func (h *helper) Greet(name string) string { return "hello, " + name }
+func (h *helper) Greet(name string) string { return h.greeting + ", " + name }
 
 // visitor is added and removed again. Remove does not call OnShutdown.
 type visitor struct{}
@@ -119,7 +122,7 @@ func main() {
 	mesh.SetLogDestination(io.Discard) // only the listener speaks
 
 	mesh.Add(&listener{}).Wait()
-	mesh.Add(&helper{}).Wait()
+	mesh.Add(&helper{greeting: "hello"}).Wait()
 	mesh.Add(&worker{}).Wait()
 	v := &visitor{}
 	mesh.Add(v).Wait()
