@@ -47,12 +47,14 @@ var readmeImports = map[string]string{
 	"http":        "net/http",
 	"io":          "io",
 	"json":        "encoding/json",
+	"meshtest":    "github.com/gravestench/servicemesh/meshtest",
 	"os":          "os",
 	"servicemesh": "github.com/gravestench/servicemesh",
 	"slog":        "log/slog",
 	"sql":         "database/sql",
 	"strings":     "strings",
 	"sync":        "sync",
+	"testing":     "testing",
 	"time":        "time",
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,7 +36,7 @@ const (
 // programs lists the directories under examples/, one program each.
 var programs = []string{
 	"dependencies", "events", "forever", "graph", "http", "lifecycle",
-	"loglevel", "minimal", "outside", "shutdown", "timeout",
+	"loglevel", "minimal", "outside", "shutdown", "timeout", "worker",
 }
 
 // TestExamples builds every example once, then runs them: those that end by
@@ -82,6 +83,10 @@ func TestExamples(t *testing.T) {
 			t.Run("forever/"+sig.name, func(t *testing.T) {
 				t.Parallel()
 				testForever(t, bin["forever"], sig.signal, sig.logged)
+			})
+			t.Run("worker/"+sig.name, func(t *testing.T) {
+				t.Parallel()
+				testWorker(t, bin["worker"], sig.signal, sig.logged)
 			})
 		}
 	})
@@ -226,7 +231,7 @@ var selfEnding = []struct {
 		args:     []string{"-addr", "127.0.0.1:0", "-fail-store"},
 		exitCode: 1,
 		inOrder:  storeFailed,
-		absent:   []string{"listening on", "ready:", "http server: stopped", "main: stopped cleanly"},
+		absent:   []string{"listening on", "ready:", "http server: drained", "http server: stopped", "main: stopped cleanly"},
 	},
 	{
 		name:     "http with a store that fails to open (environment)",
@@ -234,7 +239,7 @@ var selfEnding = []struct {
 		env:      []string{"HTTP_ADDR=127.0.0.1:0", "STORE_FAIL=true"},
 		exitCode: 1,
 		inOrder:  storeFailed,
-		absent:   []string{"listening on", "ready:", "http server: stopped", "main: stopped cleanly"},
+		absent:   []string{"listening on", "ready:", "http server: drained", "http server: stopped", "main: stopped cleanly"},
 	},
 	{
 		name:    "graph as Mermaid",
@@ -368,6 +373,44 @@ func testForever(t *testing.T, bin string, sig syscall.Signal, logged string) {
 	)
 }
 
+// workerRestarts are the lines the worker example prints while its first
+// three runs crash and the mesh restarts it, in order.
+var workerRestarts = []string{
+	"worker: initialized",
+	"worker: run 1",
+	"watcher: worker restarting after: lost the connection to the queue",
+	"worker: run 2",
+	`watcher: worker restarting after: servicemesh: service "worker" panicked in Serve: job 7 has no payload`,
+	"worker: run 3",
+	"watcher: worker restarting after: the queue is not there yet",
+	"worker: run 4",
+	"worker: working",
+	"ready: press Ctrl+C or send SIGTERM to stop",
+}
+
+// testWorker runs the worker example until its fourth run works, checks
+// that the first three were restarted in order, signals it, and checks that
+// Serve returned before OnShutdown and that it exited with status 0.
+func testWorker(t *testing.T, bin string, sig syscall.Signal, logged string) {
+	p := start(t, bin, regexp.MustCompile(`^ready: press Ctrl\+C`), nil)
+	p.ready(t)
+	// Everything up to the ready line has been written by now.
+	assertLinesInOrder(t, p.out.String(), workerRestarts...)
+	require.NoError(t, p.cmd.Process.Signal(sig))
+
+	out, err := p.wait(t)
+	assertExit(t, 0, err, out)
+	assertLinesInOrder(t, out, slices.Concat(workerRestarts, []string{
+		logged,
+		"worker: Serve returned after ",
+		"worker: OnShutdown",
+		"main: the worker was restarted 3 times; its last error: the queue is not there yet",
+		"main: stopped cleanly",
+	})...)
+	assert.Contains(t, out, "level=ERROR") // the mesh logs the panic
+	assert.NotContains(t, out, "worker: run 5")
+}
+
 // httpDrain is the drain delay the http example runs with in the tests:
 // long enough to make requests while it drains, even under -race.
 const httpDrain = 2 * time.Second
@@ -473,7 +516,8 @@ func testHTTP(t *testing.T, bin string, sig syscall.Signal, logged string) {
 		`msg=request service="http server" method=GET path=/missing`,
 		logged,
 		`msg=request service="http server" method=GET path=/hello`, // while draining
-		"http server: stopped",
+		"http server: drained", // Serve returned
+		"http server: stopped", // then OnShutdownContext
 		"store: closed",
 		"main: stopped cleanly",
 	)

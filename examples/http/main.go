@@ -7,10 +7,13 @@
 //     fail; its context ends at the start timeout or when the shutdown
 //     begins. Its HealthCheck keeps /readyz honest while it runs.
 //   - http server holds the store (and the config). It waits until the store
-//     is open, listens in its InitContext, serves the application's routes
-//     and the probes of package health on the same listener, and stops with
-//     http.Server.Shutdown under the shutdown's deadline
-//     (OnShutdownContext), so requests in flight complete.
+//     is open and listens in its InitContext, so that a bad address fails
+//     the start. It is a long-running service (HasServe): its Serve serves
+//     the application's routes and the probes of package health on that
+//     listener, is restarted by the mesh after a backoff if it fails, and
+//     when its context ends drains with http.Server.Shutdown, so requests
+//     in flight complete; OnShutdownContext holds that to the shutdown's
+//     deadline.
 //
 // Because the server holds the store and the store holds the config, the
 // mesh's dependency graph stops them in that order: server, store, config.
@@ -174,15 +177,22 @@ func (s *store) OnShutdown() {
 	fmt.Println("store: closed")
 }
 
-// server serves HTTP: the application's routes and the health probes.
+// server serves HTTP: the application's routes and the health probes. It
+// is a long-running service (servicemesh.HasServe): it listens in
+// InitContext, so that an address it cannot listen on fails the start;
+// it serves in Serve, which the mesh restarts after a backoff if it fails;
+// and it stops gracefully when Serve's context ends.
 type server struct {
 	cfg    *config
 	store  *store
 	logger *slog.Logger
 
-	srv    *http.Server
-	url    string        // http://host:port actually listened on
-	served chan struct{} // closed when Serve has returned
+	srv  *http.Server
+	addr string // host:port actually listened on
+	url  string // http://addr
+
+	mu sync.Mutex
+	ln net.Listener // opened by InitContext, until Serve takes it
 }
 
 func (s *server) Name() string                  { return "http server" }
@@ -202,16 +212,18 @@ func (s *server) ResolveDependencies(services []servicemesh.Service) {
 // Init is required by servicemesh.Service; InitContext is called instead.
 func (s *server) Init(servicemesh.Mesh) {}
 
-// InitContext listens and starts serving. The mesh is only passed to the
-// probes' handler, not kept in a field: a service that holds the Mesh
-// counts as depending on every service started before it.
+// InitContext listens and sets the server up; Serve serves. The mesh is
+// only passed to the probes' handler, not kept in a field: a service that
+// holds the Mesh counts as depending on every service started before it.
 func (s *server) InitContext(ctx context.Context, mesh servicemesh.Mesh) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
 		return err
 	}
-	s.url = "http://" + ln.Addr().String()
+	s.ln = ln
+	s.addr = ln.Addr().String()
+	s.url = "http://" + s.addr
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello", s.hello)
@@ -225,14 +237,66 @@ func (s *server) InitContext(ctx context.Context, mesh servicemesh.Mesh) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	s.served = make(chan struct{})
-	go func() {
-		defer close(s.served)
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			s.logger.Error("serve", "error", err)
-		}
-	}()
 	fmt.Printf("listening on %s\n", s.url)
+	return nil
+}
+
+// takeListener returns the listener InitContext opened, the first time;
+// nil after.
+func (s *server) takeListener() net.Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ln := s.ln
+	s.ln = nil
+	return ln
+}
+
+// Serve serves until ctx ends, then drains. Run by the mesh after
+// InitContext, and again after a backoff if it returns an error.
+//
+// When the server stops by itself, Serve returns what http.Server.Serve
+// returned: nil for http.ErrServerClosed (someone closed it: the service
+// ends, without restart), the error otherwise (the listener failed: the
+// mesh restarts Serve, which listens again on the same address).
+//
+// When ctx ends (this service's turn to stop, once the drain delay is over,
+// or its removal), Serve stops the server gracefully itself, with
+// http.Server.Shutdown: no new connections, and the requests in flight
+// complete. It returns once they have, so that "Serve returned" means the
+// server has stopped, and it also drains when the service is removed,
+// which calls no OnShutdown. Serve's context carries no deadline; the
+// shutdown's budget is enforced by OnShutdownContext, which the mesh calls
+// once Serve has returned or, if the budget runs out first, with its
+// context ended, and which then cuts the connections left so that this
+// Shutdown returns. The timeout below only bounds a drain that nothing
+// else bounds (a removal).
+func (s *server) Serve(ctx context.Context) error {
+	ln := s.takeListener()
+	if ln == nil { // a restart: the failed run's listener is closed
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", s.addr); err != nil {
+			return err // restarted again, after a longer backoff
+		}
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	drain, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	if err := s.srv.Shutdown(drain); err != nil {
+		s.logger.Warn("drain cut short", "error", err)
+	}
+	<-served // http.ErrServerClosed
+	fmt.Println("http server: drained")
 	return nil
 }
 
@@ -249,14 +313,22 @@ func (s *server) OnMeshReady() {
 	fmt.Printf("ready: try curl %s/hello or %s/readyz; Ctrl+C to stop\n", s.url, s.url)
 }
 
-// OnShutdownContext stops accepting connections and waits for the requests
-// in flight until ctx, the shutdown's deadline, ends.
+// OnShutdownContext is called once Serve has returned, or once the
+// shutdown's budget has run out, whichever comes first; ctx ends with the
+// budget. Normally the server has drained by then and Shutdown returns at
+// once. It still has work in two cases: the budget ran out while Serve was
+// draining (Shutdown fails at once, and Close cuts the connections left,
+// which ends Serve's Shutdown too), or the stop came while Serve was
+// waiting to be restarted (connections of the failed run are drained here,
+// within the budget).
 func (s *server) OnShutdownContext(ctx context.Context) error {
+	if ln := s.takeListener(); ln != nil {
+		_ = ln.Close() // Serve never ran: the shutdown began right after InitContext
+	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		_ = s.srv.Close() // out of time: cut the remaining connections
 	}
-	<-s.served
 	fmt.Println("http server: stopped")
 	return err
 }
