@@ -299,7 +299,8 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 
 	p("\nservicemesh only. fx and do have no equivalent: nothing in them waits for a dependency from outside their graph (O1, O2), ")
 	p("neither can take one service out of a built container without stopping it (Remove), services do not handle lifecycle events (fan-out), ")
-	p("and neither serves readiness probes (readiness; do's injector.HealthCheck, which runs every check on each call, is not measured).\n\n")
+	p("neither serves readiness probes (readiness; do's injector.HealthCheck, which runs every check on each call, is not measured), ")
+	p("and neither restarts a service that fails (supervision).\n\n")
 	p("| Measurement | Median |\n|---|---:|\n")
 	type waiters struct {
 		cpu, add, wake       float64
@@ -357,6 +358,12 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 		p("| Readiness: one GET /readyz of health.Handler, %s services (%s) | %s |\n",
 			count(readyzServices), c.what, orMissing(ok, fmt.Sprintf("%s, %s allocs", duration(t), count(allocs))))
 	}
+
+	backoffCPU, backoffOK := r.median("ServeBackoff/"+baseline, "cpu-%-of-core")
+	p("| Supervision: CPU of the whole process while one Serve fails every time, default policy (1 s from its first restart, over its backoffs) | %s |\n",
+		orMissing(backoffOK, fmt.Sprintf("%.3f %% of one core", backoffCPU)))
+	restart, restartOK := r.median("Restart/"+baseline, "ns/restart")
+	p("| Supervision: one restart of a Serve that fails at once, with a backoff of 1 ns | %s |\n", orMissing(restartOK, duration(restart)))
 
 	// DESIGN §7: 1000 waiting services cost at most 3 % of one core, 5 %
 	// on 16 cores.
