@@ -1,7 +1,6 @@
 package servicemesh
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"slices"
@@ -234,9 +233,7 @@ func (m *mesh) finish(e *entry, err error) {
 			poke(s.wake) // so that it ends
 		}
 	}
-	if e.pollIndex >= 0 {
-		heap.Remove(&s.polls, e.pollIndex)
-	}
+	s.polls.remove(e)
 	m.setWatching(e, nil)
 	e.finished, e.attempting, e.queued = true, false, false
 	e.watched = nil

@@ -22,8 +22,11 @@ import (
 	"unsafe"
 )
 
-// recordDependencies adds to e's edges the services e holds now. Called by
-// e's lifecycle goroutine after its resolution and after its Init.
+// recordDependencies adds to e's edges the services e holds now, and drops
+// those no longer in the mesh. Called when the stop is planned, and for
+// Graph and Status: what a service holds after its resolution and its Init
+// is what it holds then (an edge, once seen, is kept while both are in the
+// mesh).
 func (m *mesh) recordDependencies(e *entry) {
 	addrs := heldAddresses(e.svc)
 	self := uintptr(unsafe.Pointer(m))

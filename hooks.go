@@ -54,9 +54,16 @@ func SetStartTimeout(m Mesh, d time.Duration) bool {
 // caller records once it is counted in busy again: nil for a start that
 // timed out (already recorded) or that shutdown canceled (routine).
 func (m *mesh) callInit(e *entry) (started bool, failure error) {
-	ctx, cancel := context.WithCancel(m.ctx)
+	ic, withCtx := e.svc.(HasInitContext)
+	d := time.Duration(m.startTimeout.Load())
+	// A context only for those that use it: a legacy Init without a start
+	// timeout, the common case, costs none.
+	ctx, cancel := m.ctx, context.CancelFunc(func() {})
+	if withCtx || d > 0 {
+		ctx, cancel = context.WithCancel(m.ctx)
+	}
 	defer cancel()
-	if d := time.Duration(m.startTimeout.Load()); d > 0 {
+	if d > 0 {
 		t := time.AfterFunc(d, func() {
 			if !e.startOver.CompareAndSwap(false, true) {
 				return
@@ -73,7 +80,7 @@ func (m *mesh) callInit(e *entry) (started bool, failure error) {
 		defer t.Stop()
 	}
 	var err error
-	if ic, ok := e.svc.(HasInitContext); ok {
+	if withCtx {
 		if perr := m.guard(e.name, "InitContext", func() { err = ic.InitContext(ctx, m) }); perr != nil {
 			err = perr
 		}

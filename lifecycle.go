@@ -70,11 +70,8 @@ func (m *mesh) lifecycle(e *entry) {
 	if !emit(EventServiceEventsBound) || (e.hasLogger && !emit(EventServiceLoggerBound)) || !emit(EventServiceAdded) {
 		return
 	}
-	if e.resolution != nil {
-		if !m.resolve(e, about) {
-			return
-		}
-		m.recordDependencies(e)
+	if e.resolution != nil && !m.resolve(e, about) {
+		return
 	}
 	if !m.beginInit(e) {
 		return
@@ -97,9 +94,6 @@ func (m *mesh) lifecycle(e *entry) {
 	}
 	if failure != nil {
 		m.fail(e, "init", failure) // counted in busy again: shutdown waits for its handlers
-	}
-	if ok {
-		m.recordDependencies(e)
 	}
 	m.settle(e, ok)
 	if !ok {
@@ -416,7 +410,7 @@ type resolution struct {
 	waitElem   *list.Element // its element in scheduler.waiting while it waits
 	watching   []*entry      // services the resolver holds
 	due        time.Time     // when its next poll is due
-	pollIndex  int           // its index in scheduler.polls; -1 when not there
+	pollIndex  int           // its index in its bucket of scheduler.polls; -1 when not there
 	poll       time.Duration // its poll interval now
 	queued     bool          // in the run queue
 	attempting bool          // an attempt runs

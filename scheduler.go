@@ -68,7 +68,7 @@ type scheduler struct {
 	waiting *list.List // of *entry
 	runq    []*entry   // runq[head:] are to be attempted now, in order
 	head    int
-	polls   dueHeap // waiting entries by when their next poll is due
+	polls   pollBuckets // waiting entries by when their next poll is due
 	// broadcastAt is when every waiting entry is to be attempted; zero:
 	// not asked. passStart is when the broadcast under way began (zero:
 	// none), lastPass how long the last one took.
@@ -111,9 +111,7 @@ func (m *mesh) queue(e *entry) {
 		e.dirty = true // attempted again when the attempt under way is over
 		return
 	}
-	if e.pollIndex >= 0 {
-		heap.Remove(&s.polls, e.pollIndex)
-	}
+	s.polls.remove(e)
 	e.queued = true
 	s.runq = append(s.runq, e)
 	m.kickScheduler(time.Time{})
@@ -122,12 +120,9 @@ func (m *mesh) queue(e *entry) {
 // schedulePoll asks for an attempt of e at t. The caller holds sched.mu.
 func (m *mesh) schedulePoll(e *entry, t time.Time) {
 	s := &m.sched
+	s.polls.remove(e)
 	e.due = t
-	if e.pollIndex >= 0 {
-		heap.Fix(&s.polls, e.pollIndex)
-	} else {
-		heap.Push(&s.polls, e)
-	}
+	s.polls.add(e)
 	m.kickScheduler(t)
 }
 
@@ -195,8 +190,8 @@ func (m *mesh) runScheduler(gen uint64) {
 			// Asleep until the next poll or broadcast, or a poke; with
 			// neither (every waiter is in an attempt), only a poke.
 			next := s.broadcastAt
-			if len(s.polls) > 0 && (next.IsZero() || s.polls[0].due.Before(next)) {
-				next = s.polls[0].due
+			if due, ok := s.polls.next(); ok && (next.IsZero() || due.Before(next)) {
+				next = due
 			}
 			s.idle, s.sleepUntil = true, next
 			s.mu.Unlock()
@@ -236,8 +231,7 @@ func (m *mesh) runScheduler(gen uint64) {
 // waiting entry when a broadcast is due. The caller holds sched.mu.
 func (m *mesh) collect(now time.Time) {
 	s := &m.sched
-	for len(s.polls) > 0 && !s.polls[0].due.After(now) {
-		e := heap.Pop(&s.polls).(*entry)
+	for _, e := range s.polls.takeDue(now) {
 		e.polled = true
 		m.queue(e)
 	}
@@ -309,9 +303,7 @@ func (m *mesh) wakeOwn(e *entry) {
 		e.dirty = true
 		return
 	}
-	if e.pollIndex >= 0 {
-		heap.Remove(&m.sched.polls, e.pollIndex)
-	}
+	m.sched.polls.remove(e)
 	e.attempting = true
 	poke(e.handoff)
 }
@@ -373,25 +365,83 @@ func poke(c chan struct{}) {
 	}
 }
 
-// dueHeap orders waiting entries by when their next poll is due.
-type dueHeap []*entry
+// pollBuckets keeps waiting entries by when their next poll is due. Polls
+// are aligned on a grid, so thousands of entries share a few due times: each
+// due time has a bucket, found through a min-heap of the due times, and an
+// entry is added to, removed from, and taken with its bucket in constant
+// time. Guarded by scheduler.mu.
+type pollBuckets struct {
+	buckets map[int64][]*entry // by due time (UnixNano); entry.pollIndex is its index there
+	times   dueTimes           // the due times that have a bucket
+}
 
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].pollIndex, h[j].pollIndex = i, j
+func (p *pollBuckets) add(e *entry) {
+	if p.buckets == nil {
+		p.buckets = make(map[int64][]*entry)
+	}
+	k := e.due.UnixNano()
+	b, ok := p.buckets[k]
+	if !ok {
+		heap.Push(&p.times, k)
+	}
+	e.pollIndex = len(b)
+	p.buckets[k] = append(b, e)
 }
-func (h *dueHeap) Push(x any) {
-	e := x.(*entry)
-	e.pollIndex = len(*h)
-	*h = append(*h, e)
-}
-func (h *dueHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
+
+// remove takes e out of its bucket, if it is in one; an emptied bucket stays
+// until its time comes (takeDue drops it).
+func (p *pollBuckets) remove(e *entry) {
+	if e.pollIndex < 0 {
+		return
+	}
+	k := e.due.UnixNano()
+	b := p.buckets[k]
+	last := len(b) - 1
+	b[e.pollIndex] = b[last]
+	b[e.pollIndex].pollIndex = e.pollIndex
+	b[last] = nil
+	p.buckets[k] = b[:last]
 	e.pollIndex = -1
-	return e
+}
+
+// next returns the earliest due time of a non-empty bucket.
+func (p *pollBuckets) next() (time.Time, bool) {
+	for len(p.times) > 0 {
+		k := p.times[0]
+		if len(p.buckets[k]) > 0 {
+			return time.Unix(0, k), true
+		}
+		heap.Pop(&p.times)
+		delete(p.buckets, k)
+	}
+	return time.Time{}, false
+}
+
+// takeDue removes and returns every entry due by now.
+func (p *pollBuckets) takeDue(now time.Time) []*entry {
+	var out []*entry
+	n := now.UnixNano()
+	for len(p.times) > 0 && p.times[0] <= n {
+		k := heap.Pop(&p.times).(int64)
+		for _, e := range p.buckets[k] {
+			e.pollIndex = -1
+			out = append(out, e)
+		}
+		delete(p.buckets, k)
+	}
+	return out
+}
+
+// dueTimes is a min-heap of due times.
+type dueTimes []int64
+
+func (h dueTimes) Len() int           { return len(h) }
+func (h dueTimes) Less(i, j int) bool { return h[i] < h[j] }
+func (h dueTimes) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueTimes) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *dueTimes) Pop() any {
+	old := *h
+	k := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return k
 }
