@@ -146,6 +146,16 @@ func (h *healthState) probesFor(es []*entry, prune bool) []*probe {
 	return ps
 }
 
+// checkUnderWay reports whether e's health check is running with no fresh
+// result to answer from.
+func (m *mesh) checkUnderWay(e *entry) bool {
+	h := &m.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.probes[probeKey(e)]
+	return p != nil && p.cur != nil && (p.last == nil || time.Since(p.last.ended) >= healthCacheTTL)
+}
+
 // probeKey is what a service's probe is kept under: the service itself
 // where Go can compare it, so that it outlives a removal and a new Add, or
 // else its entry.

@@ -108,7 +108,10 @@ func (m *mesh) readiness(ctx context.Context, wait bool) bool {
 	}
 	h := &m.health
 	if b := h.blocker.Load(); b != nil {
-		if !b.gone.Load() && !m.serviceReady(ctx, b, wait) {
+		// The service that blocked readiness last time is looked at first,
+		// without waiting: when only its health check is under way, the
+		// scan below waits for it together with the others, in parallel.
+		if !b.gone.Load() && !m.serviceReady(ctx, b, false) && !(wait && m.checkUnderWay(b)) {
 			return false
 		}
 		h.blocker.CompareAndSwap(b, nil)
@@ -193,7 +196,11 @@ func (m *mesh) runningServices() (probed []*entry, blocker *entry, ok bool) {
 // logged unless the previous call panicked too.
 func (m *mesh) callReady(e *entry, r HasReadiness, p *probe) (ready bool) {
 	if !p.inReady.CompareAndSwap(false, true) {
-		return p.lastReady.Load() // called from inside its own Ready
+		// Called from inside its own Ready (through Status or Ready), or
+		// at the same moment as another caller: its last answer. The
+		// mesh cannot tell the two apart, and a readiness poll that gets a
+		// stale answer looks again at its next step.
+		return p.lastReady.Load()
 	}
 	defer p.inReady.Store(false)
 	err := m.probeGuard(&p.readyPanicked, e.name, "Ready", func() { ready = r.Ready() })

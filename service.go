@@ -101,8 +101,9 @@ type HasGracefulShutdown interface {
 // the health package's /readyz) asks it too, from goroutines of the mesh,
 // concurrently with this service's own Init: Ready must be safe for
 // concurrent use (an atomic.Bool set at the end of Init is the usual way)
-// and should return at once. A Ready that asks for the mesh's readiness
-// itself gets its own last answer.
+// and should return at once. A call of Ready that overlaps another of the
+// same service, such as a Ready that asks for the mesh's readiness itself,
+// gets that service's last answer.
 type HasReadiness interface {
 	Service
 	Ready() bool
