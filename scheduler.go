@@ -231,10 +231,10 @@ func (m *mesh) runScheduler(gen uint64) {
 // waiting entry when a broadcast is due. The caller holds sched.mu.
 func (m *mesh) collect(now time.Time) {
 	s := &m.sched
-	for _, e := range s.polls.takeDue(now) {
+	s.polls.takeDue(now, func(e *entry) {
 		e.polled = true
 		m.queue(e)
-	}
+	})
 	if !s.broadcastAt.IsZero() && !s.broadcastAt.After(now) {
 		s.broadcastAt = time.Time{}
 		if s.passStart.IsZero() {
@@ -373,6 +373,7 @@ func poke(c chan struct{}) {
 type pollBuckets struct {
 	buckets map[int64][]*entry // by due time (UnixNano); entry.pollIndex is its index there
 	times   dueTimes           // the due times that have a bucket
+	spare   [][]*entry         // emptied buckets, kept for reuse: no garbage per poll
 }
 
 func (p *pollBuckets) add(e *entry) {
@@ -383,6 +384,9 @@ func (p *pollBuckets) add(e *entry) {
 	b, ok := p.buckets[k]
 	if !ok {
 		heap.Push(&p.times, k)
+		if n := len(p.spare); n > 0 {
+			b, p.spare = p.spare[n-1], p.spare[:n-1]
+		}
 	}
 	e.pollIndex = len(b)
 	p.buckets[k] = append(b, e)
@@ -417,19 +421,23 @@ func (p *pollBuckets) next() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// takeDue removes and returns every entry due by now.
-func (p *pollBuckets) takeDue(now time.Time) []*entry {
-	var out []*entry
+// takeDue removes every entry due by now and passes each to got, which
+// must not add to p.
+func (p *pollBuckets) takeDue(now time.Time, got func(*entry)) {
 	n := now.UnixNano()
 	for len(p.times) > 0 && p.times[0] <= n {
 		k := heap.Pop(&p.times).(int64)
-		for _, e := range p.buckets[k] {
-			e.pollIndex = -1
-			out = append(out, e)
-		}
+		b := p.buckets[k]
 		delete(p.buckets, k)
+		for i, e := range b {
+			e.pollIndex = -1
+			b[i] = nil
+			got(e)
+		}
+		if cap(b) > 0 && len(p.spare) < 8 {
+			p.spare = append(p.spare, b[:0])
+		}
 	}
-	return out
 }
 
 // dueTimes is a min-heap of due times.
