@@ -1,6 +1,13 @@
 package servicemesh
 
-import "time"
+import (
+	"context"
+	"time"
+)
+
+// Deadlines: the shutdown's budget (SetShutdownTimeout) and the clock the
+// shutdown goroutine keeps it with (stopClock), with one timer for the
+// whole shutdown and a grace once the budget has passed.
 
 // defaultShutdownTimeout is the whole shutdown's budget unless the
 // application sets another: inside the 30 s that Kubernetes waits by default
@@ -26,4 +33,133 @@ func SetShutdownTimeout(m Mesh, d time.Duration) bool {
 	mm.stopTimeout.Store(int64(d))
 	poke(mm.stopTimeoutChanged)
 	return true
+}
+
+// stopClock keeps a shutdown's deadline with one timer for the whole
+// shutdown. It is used by the shutdown goroutine only.
+type stopClock struct {
+	m     *mesh
+	start time.Time
+	// graceEnd is zero until the budget has passed; then it is the end of
+	// the grace within which the remaining services are still stopped.
+	graceEnd time.Time
+	timer    *time.Timer // fires at the deadline; nil when there is none
+	at       time.Time   // when timer fires
+}
+
+// maxStopGrace bounds the grace after the shutdown's budget has passed.
+const maxStopGrace = time.Second
+
+// budget is the shutdown's budget now; zero or less means none.
+func (c *stopClock) budget() time.Duration { return time.Duration(c.m.stopTimeout.Load()) }
+
+// deadline returns when waiting must end, and false if never.
+func (c *stopClock) deadline() (time.Time, bool) {
+	if !c.graceEnd.IsZero() {
+		return c.graceEnd, true
+	}
+	if b := c.budget(); b > 0 {
+		return c.start.Add(b), true
+	}
+	return time.Time{}, false
+}
+
+// expired returns a channel that delivers at the deadline, or nil if there
+// is none, and whether the deadline has already passed.
+func (c *stopClock) expired() (<-chan time.Time, bool) {
+	at, ok := c.deadline()
+	if !ok {
+		if c.timer != nil {
+			c.timer.Stop()
+			c.at = time.Time{} // so that a deadline set again re-arms it
+		}
+		return nil, false
+	}
+	d := time.Until(at)
+	if d <= 0 {
+		return nil, true
+	}
+	switch {
+	case c.timer == nil:
+		c.timer = time.NewTimer(d)
+	case !at.Equal(c.at):
+		c.timer.Reset(d)
+	}
+	c.at = at
+	return c.timer.C, false
+}
+
+// wait waits for ch until the deadline and reports whether ch came first.
+// When the budget passes, the grace begins: a tenth of the budget, at most
+// maxStopGrace. A change of the budget takes effect at once.
+func (c *stopClock) wait(ch <-chan struct{}) bool {
+	_, ok := waitUntilDeadline(c, ch)
+	return ok
+}
+
+// waitUntilDeadline receives from ch until c's deadline, and reports
+// whether it received before it.
+func waitUntilDeadline[T any](c *stopClock, ch <-chan T) (T, bool) {
+	select {
+	case v := <-ch:
+		return v, true
+	default:
+	}
+	for {
+		timeout, passed := c.expired()
+		if passed {
+			c.expire()
+			var zero T
+			return zero, false
+		}
+		select {
+		case v := <-ch:
+			return v, true
+		case <-timeout:
+			c.at = time.Time{} // the timer has fired: re-arm it next time
+			c.expire()
+			var zero T
+			return zero, false
+		case <-c.m.stopTimeoutChanged:
+		}
+	}
+}
+
+// expiredOrNever returns a channel that delivers at the deadline now in
+// force, or never when there is none; for a single wait.
+func (c *stopClock) expiredOrNever() <-chan time.Time {
+	timeout, passed := c.expired()
+	if passed {
+		ch := make(chan time.Time, 1)
+		ch <- time.Now()
+		return ch
+	}
+	return timeout
+}
+
+// overGrace reports whether the grace has begun and ended.
+func (c *stopClock) overGrace() bool {
+	return !c.graceEnd.IsZero() && !time.Now().Before(c.graceEnd)
+}
+
+// context returns a context that ends at the deadline now in force.
+func (c *stopClock) context() (context.Context, context.CancelFunc) {
+	if at, ok := c.deadline(); ok {
+		return context.WithDeadline(context.Background(), at)
+	}
+	return context.WithCancel(context.Background())
+}
+
+// expire starts the grace, once.
+func (c *stopClock) expire() {
+	if c.graceEnd.IsZero() {
+		c.graceEnd = time.Now().Add(min(c.budget()/10, maxStopGrace))
+	}
+}
+
+// stop releases the clock's timer.
+func (c *stopClock) stop() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 }
