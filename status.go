@@ -35,7 +35,7 @@ type Report struct {
 type ServiceStatus struct {
 	Name  string `json:"name"`  // its Name()
 	State State  `json:"state"` // marshalled as the state's name, such as "running"
-	// Since is when it entered State; zero while it is still StateAdded.
+	// Since is when it entered State (for StateAdded, when it was added).
 	Since time.Time `json:"since,omitzero"`
 	// Resolve, Init and Stop are how long its dependency resolution, its
 	// Init and its stop took; zero until each has ended (or if it has no
