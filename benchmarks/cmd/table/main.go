@@ -13,8 +13,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -235,15 +233,6 @@ func cpuModel(fallback string) string {
 	return "unknown CPU"
 }
 
-// bar is one performance requirement: value must not exceed limit.
-type bar struct {
-	name  string
-	value float64
-	ok    bool // whether value could be computed
-	limit float64
-	shown string // how value is shown
-}
-
 func render(r *results, versions map[string]string, rev, command, note string) (string, int) {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -403,73 +392,4 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 		p("| %s | %s | %s |\n", x.name, x.shown, result)
 	}
 	return b.String(), failed
-}
-
-// meshVs is the bar "servicemesh's median is at most limit × peer's" on
-// scenario s.
-func meshVs(r *results, s, peer string, limit float64) bar {
-	mesh, ok1 := r.median(s+"/"+baseline, "ns/op")
-	other, ok2 := r.median(s+"/"+peer, "ns/op")
-	x := bar{
-		name:  fmt.Sprintf("%s: servicemesh ≤ %s × %s", s, strconv.FormatFloat(limit, 'f', -1, 64), peer),
-		ok:    ok1 && ok2 && other > 0,
-		limit: limit,
-	}
-	if x.ok {
-		x.value = mesh / other
-		x.shown = fmt.Sprintf("%.3f × %s", x.value, peer)
-	}
-	return x
-}
-
-func orMissing(ok bool, s string) string {
-	if !ok {
-		return "not measured"
-	}
-	return s
-}
-
-// duration formats nanoseconds with three significant digits.
-func duration(ns float64) string {
-	switch {
-	case ns >= 1e9:
-		return fmt.Sprintf("%.3g s", ns/1e9)
-	case ns >= 1e6:
-		return fmt.Sprintf("%.3g ms", ns/1e6)
-	case ns >= 1e3:
-		return fmt.Sprintf("%.3g µs", ns/1e3)
-	}
-	return fmt.Sprintf("%.3g ns", ns)
-}
-
-// count formats a count with thousands separators.
-func count(v float64) string {
-	s := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
-	var out []byte
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
-}
-
-// replaceSection writes section between the markers of the README at path.
-func replaceSection(path, section string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	start := bytes.Index(data, []byte(startMarker))
-	end := bytes.Index(data, []byte(endMarker))
-	if start < 0 || end < start {
-		return errors.New(path + ": the markers " + startMarker + " and " + endMarker + " are missing")
-	}
-	var out bytes.Buffer
-	out.Write(data[:start+len(startMarker)])
-	out.WriteString("\n")
-	out.WriteString(section)
-	out.Write(data[end:])
-	return os.WriteFile(path, out.Bytes(), 0o644)
 }
