@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -138,24 +139,31 @@ func (m *mesh) await(e *entry) error {
 	s.nwaiting.Add(1)
 	e.attempting = true
 	s.mu.Unlock()
-	m.runAttempt(e, false)
+	m.runAttempt(e, false, time.Time{})
 	for {
 		select {
 		case <-e.resolved:
 			return e.err
 		case <-e.handoff: // wakeOwn made this goroutine the attempt's owner
-			m.runAttempt(e, false)
+			m.runAttempt(e, false, time.Time{})
 		}
 	}
 }
 
 // runAttempt asks e's resolver once, then ends the resolution or arranges
 // the next attempt. The caller made e.attempting true: nobody else runs an
-// attempt of e meanwhile.
-func (m *mesh) runAttempt(e *entry, polled bool) {
-	if reason := m.canceled(e); reason != "" {
-		m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionCanceled, reason))
-		return
+// attempt of e meanwhile. A poll (polled) is a scheduler's attempt at a
+// time when nothing was asked of e: whoever cancels e queues it, which
+// makes its next attempt a queued one (or marks the poll under way
+// dirty), so a poll need not look for a cancellation. clock is a recent
+// reading of the clock, taken before the resolver was called; zero: read
+// it after.
+func (m *mesh) runAttempt(e *entry, polled bool, clock time.Time) {
+	if !polled {
+		if reason := m.canceled(e); reason != "" {
+			m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionCanceled, reason))
+			return
+		}
 	}
 	services := m.snapshot()
 	done, err := m.attempt(e, services)
@@ -174,7 +182,10 @@ func (m *mesh) runAttempt(e *entry, polled bool) {
 		e.watched = services
 	}
 
-	now := time.Now()
+	now := clock
+	if now.IsZero() {
+		now = time.Now()
+	}
 	waited := now.Sub(e.start)
 	var warn, timedOut bool
 	s := &m.sched
@@ -186,7 +197,7 @@ func (m *mesh) runAttempt(e *entry, polled bool) {
 	if polled {
 		e.poll = min(2*e.poll, maxPoll)
 	}
-	wait := m.alignPoll(now, e.poll)
+	wait := m.alignPoll(e, now, e.poll)
 	if limit := time.Duration(m.timeout.Load()); limit > 0 {
 		if waited >= limit {
 			timedOut = true
@@ -204,7 +215,7 @@ func (m *mesh) runAttempt(e *entry, polled bool) {
 	switch {
 	case timedOut:
 		e.attempting = true // finish ends it
-	case e.dirty || m.canceled(e) != "":
+	case e.dirty || !polled && m.canceled(e) != "":
 		e.dirty = false
 		m.queue(e)
 	default:
@@ -299,7 +310,7 @@ const maxNamed = 10
 // dependencies, and says when the mesh looks stuck.
 func (m *mesh) warnSlow(e *entry, waited, quiet time.Duration) {
 	names, more := m.unresolved()
-	running := m.named(StateStarting) // an Init that waits for this service would show here
+	running := m.initializing() // an Init that waits for this service would show here
 	stuck := m.pending.Load() == m.sched.nwaiting.Load() && quiet >= time.Duration(m.warnDelay.Load())
 	if stuck {
 		m.logger.Warn("service still waiting for dependencies; every unresolved service is waiting and the mesh has not changed since, so a dependency cycle or a missing service is likely",
@@ -352,4 +363,33 @@ func (m *mesh) setWatching(e *entry, held []*entry) {
 		}
 		x.watchers[e] = struct{}{}
 	}
+}
+
+// initNames is the names of the services in Init, as last read for the
+// warnings of slow resolutions, and when they were read.
+type initNames struct {
+	mu    sync.Mutex // guards names and at; taken before registry.mu
+	names []string   // shared by the warnings: never modified
+	at    time.Time
+}
+
+// initNamesTTL is how long the names of the services in Init are reused.
+const initNamesTTL = 100 * time.Millisecond
+
+// initializing names the first services whose Init is under way, for a
+// warning of a slow resolution. Reading them walks every service, and ten
+// thousand services that began waiting together warn together: the names
+// are read at most once per initNamesTTL for all of them, and not at all
+// while no Init runs.
+func (m *mesh) initializing() []string {
+	if m.starts.running.Load() == 0 {
+		return nil
+	}
+	c := &m.inits
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); c.at.IsZero() || now.Sub(c.at) >= initNamesTTL {
+		c.names, c.at = m.named(StateStarting), now
+	}
+	return c.names
 }

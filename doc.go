@@ -43,7 +43,9 @@ package servicemesh
 // Resolution (dependencies.go, scheduler.go): the lifecycle goroutine runs
 // the first attempt, then sleeps. Later attempts are run by one scheduler
 // goroutine, one after another: polls, backing off to 40 ms and aligned so
-// that they fall due together, and broadcasts after any change, coalesced in
+// that they fall due together (in phases, when more than a thousand wait),
+// with one clock reading per 32 attempts, and broadcasts after any change,
+// coalesced in
 // a window that grows with what the last broadcast cost. A waiter that holds
 // a service (found by reading its pointer fields, watch.go) is handed its
 // next attempt on its own goroutine the moment that service is initialized.

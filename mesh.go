@@ -109,6 +109,9 @@ type mesh struct {
 	// has been quiet without a clock read on every change.
 	changes   atomic.Uint64
 	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
+	// inits caches the names of the Inits under way for the warnings of
+	// slow resolutions (dependencies.go).
+	inits initNames
 
 	// starts records the Inits that began (lifecycle.go).
 	starts startStack

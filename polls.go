@@ -8,18 +8,36 @@ import (
 	"time"
 )
 
-// alignPoll returns how long to wait for the next poll: at most poll, ending
-// on a multiple of poll since the mesh was made. Aligned, the polls of a
-// thousand waiting services fall due together and the scheduler wakes once
-// for all of them.
-func (m *mesh) alignPoll(now time.Time, poll time.Duration) time.Duration {
+// alignPoll returns how long to wait for e's next poll: at most poll,
+// ending on the grid of e's phase, poll apart. Aligned, the polls of many
+// waiting services fall due together and the scheduler wakes once for all
+// of them; with more than pollSlotSize waiting, they are spread over up to
+// maxPollSlots phases, so that the services whose outside dependency
+// appears are not all found in one pass and their Inits do not queue
+// behind each other: each is found within its own poll, however many wait.
+// The caller holds sched.mu.
+func (m *mesh) alignPoll(e *entry, now time.Time, poll time.Duration) time.Duration {
 	since := now.Sub(m.epoch)
+	if slots := min(m.sched.nwaiting.Load()/pollSlotSize, maxPollSlots); slots > 1 {
+		since -= time.Duration(int64(e.seq)/pollSlotSize%slots) * (maxPoll / time.Duration(slots))
+	}
 	wait := poll - since%poll
+	if wait > poll { // since was negative
+		wait -= poll
+	}
 	if wait <= 0 {
 		wait = poll
 	}
 	return wait
 }
+
+const (
+	// pollSlotSize is how many waiting services share one phase of polls.
+	pollSlotSize = 512
+	// maxPollSlots bounds the phases, so that the scheduler wakes for polls
+	// at most every maxPoll/maxPollSlots (1 ms).
+	maxPollSlots = 40
+)
 
 // pollBuckets keeps waiting entries by when their next poll is due. Polls
 // are aligned on a grid, so thousands of entries share a few due times: each
@@ -27,25 +45,41 @@ func (m *mesh) alignPoll(now time.Time, poll time.Duration) time.Duration {
 // entry is added to, removed from, and taken with its bucket in constant
 // time. Guarded by scheduler.mu.
 type pollBuckets struct {
-	buckets map[int64][]*entry // by due time (UnixNano); entry.pollIndex is its index there
-	times   dueTimes           // the due times that have a bucket
-	spare   [][]*entry         // emptied buckets, kept for reuse: no garbage per poll
+	buckets map[int64]*bucket // by due time (UnixNano)
+	times   dueTimes          // the due times that have a bucket
+	spare   []*bucket         // emptied buckets, kept for reuse: no garbage per poll
+	// last is the bucket added to last, and lastKey its due time: the
+	// entries of one poll mostly go to the same next bucket, without a
+	// map lookup each.
+	last    *bucket
+	lastKey int64
 }
 
+// bucket is the entries whose poll is due at one time; entry.pollIndex is
+// an entry's index in it.
+type bucket struct{ entries []*entry }
+
 func (p *pollBuckets) add(e *entry) {
-	if p.buckets == nil {
-		p.buckets = make(map[int64][]*entry)
-	}
 	k := e.due.UnixNano()
-	b, ok := p.buckets[k]
-	if !ok {
-		heap.Push(&p.times, k)
-		if n := len(p.spare); n > 0 {
-			b, p.spare = p.spare[n-1], p.spare[:n-1]
+	b := p.last
+	if b == nil || k != p.lastKey {
+		if p.buckets == nil {
+			p.buckets = make(map[int64]*bucket)
 		}
+		var ok bool
+		if b, ok = p.buckets[k]; !ok {
+			heap.Push(&p.times, k)
+			if n := len(p.spare); n > 0 {
+				b, p.spare = p.spare[n-1], p.spare[:n-1]
+			} else {
+				b = new(bucket)
+			}
+			p.buckets[k] = b
+		}
+		p.last, p.lastKey = b, k
 	}
-	e.pollIndex = len(b)
-	p.buckets[k] = append(b, e)
+	e.pollIndex = len(b.entries)
+	b.entries = append(b.entries, e)
 }
 
 // remove takes e out of its bucket, if it is in one; an emptied bucket stays
@@ -55,12 +89,15 @@ func (p *pollBuckets) remove(e *entry) {
 		return
 	}
 	k := e.due.UnixNano()
-	b := p.buckets[k]
-	last := len(b) - 1
-	b[e.pollIndex] = b[last]
-	b[e.pollIndex].pollIndex = e.pollIndex
-	b[last] = nil
-	p.buckets[k] = b[:last]
+	b := p.last
+	if b == nil || k != p.lastKey {
+		b = p.buckets[k]
+	}
+	last := len(b.entries) - 1
+	b.entries[e.pollIndex] = b.entries[last]
+	b.entries[e.pollIndex].pollIndex = e.pollIndex
+	b.entries[last] = nil
+	b.entries = b.entries[:last]
 	e.pollIndex = -1
 }
 
@@ -68,11 +105,11 @@ func (p *pollBuckets) remove(e *entry) {
 func (p *pollBuckets) next() (time.Time, bool) {
 	for len(p.times) > 0 {
 		k := p.times[0]
-		if len(p.buckets[k]) > 0 {
+		if len(p.buckets[k].entries) > 0 {
 			return time.Unix(0, k), true
 		}
 		heap.Pop(&p.times)
-		delete(p.buckets, k)
+		p.drop(k)
 	}
 	return time.Time{}, false
 }
@@ -84,16 +121,27 @@ func (p *pollBuckets) takeDue(now time.Time, got func(*entry)) {
 	for len(p.times) > 0 && p.times[0] <= n {
 		k := heap.Pop(&p.times).(int64)
 		b := p.buckets[k]
-		delete(p.buckets, k)
-		for i, e := range b {
+		// Out of the map first: got may add entries, never to a due time
+		// already past, so never to b.
+		p.drop(k)
+		for i, e := range b.entries {
 			e.pollIndex = -1
-			b[i] = nil
+			b.entries[i] = nil
 			got(e)
 		}
-		if cap(b) > 0 && len(p.spare) < 8 {
-			p.spare = append(p.spare, b[:0])
+		b.entries = b.entries[:0]
+		if len(p.spare) < 8 {
+			p.spare = append(p.spare, b)
 		}
 	}
+}
+
+// drop forgets the bucket of due time k, which has left the heap.
+func (p *pollBuckets) drop(k int64) {
+	if p.last != nil && p.lastKey == k {
+		p.last = nil
+	}
+	delete(p.buckets, k)
 }
 
 // dueTimes is a min-heap of due times.

@@ -28,7 +28,10 @@ import (
 //     the burst's duration, not with N;
 //   - otherwise on its poll, backing off from firstPoll to maxPoll and
 //     aligned on a grid, so that the polls of many waiters fall due
-//     together and the scheduler wakes once for all of them.
+//     together and the scheduler wakes once for all of them; past
+//     pollSlotSize waiters, in phases of that grid (polls.go). A poll does
+//     not look for a cancellation: whoever cancels queues the entry, which
+//     turns a poll already queued into an asked-for attempt.
 //
 // Never two attempts of one service at once: an entry is queued at most
 // once, and a change that arrives while its attempt runs queues it again
@@ -54,6 +57,13 @@ const (
 	// resolverStallTicks is how many ticks an attempt may take before the
 	// scheduler goes on without it (resolverStall, about 10 ms).
 	resolverStallTicks = 10
+	// clockEvery is how many attempts the scheduler runs on one reading of
+	// the clock, as long as they are quick: once clockEvery attempts have
+	// taken longer than clockStale, it reads the clock for every attempt
+	// until they are quick again, so that a reading is never much older
+	// than clockStale plus one attempt.
+	clockEvery = 32
+	clockStale = 100 * time.Microsecond
 )
 
 // scheduler is the state of the goroutine that runs waiting resolvers.
@@ -91,6 +101,7 @@ type scheduler struct {
 	ticks     int
 	inAttempt bool
 	ticking   bool
+	dog       *time.Timer // the watchdog's timer; stopped whenever the owner goes idle
 }
 
 func newScheduler() scheduler {
@@ -104,7 +115,12 @@ func newScheduler() scheduler {
 func (m *mesh) queue(e *entry) {
 	s := &m.sched
 	switch {
-	case e.finished || e.queued:
+	case e.finished:
+		return
+	case e.queued:
+		// Joining a queued poll makes it an asked-for attempt: one that
+		// looks for a cancellation.
+		e.polled = false
 		return
 	case e.attempting:
 		e.dirty = true // attempted again when the attempt under way is over
@@ -168,19 +184,33 @@ func (m *mesh) runScheduler(gen uint64) {
 	s := &m.sched
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// now is read again once the queue is empty and every clockEvery
+	// attempts: a poll of ten thousand waiters must not cost ten thousand
+	// clock reads.
+	var now time.Time
+	stale := 0
 	s.mu.Lock()
 	for {
 		if s.gen != gen { // handed on while a resolver ran
 			s.mu.Unlock()
 			return
 		}
-		now := time.Now()
+		if stale == 0 || s.head == len(s.runq) {
+			last := now
+			now, stale = time.Now(), clockEvery
+			if now.Sub(last) > clockStale {
+				stale = 1 // slow attempts: a reading for each
+			}
+		}
+		stale--
 		m.collect(now)
 		if s.head == len(s.runq) {
+			stale = 0
 			s.runq, s.head = s.runq[:0], 0
 			if !s.passStart.IsZero() {
 				s.lastPass, s.passStart = now.Sub(s.passStart), time.Time{}
 			}
+			m.idleSchedulerWatchdog()
 			if s.waiting.Len() == 0 {
 				s.running, s.broadcastAt, s.lastPass = false, time.Time{}, 0
 				s.mu.Unlock()
@@ -218,7 +248,7 @@ func (m *mesh) runScheduler(gen uint64) {
 		s.inAttempt = true
 		m.armSchedulerWatchdog()
 		s.mu.Unlock()
-		m.runAttempt(e, polled)
+		m.runAttempt(e, polled, now)
 		s.mu.Lock()
 		if s.gen == gen {
 			s.inAttempt = false
@@ -248,11 +278,28 @@ func (m *mesh) collect(now time.Time) {
 // armSchedulerWatchdog arms the watchdog's next tick unless armed. The
 // caller holds sched.mu.
 func (m *mesh) armSchedulerWatchdog() {
-	if m.sched.ticking {
+	s := &m.sched
+	if s.ticking {
 		return
 	}
-	m.sched.ticking = true
-	time.AfterFunc(schedulerTick, m.schedulerWatchdog)
+	s.ticking = true
+	if s.dog == nil {
+		s.dog = time.AfterFunc(schedulerTick, m.schedulerWatchdog)
+	} else {
+		s.dog.Reset(schedulerTick)
+	}
+}
+
+// idleSchedulerWatchdog stops the watchdog's timer: the owner goes idle.
+// Without it, every pass of polls would cost a second wake-up, the
+// watchdog's. The caller holds sched.mu.
+func (m *mesh) idleSchedulerWatchdog() {
+	s := &m.sched
+	if s.ticking && s.dog.Stop() {
+		s.ticking, s.ticks = false, 0
+	}
+	// A tick that could not be stopped runs, finds the owner between
+	// attempts, and ends the ticking itself.
 }
 
 // schedulerWatchdog hands the scheduler on to a new goroutine when the
@@ -296,7 +343,10 @@ func (m *mesh) wakeDependents(x *entry) {
 // caller holds sched.mu.
 func (m *mesh) wakeOwn(e *entry) {
 	switch {
-	case e.finished || e.queued:
+	case e.finished:
+		return
+	case e.queued:
+		e.polled = false // see queue
 		return
 	case e.attempting:
 		e.dirty = true
