@@ -157,13 +157,20 @@ func (m *mesh) await(e *entry) error {
 // makes its next attempt a queued one (or marks the poll under way
 // dirty), so a poll need not look for a cancellation. clock is a recent
 // reading of the clock, taken before the resolver was called; zero: read
-// it after.
+// it after. Because it is taken before, a resolver that runs past the
+// timeout is found timed out only at its next attempt: that attempt ends
+// the resolution before it calls the resolver, so a service is never
+// initialized on a call that began after its timeout.
 func (m *mesh) runAttempt(e *entry, polled bool, clock time.Time) {
 	if !polled {
 		if reason := m.canceled(e); reason != "" {
 			m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionCanceled, reason))
 			return
 		}
+	}
+	if limit := time.Duration(m.timeout.Load()); limit > 0 && !clock.IsZero() && clock.Sub(e.start) >= limit {
+		m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionTimeout, ""))
+		return
 	}
 	services := m.snapshot()
 	done, err := m.attempt(e, services)

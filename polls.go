@@ -11,11 +11,11 @@ import (
 // alignPoll returns how long to wait for e's next poll: at most poll,
 // ending on the grid of e's phase, poll apart. Aligned, the polls of many
 // waiting services fall due together and the scheduler wakes once for all
-// of them; with more than pollSlotSize waiting, they are spread over up to
-// maxPollSlots phases, so that the services whose outside dependency
-// appears are not all found in one pass and their Inits do not queue
-// behind each other: each is found within its own poll, however many wait.
-// The caller holds sched.mu.
+// of them. With 2*pollSlotSize waiting or more, they are spread over up to
+// maxPollSlots phases (one per pollSlotSize waiting), so that services
+// whose outside dependency appears are not all found in one pass with
+// their Inits queued behind each other: each is found within its own
+// poll, however many wait. The caller holds sched.mu.
 func (m *mesh) alignPoll(e *entry, now time.Time, poll time.Duration) time.Duration {
 	since := now.Sub(m.epoch)
 	if slots := min(m.sched.nwaiting.Load()/pollSlotSize, maxPollSlots); slots > 1 {

@@ -28,8 +28,8 @@ import (
 //     the burst's duration, not with N;
 //   - otherwise on its poll, backing off from firstPoll to maxPoll and
 //     aligned on a grid, so that the polls of many waiters fall due
-//     together and the scheduler wakes once for all of them; past
-//     pollSlotSize waiters, in phases of that grid (polls.go). A poll does
+//     together and the scheduler wakes once for all of them; from
+//     2*pollSlotSize waiters on, in phases of that grid (polls.go). A poll does
 //     not look for a cancellation: whoever cancels queues the entry, which
 //     turns a poll already queued into an asked-for attempt.
 //
@@ -60,8 +60,9 @@ const (
 	// clockEvery is how many attempts the scheduler runs on one reading of
 	// the clock, as long as they are quick: once clockEvery attempts have
 	// taken longer than clockStale, it reads the clock for every attempt
-	// until they are quick again, so that a reading is never much older
-	// than clockStale plus one attempt.
+	// until they are quick again, and it reads it after any attempt that a
+	// tick of the watchdog fell in, so that a reading is never much older
+	// than schedulerTick plus one attempt.
 	clockEvery = 32
 	clockStale = 100 * time.Microsecond
 )
@@ -252,6 +253,9 @@ func (m *mesh) runScheduler(gen uint64) {
 		s.mu.Lock()
 		if s.gen == gen {
 			s.inAttempt = false
+			if s.seen == s.attempts {
+				stale = 0 // a watchdog tick fell in this attempt: read the clock again
+			}
 		}
 	}
 }
