@@ -35,14 +35,15 @@ type Mesh interface {
 	// structs) cannot be told apart and are never duplicates: each Add of
 	// one is a service of its own.
 	//
-	// A service added again while its previous lifecycle still runs, or
-	// while its removal is still being told, is set up (handlers, logger,
-	// listing) by its new lifecycle once both are over: its methods never
-	// run concurrently with themselves, and it never hears of its own
-	// removal. If shutdown begins meanwhile, it is never set up and its
-	// WaitGroup is done. Waiting on such an Add from the service's own
-	// callbacks, or from a handler of its EventServiceRemoved, waits for
-	// itself.
+	// A service added again while its previous lifecycle still runs (its
+	// Init, or its Serve winding down after the removal ended its
+	// context), or while its removal is still being told, is set up
+	// (handlers, logger, listing) by its new lifecycle once all of them
+	// are over: its methods never run concurrently with themselves, and it
+	// never hears of its own removal. If shutdown begins meanwhile, it is
+	// never set up and its WaitGroup is done. Waiting on such an Add from
+	// the service's own callbacks, or from a handler of its
+	// EventServiceRemoved, waits for itself.
 	Add(Service) *sync.WaitGroup
 	// Remove takes a service out of the mesh: its event handlers are
 	// unbound, a pending dependency resolution is canceled, and

@@ -38,6 +38,12 @@ func (m *mesh) lifecycle(e *entry) {
 		case <-m.down:
 			return
 		}
+		// p may have retired because shutdown cut its own wait short, while
+		// the lifecycle before it still runs its Init: after the shutdown
+		// began, nothing is set up.
+		if m.stopping.Load() {
+			return
+		}
 		m.attach(e, true)
 		m.changed()
 	}
@@ -278,14 +284,14 @@ type entry struct {
 	// Guarded by registry.mu: slot is its index in the registry's svcs, -1
 	// while it is not listed there. told and retired are made by Remove:
 	// told is closed once its EventServiceRemoved has been delivered
-	// (awaitTold false), retired once its lifecycle has ended too
-	// (awaitLife false).
-	slot                 int
-	hidden               bool     // failed: not in the list handed to resolvers
-	dependsOn            []*entry // the services it holds (graph.go)
-	holdsMesh            bool     // it holds the Mesh (graph.go)
-	told, retired        chan struct{}
-	awaitLife, awaitTold bool
+	// (awaitTold false), retired once its lifecycle and its Serve have
+	// ended too (awaitLife and awaitServe false).
+	slot                             int
+	hidden                           bool     // failed: not in the list handed to resolvers
+	dependsOn                        []*entry // the services it holds (graph.go)
+	holdsMesh                        bool     // it holds the Mesh (graph.go)
+	told, retired                    chan struct{}
+	awaitLife, awaitTold, awaitServe bool
 
 	// steps counts the steps of its way to Init, and inUserCode tells
 	// whether it is inside SetLogger or an event's handlers, so that the
@@ -307,6 +313,8 @@ type entry struct {
 	// timeout.
 	startOver, stopOver atomic.Bool
 	doneOnce            sync.Once
+	// serveOver is set when its supervisor has ended (see serveRetired).
+	serveOver atomic.Bool
 	// startFailed is set when its Init panicked, failed or timed out: it is
 	// never stopped. A service whose Serve ended or failed is, in its turn.
 	startFailed atomic.Bool

@@ -194,9 +194,9 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	}
 	m.reg.mu.Unlock()
 
-	// A service added again while its previous lifecycle still runs, or
-	// while its removal is still being told, is set up by its new lifecycle
-	// once both are over: its methods never run concurrently with
+	// A service added again while its previous lifecycle or Serve still
+	// runs, or while its removal is still being told, is set up by its new
+	// lifecycle once all are over: its methods never run concurrently with
 	// themselves, and it never hears of its own removal.
 	if e.prev == nil {
 		m.attach(e, e.hasLogger)

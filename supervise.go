@@ -145,6 +145,21 @@ func (m *mesh) startServe(e *entry, s HasServe) {
 	go m.supervise(ctx, e, s, st.done)
 }
 
+// serveRunning reports whether e's supervisor was started and has not
+// ended. Remove calls it after setting gone, so no supervisor starts
+// after; with serveRetired's handshake on gone and serveOver, either this
+// sees it over or serveRetired sees the removal.
+func (e *entry) serveRunning() bool {
+	st := e.serve
+	if st == nil {
+		return false
+	}
+	st.mu.Lock()
+	started := st.started
+	st.mu.Unlock()
+	return started && !e.serveOver.Load()
+}
+
 // endServe cancels e's Serve and returns a channel closed once it has
 // ended (already closed if it never ran). Called for its stop and its
 // removal; no Serve starts after.
@@ -180,6 +195,7 @@ func (m *mesh) policyFor(e *entry) RestartPolicy {
 // gives up.
 func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan struct{}) {
 	defer m.busyDone()
+	defer m.serveRetired(e)
 	defer close(done)
 	p := m.policyFor(e)
 	var restarts []time.Time // within the window
