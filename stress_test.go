@@ -5,7 +5,9 @@ package servicemesh_test
 // Add (services of many kinds), duplicate Add, Remove, Services, SetLogLevel
 // and Shutdown, while the services record what the mesh does to them in one
 // sequenced log. After the round the log is checked against the invariants
-// that must hold in every interleaving.
+// that must hold in every interleaving. stress_serve_test.go adds services
+// with a Serve, and stress_extra_test.go services removed and added again
+// and zero-size ones, with their operations and invariants.
 //
 // The seed is logged. STRESS_SEED=<n> replays a run's plans (the services
 // and each goroutine's operations; the scheduling is the runtime's), with
@@ -85,6 +87,8 @@ func TestStressRandomOperations(t *testing.T) {
 		rounds, time.Since(start).Round(time.Millisecond), stats.accepted, stats.initialized, stats.panicked,
 		stats.stopped, stats.removes, stats.snapshots, stats.canceled, stats.lateAdds,
 		stats.orderedPairs, stats.handlerChecks)
+	t.Logf("Serve: %d runs, %d calls, %d restarts, %d seen to get past their failures; %d services added again (%d Inits again); %d zero-size Inits",
+		stats.runs, stats.serves, stats.restarts, stats.awaited, stats.readds, stats.reinits, stats.zeroInits)
 }
 
 // stressStats sums what the rounds exercised, so that the log shows the test
@@ -92,6 +96,7 @@ func TestStressRandomOperations(t *testing.T) {
 type stressStats struct {
 	accepted, initialized, panicked, stopped, removes, snapshots, canceled, lateAdds int
 	orderedPairs, handlerChecks                                                      int
+	stressMoreStats                                                                  // stress_serve_test.go
 }
 
 // stressEv is the kind of a record in a round's log.
@@ -128,6 +133,7 @@ type stressRecord struct {
 	svc  *stressSvc // whose record it is; nil for mesh-wide ones
 	subj *stressSvc // a handler's subject
 	err  error
+	aux  *stressAux // records of stress_serve_test.go
 }
 
 // stressSnap is one Services() result and when it was taken.
@@ -158,6 +164,8 @@ type stressRound struct {
 	// outside is a dependency from outside the mesh, set by stressOpOutside:
 	// the services that wait for it are found by the scheduler's polls.
 	outside atomic.Bool
+
+	more stressMore // stress_serve_test.go
 }
 
 // rec appends a record to the log and returns its sequence number.
@@ -217,6 +225,7 @@ func (r *stressRound) remove(c *stressSvc) {
 	c.opMu.Lock()
 	c.removing = true
 	c.opMu.Unlock()
+	c.srv.noteRemoved()
 	r.rec(stressEvRemoveCall, c, nil, nil)
 	wg := r.mesh.Remove(c.svc)
 	r.rec(stressEvRemoveReturn, c, nil, nil)
@@ -225,6 +234,7 @@ func (r *stressRound) remove(c *stressSvc) {
 
 func (r *stressRound) shutdown() *sync.WaitGroup {
 	r.rec(stressEvShutdownCall, nil, nil, nil)
+	r.more.once.Do(func() { close(r.more.down) })
 	wg := r.mesh.Shutdown()
 	r.rec(stressEvShutdownReturn, nil, nil, nil)
 	r.mu.Lock()
@@ -266,6 +276,7 @@ type stressSvc struct {
 	panics   bool     // Init panics
 	outside  bool     // also waits for the round's outside flag (polled, see stressOpOutside)
 	child    *stressSvc
+	srv      *stressServer // its Serve, nil if it has none (stress_serve_test.go)
 	initWork time.Duration // < 0: yield; 0: nothing; > 0: sleep
 	stopWork time.Duration
 
@@ -387,15 +398,15 @@ func (x stressStopMix) OnShutdown() { x.c.onShutdown() }
 type stressHandlerMix struct{ c *stressSvc }
 
 func (x stressHandlerMix) OnServiceAdded(s servicemesh.Service) {
-	x.c.r.rec(stressEvOnAdded, x.c, x.c.r.coreOf(s), nil)
+	x.c.r.recHandler(stressEvOnAdded, x.c, s)
 }
 
 func (x stressHandlerMix) OnServiceInitialized(s servicemesh.Service) {
-	x.c.r.rec(stressEvOnInitialized, x.c, x.c.r.coreOf(s), nil)
+	x.c.r.recHandler(stressEvOnInitialized, x.c, s)
 }
 
 func (x stressHandlerMix) OnServiceRemoved(s servicemesh.Service) {
-	x.c.r.rec(stressEvOnRemoved, x.c, x.c.r.coreOf(s), nil)
+	x.c.r.recHandler(stressEvOnRemoved, x.c, s)
 }
 
 // stressDepsMix implements HasDependencies. The services found are kept in
@@ -469,6 +480,9 @@ type (
 // wrap makes the service the mesh is given for c, implementing the optional
 // interfaces c's kind calls for.
 func (c *stressSvc) wrap() servicemesh.Service {
+	if c.srv != nil {
+		return c.wrapServe()
+	}
 	stop, hand := stressStopMix{c}, stressHandlerMix{c}
 	switch {
 	case !c.hasDeps && c.stops && c.handlers:
@@ -557,6 +571,7 @@ func (r *stressRound) newService(rng *rand.Rand, name string, names []string, id
 	if canHaveChild && rng.IntN(100) < 15 {
 		c.child = r.newService(rng, name+"/child", nil, -1, false)
 	}
+	c.srv = r.newServer(rng, !c.hasDeps)
 	c.svc = c.wrap()
 	r.all = append(r.all, c)
 	return c
@@ -580,6 +595,7 @@ func stressRunRound(t *testing.T, seed uint64, round int, short bool, stats *str
 	m.SetLogDestination(io.Discard)
 	m.SetLogLevel(stressLevels[rng.IntN(len(stressLevels))])
 	r := &stressRound{mesh: m}
+	r.planServe(rng)
 
 	// The plan: the services, some never added, and each worker's steps.
 	nSvc := 8 + rng.IntN(28)
@@ -623,6 +639,7 @@ func stressRunRound(t *testing.T, seed uint64, round int, short bool, stats *str
 		}
 		ops = append(ops, op)
 	}
+	ops = append(ops, r.planMore(rng, nSvc)...)
 	rng.Shuffle(len(ops), func(i, j int) { ops[i], ops[j] = ops[j], ops[i] })
 	workers := make([][]stressOp, 2+rng.IntN(3))
 	for _, op := range ops {
@@ -686,12 +703,14 @@ func stressRunRound(t *testing.T, seed uint64, round int, short bool, stats *str
 	if c := r.pick(rng.Uint64()); c != nil {
 		r.dupAdd(c)
 	}
+	r.lateMore()
 	r.mu.Lock()
 	wgs = append([]stressWG(nil), r.wgs...)
 	r.mu.Unlock()
 	if pending := stressWaitAll(wgs, stressWaitBound); len(pending) > 0 {
 		t.Fatalf("round %d (STRESS_SEED=%d): WaitGroups not done within %v: %s", round, seed, stressWaitBound, strings.Join(pending, ", "))
 	}
+	stressRounds.Store(nil) // the round is over: no callback of it may follow
 	final := r.snapshot()
 
 	return r.check(late, final, stats)
@@ -726,6 +745,8 @@ func (r *stressRound) do(op stressOp) {
 		r.outside.Store(true)
 	case stressOpShutdown:
 		r.shutdown()
+	default:
+		r.doMore(op)
 	}
 }
 
@@ -1099,7 +1120,9 @@ func (r *stressRound) check(late *stressSvc, final []servicemesh.Service, stats 
 		for j, s := range sn.list[1:] {
 			c := r.coreOf(s)
 			if c == nil {
-				fail("Services() (%d) lists %v, not a service of the test", sn.start, s)
+				if !stressIsExtra(s) { // extras are checked by checkExtras
+					fail("Services() (%d) lists %v, not a service of the test", sn.start, s)
+				}
 				continue
 			}
 			if _, dup := listed[c]; dup {
@@ -1133,6 +1156,9 @@ func (r *stressRound) check(late *stressSvc, final []servicemesh.Service, stats 
 			}
 		}
 	}
+	r.checkServes(facts, shutdownWaited, stats, fail)                                                // stress_serve_test.go
+	r.checkExtras(facts, firstShutdownCall, firstShutdownReturn, shutdownWaited, final, stats, fail) // stress_extra_test.go
+
 	// After everything: exactly the services accepted and not removed.
 	want := 1
 	for _, c := range r.all {
@@ -1140,8 +1166,8 @@ func (r *stressRound) check(late *stressSvc, final []servicemesh.Service, stats 
 			want++
 		}
 	}
-	if len(final) != want {
-		fail("Services() after shutdown lists %d services, want %d (the mesh, and those added and not removed)", len(final), want)
+	if n := len(stressWithoutExtras(final)); n != want {
+		fail("Services() after shutdown lists %d services, want %d (the mesh, and those added and not removed)", n, want)
 	}
 	return faults
 }
