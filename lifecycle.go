@@ -25,6 +25,12 @@ func (m *mesh) lifecycle(e *entry) {
 	}
 	defer e.addDone()
 	defer m.retired(e)
+	reached := false // whether pending was already settled
+	defer func() {
+		if !reached {
+			m.settle(e, false)
+		}
+	}()
 	if p := e.prev; p != nil {
 		e.prev = nil
 		// Observers hear of the removal before this lifecycle's events. That
@@ -47,12 +53,6 @@ func (m *mesh) lifecycle(e *entry) {
 		m.attach(e, true)
 		m.changed()
 	}
-	reached := false // whether pending was already settled
-	defer func() {
-		if !reached {
-			m.settle(e, false)
-		}
-	}()
 
 	svc := e.svc
 	about := []any{svc} // the arguments of every event about svc; handlers only read them
@@ -284,8 +284,8 @@ type entry struct {
 	// Guarded by registry.mu: slot is its index in the registry's svcs, -1
 	// while it is not listed there. told and retired are made by Remove:
 	// told is closed once its EventServiceRemoved has been delivered
-	// (awaitTold false), retired once its lifecycle and its Serve have
-	// ended too (awaitLife and awaitServe false).
+	// (awaitTold false), retired once its lifecycle has ended and no call
+	// of its Serve runs (awaitLife and awaitServe false).
 	slot                             int
 	hidden                           bool     // failed: not in the list handed to resolvers
 	dependsOn                        []*entry // the services it holds (graph.go)
@@ -313,8 +313,6 @@ type entry struct {
 	// timeout.
 	startOver, stopOver atomic.Bool
 	doneOnce            sync.Once
-	// serveOver is set when its supervisor has ended (see serveRetired).
-	serveOver atomic.Bool
 	// startFailed is set when its Init panicked, failed or timed out: it is
 	// never stopped. A service whose Serve ended or failed is, in its turn.
 	startFailed atomic.Bool

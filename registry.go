@@ -154,24 +154,9 @@ func (m *mesh) retired(e *entry) {
 	}
 }
 
-// serveRetired notes, at the end of e's supervisor, that its Serve has
-// ended for good: a service added again is not set up while the Serve of
-// its previous lifecycle still runs. The same handshake as retired.
-func (m *mesh) serveRetired(e *entry) {
-	e.serveOver.Store(true)
-	if !e.gone.Load() {
-		return
-	}
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
-	if e.awaitServe {
-		e.awaitServe = false
-		m.retireIfDone(e)
-	}
-}
-
-// retireIfDone ends e's retirement once its lifecycle has ended, its Serve
-// too, and its removal has been told. The caller holds mu.
+// retireIfDone ends e's retirement once its lifecycle has ended, no call
+// of its Serve runs (see serveReturned), and its removal has been told.
+// The caller holds mu.
 func (m *mesh) retireIfDone(e *entry) {
 	if e.awaitLife || e.awaitTold || e.awaitServe {
 		return

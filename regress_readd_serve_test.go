@@ -104,6 +104,8 @@ func TestRegressReaddChainAtShutdownNeverSetsUp(t *testing.T) {
 			assert.Equal(t, int32(1), s.inits.Load())
 			close(s.release)
 			require.True(t, waitDone(done, time.Second))
+			synctest.Wait()
+			assert.Zero(t, m.pending.Load(), "lifecycles cut short by the shutdown left pending counted")
 		})
 	}
 }

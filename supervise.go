@@ -128,6 +128,12 @@ type serveState struct {
 	done    chan struct{} // closed when the supervisor has ended
 	started bool          // the supervisor was started
 	ended   bool          // its stop, or removal, began: no Serve starts
+	// serving is set while a call of Serve runs: from the start of the
+	// supervisor, or of a restart, to the return of that call. What the
+	// supervisor does after (report, emit, back off) is not waited for by
+	// a service added again, whose handlers may well be the ones that
+	// removed and added it (see serveReturned).
+	serving bool
 }
 
 // startServe starts e's supervisor, unless its stop or removal began.
@@ -140,24 +146,56 @@ func (m *mesh) startServe(e *entry, s HasServe) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st.cancel, st.done, st.started = cancel, make(chan struct{}), true
+	st.cancel, st.done, st.started, st.serving = cancel, make(chan struct{}), true, true
 	m.busy.Add(1)
 	go m.supervise(ctx, e, s, st.done)
 }
 
-// serveRunning reports whether e's supervisor was started and has not
-// ended. Remove calls it after setting gone, so no supervisor starts
-// after; with serveRetired's handshake on gone and serveOver, either this
-// sees it over or serveRetired sees the removal.
+// serveRunning reports whether a call of e's Serve runs. Remove calls it
+// after setting gone, under registry.mu, for e's retirement; with
+// serveReturned's handshake (serving cleared, then gone read), either this
+// sees the call over or serveReturned sees the removal, and no call begins
+// once gone is set (serveAgain).
 func (e *entry) serveRunning() bool {
 	st := e.serve
 	if st == nil {
 		return false
 	}
 	st.mu.Lock()
-	started := st.started
+	defer st.mu.Unlock()
+	return st.serving
+}
+
+// serveReturned notes that a call of e's Serve has returned: a service
+// added again after e's removal is not set up while that call still runs.
+// Called by the supervisor before it reports or emits anything.
+func (m *mesh) serveReturned(e *entry) {
+	st := e.serve
+	st.mu.Lock()
+	st.serving = false
 	st.mu.Unlock()
-	return started && !e.serveOver.Load()
+	if !e.gone.Load() {
+		return
+	}
+	m.reg.mu.Lock()
+	defer m.reg.mu.Unlock()
+	if e.awaitServe {
+		e.awaitServe = false
+		m.retireIfDone(e)
+	}
+}
+
+// serveAgain reports whether e's Serve may be restarted, and notes the
+// call as running: not once e was removed or its stop began.
+func (e *entry) serveAgain() bool {
+	st := e.serve
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ended || e.gone.Load() {
+		return false
+	}
+	st.serving = true
+	return true
 }
 
 // endServe cancels e's Serve and returns a channel closed once it has
@@ -195,7 +233,6 @@ func (m *mesh) policyFor(e *entry) RestartPolicy {
 // gives up.
 func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan struct{}) {
 	defer m.busyDone()
-	defer m.serveRetired(e)
 	defer close(done)
 	p := m.policyFor(e)
 	var restarts []time.Time // within the window
@@ -209,6 +246,7 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 		if perr := m.guard(e.name, "Serve", func() { err = s.Serve(ctx) }); perr != nil {
 			err = perr
 		}
+		m.serveReturned(e)
 		if ctx.Err() != nil {
 			return // its stop or removal: whatever it returned is the end
 		}
@@ -249,6 +287,9 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 		case <-timer.C:
 		case <-ctx.Done():
 			return
+		}
+		if !e.serveAgain() {
+			return // removed or stopping meanwhile
 		}
 		backoff = min(2*backoff, p.MaxBackoff)
 	}
