@@ -143,13 +143,22 @@ func (m *mesh) retired(e *entry) {
 	// Remove sets gone and then, under mu, reads ended; this sets ended and
 	// then reads gone. If Remove read ended as false, this sees gone.
 	e.ended.Store(true)
+	m.stopAwaiting(e, &e.awaitLife)
+}
+
+// stopAwaiting clears await, one of the waits of e's retirement, if e was
+// removed, and retires e if it was the last. The caller has just recorded
+// that what await waits for is over (ended, or serving under the Serve's
+// mutex); Remove sets gone and then reads that record, under mu, for
+// retire, so either it saw the record or this sees gone.
+func (m *mesh) stopAwaiting(e *entry, await *bool) {
 	if !e.gone.Load() {
 		return
 	}
 	m.reg.mu.Lock()
 	defer m.reg.mu.Unlock()
-	if e.awaitLife {
-		e.awaitLife = false
+	if *await {
+		*await = false
 		m.retireIfDone(e)
 	}
 }

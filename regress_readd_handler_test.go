@@ -103,33 +103,14 @@ func TestRegressReaddFromRestartingHandler(t *testing.T) {
 	})
 }
 
-// rhHung serves until its context ends, then until release is closed.
-type rhHung struct {
-	serving chan struct{}
-	release chan struct{}
-	inits   atomic.Int32
-	started atomic.Bool
-}
-
-func (s *rhHung) Name() string { return "rh hung" }
-func (s *rhHung) Init(Mesh)    { s.inits.Add(1) }
-func (s *rhHung) Serve(ctx context.Context) error {
-	if s.started.CompareAndSwap(false, true) {
-		close(s.serving)
-	}
-	<-ctx.Done()
-	<-s.release
-	return nil
-}
-
-// the previous Serve ignores its ended context; the
-// re-added service waits, and Shutdown still completes within its budget,
+// The previous Serve (windDown, regress_readd_serve_test.go) ignores its
+// ended context; the re-added service waits, and Shutdown still completes within its budget,
 // the Add's WaitGroup done and the service never set up again.
 func TestRegressReaddHungPreviousServeShutdownWithinBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := quietMesh(t)
 		SetShutdownTimeout(m, 2*time.Second)
-		s := &rhHung{serving: make(chan struct{}), release: make(chan struct{})}
+		s := &windDown{serving: make(chan struct{}), release: make(chan struct{})}
 		require.True(t, waitDone(m.Add(s), time.Second))
 		<-s.serving
 		require.True(t, waitDone(m.Remove(s), time.Second))
@@ -203,7 +184,7 @@ func TestRegressReaddServeEdges(t *testing.T) {
 	t.Run("chain with serve", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			m := quietMesh(t)
-			s := &rhHung{serving: make(chan struct{}), release: make(chan struct{})}
+			s := &windDown{serving: make(chan struct{}), release: make(chan struct{})}
 			require.True(t, waitDone(m.Add(s), time.Second))
 			<-s.serving
 			m.Remove(s)

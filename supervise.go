@@ -174,15 +174,7 @@ func (m *mesh) serveReturned(e *entry) {
 	st.mu.Lock()
 	st.serving = false
 	st.mu.Unlock()
-	if !e.gone.Load() {
-		return
-	}
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
-	if e.awaitServe {
-		e.awaitServe = false
-		m.retireIfDone(e)
-	}
+	m.stopAwaiting(e, &e.awaitServe)
 }
 
 // serveAgain reports whether e's Serve may be restarted, and notes the
