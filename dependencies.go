@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -313,21 +312,6 @@ func (m *mesh) resolutionError(e *entry, start time.Time, err error, reason stri
 // that a thousand failing services do not each carry a thousand names.
 const maxNamed = 10
 
-// warnSlow logs, once per service, that e has waited long for its
-// dependencies, and says when the mesh looks stuck.
-func (m *mesh) warnSlow(e *entry, waited, quiet time.Duration) {
-	names, more := m.unresolved()
-	running := m.initializing() // an Init that waits for this service would show here
-	stuck := m.pending.Load() == m.sched.nwaiting.Load() && quiet >= time.Duration(m.warnDelay.Load())
-	if stuck {
-		m.logger.Warn("service still waiting for dependencies; every unresolved service is waiting and the mesh has not changed since, so a dependency cycle or a missing service is likely",
-			"subject", e.name, "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
-		return
-	}
-	m.logger.Warn("service still waiting for dependencies",
-		"subject", e.name, "waited", waited.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
-}
-
 // sameSnapshot reports whether a and b are the same snapshot of the mesh.
 func sameSnapshot(a, b []Service) bool {
 	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
@@ -370,33 +354,4 @@ func (m *mesh) setWatching(e *entry, held []*entry) {
 		}
 		x.watchers[e] = struct{}{}
 	}
-}
-
-// initNames is the names of the services in Init, as last read for the
-// warnings of slow resolutions, and when they were read.
-type initNames struct {
-	mu    sync.Mutex // guards names and at; taken before registry.mu
-	names []string   // shared by the warnings: never modified
-	at    time.Time
-}
-
-// initNamesTTL is how long the names of the services in Init are reused.
-const initNamesTTL = 100 * time.Millisecond
-
-// initializing names the first services whose Init is under way, for a
-// warning of a slow resolution. Reading them walks every service, and ten
-// thousand services that began waiting together warn together: the names
-// are read at most once per initNamesTTL for all of them, and not at all
-// while no Init runs.
-func (m *mesh) initializing() []string {
-	if m.starts.running.Load() == 0 {
-		return nil
-	}
-	c := &m.inits
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now := time.Now(); c.at.IsZero() || now.Sub(c.at) >= initNamesTTL {
-		c.names, c.at = m.named(StateStarting), now
-	}
-	return c.names
 }

@@ -1,0 +1,61 @@
+package servicemesh
+
+// The scheduler's watchdog: while the scheduler's goroutine runs attempts,
+// a tick every schedulerTick checks that they move on, and hands the
+// scheduler on to a new goroutine when one resolver has not returned for
+// resolverStallTicks ticks. Its fields (ticking, ticks, seen, dog) are in
+// type scheduler and guarded by scheduler.mu.
+
+import "time"
+
+// armSchedulerWatchdog arms the watchdog's next tick unless armed. The
+// caller holds sched.mu.
+func (m *mesh) armSchedulerWatchdog() {
+	s := &m.sched
+	if s.ticking {
+		return
+	}
+	s.ticking = true
+	if s.dog == nil {
+		s.dog = time.AfterFunc(schedulerTick, m.schedulerWatchdog)
+	} else {
+		s.dog.Reset(schedulerTick)
+	}
+}
+
+// idleSchedulerWatchdog stops the watchdog's timer: the owner goes idle.
+// Without it, every pass of polls would cost a second wake-up, the
+// watchdog's. The caller holds sched.mu.
+func (m *mesh) idleSchedulerWatchdog() {
+	s := &m.sched
+	if s.ticking && s.dog.Stop() {
+		s.ticking, s.ticks = false, 0
+	}
+	// A tick that could not be stopped runs, finds the owner between
+	// attempts, and ends the ticking itself.
+}
+
+// schedulerWatchdog hands the scheduler on to a new goroutine when the
+// owner has been in one attempt for resolverStallTicks ticks.
+func (m *mesh) schedulerWatchdog() {
+	s := &m.sched
+	s.mu.Lock()
+	s.ticking = false
+	if !s.running || !s.inAttempt {
+		s.ticks = 0
+		s.mu.Unlock()
+		return // idle or between attempts: the next attempt arms it again
+	}
+	if s.attempts != s.seen {
+		s.seen, s.ticks = s.attempts, 0
+	} else if s.ticks++; s.ticks >= resolverStallTicks {
+		s.ticks = 0
+		m.startScheduler()
+		s.mu.Unlock()
+		// After the lock: the log handler is the application's code.
+		m.debug("a resolver has not returned; other resolutions go on without it")
+		return
+	}
+	m.armSchedulerWatchdog()
+	s.mu.Unlock()
+}
