@@ -71,41 +71,45 @@ func rhClosed(ch <-chan struct{}, d time.Duration) bool {
 	}
 }
 
-// The policy gives up on the Serve, KeepRunning: EventServiceFailed is
-// emitted on the supervisor's goroutine, which waits for its handlers. A
-// handler that removes the service and waits for its Add again must not
-// wait for that supervisor, which waits for the handler.
-func TestRegressReaddFromFailedHandlerAfterGiveUp(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		m := quietMesh(t)
-		s := &rhFlaky{policy: RestartPolicy{MaxRestarts: -1, KeepRunning: true}}
-		w := &rhFailedWatchdog{rhWatchdog{m: m, target: s, readded: make(chan struct{})}}
-		require.True(t, waitDone(m.Add(w), time.Second))
-		m.Add(s)
-		assert.True(t, rhClosed(w.readded, time.Minute),
-			"a handler of EventServiceFailed waits for ever on the Add of the service it restarts")
-		require.True(t, waitDone(m.Shutdown(), time.Minute))
-	})
-}
-
-// The same with EventServiceRestarting: Remove ends the backoff's context,
-// but the supervisor is still inside the emit, waiting for the handler.
-func TestRegressReaddFromRestartingHandler(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		m := quietMesh(t)
-		s := &rhFlaky{policy: RestartPolicy{MaxRestarts: 5, KeepRunning: true}}
-		w := &rhRestartingWatchdog{rhWatchdog{m: m, target: s, readded: make(chan struct{})}}
-		require.True(t, waitDone(m.Add(w), time.Second))
-		m.Add(s)
-		assert.True(t, rhClosed(w.readded, time.Minute),
-			"a handler of EventServiceRestarting waits for ever on the Add of the service it restarts")
-		require.True(t, waitDone(m.Shutdown(), time.Minute))
-	})
+// A handler that removes the service and waits for its Add again must not
+// wait for the supervisor, which emits on its own goroutine and waits for
+// that handler: EventServiceFailed once the policy gives up (KeepRunning),
+// or EventServiceRestarting, whose backoff the Remove ends while the
+// supervisor is still inside the emit.
+func TestRegressReaddFromSupervisorHandler(t *testing.T) {
+	for _, c := range []struct {
+		event  string
+		policy RestartPolicy
+		newDog func(m Mesh, target Service, readded chan struct{}) Service
+	}{
+		{EventServiceFailed, RestartPolicy{MaxRestarts: -1, KeepRunning: true},
+			func(m Mesh, target Service, readded chan struct{}) Service {
+				return &rhFailedWatchdog{rhWatchdog{m: m, target: target, readded: readded}}
+			}},
+		{EventServiceRestarting, RestartPolicy{MaxRestarts: 5, KeepRunning: true},
+			func(m Mesh, target Service, readded chan struct{}) Service {
+				return &rhRestartingWatchdog{rhWatchdog{m: m, target: target, readded: readded}}
+			}},
+	} {
+		t.Run(c.event, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := quietMesh(t)
+				s := &rhFlaky{policy: c.policy}
+				readded := make(chan struct{})
+				require.True(t, waitDone(m.Add(c.newDog(m, s, readded)), time.Second))
+				m.Add(s)
+				assert.True(t, rhClosed(readded, time.Minute),
+					"a handler of %s waits for ever on the Add of the service it restarts", c.event)
+				require.True(t, waitDone(m.Shutdown(), time.Minute))
+			})
+		})
+	}
 }
 
 // The previous Serve (windDown, regress_readd_serve_test.go) ignores its
-// ended context; the re-added service waits, and Shutdown still completes within its budget,
-// the Add's WaitGroup done and the service never set up again.
+// ended context: the re-added service waits, and Shutdown still completes
+// within its budget, the Add's WaitGroup done and the service never set up
+// again.
 func TestRegressReaddHungPreviousServeShutdownWithinBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := quietMesh(t)

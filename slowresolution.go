@@ -1,7 +1,7 @@
 package servicemesh
 
-// Warnings of slow resolutions: what a waiting service is told it waits
-// for once it has waited SetDependencyWarningDelay. The cache of the names
+// Warnings of slow resolutions: the line logged for a service that has
+// waited SetDependencyWarningDelay for its dependencies. The cache of the names
 // of Inits under way is guarded by its own mutex (initNames.mu), taken
 // before registry.mu; everything else is read from the other parts.
 
