@@ -234,7 +234,8 @@ func TestStatusFromInsideCallbacks(t *testing.T) {
 				s := &stCallbacks{at: tc.at, m: m}
 				m.Add(s)
 				synctest.Wait()
-				Ready(m) // runs the health check
+				Ready(m)        // runs the health check, and may tell EventMeshReady
+				synctest.Wait() // its handlers run before the shutdown begins
 				m.Shutdown().Wait()
 
 				require.Equal(t, int32(1), s.calls.Load(), "recorded once, from %s", tc.at)
@@ -428,6 +429,9 @@ func TestReadyRequiresEveryService(t *testing.T) {
 				if cleanup := tc.setup(m); cleanup != nil {
 					defer cleanup()
 				}
+				// Fake time: a resolver that ran before the service it
+				// waits for was added finds it at its next poll.
+				time.Sleep(100 * time.Millisecond)
 				synctest.Wait()
 				assert.Equal(t, tc.want, Ready(m), "Ready")
 				assert.Equal(t, tc.want, Status(m).Ready, "Status")
@@ -450,6 +454,9 @@ func TestNotReadyAsksTheBlockerFirst(t *testing.T) {
 		m.Add(&stSvc{name: "plain"})
 		synctest.Wait()
 		time.Sleep(time.Second) // the watcher polls meanwhile
+		// The watcher's last look may have found another service not yet
+		// running: one call makes the blocker the one that blocks.
+		assert.False(t, Ready(m))
 		asked := other.asked.Load()
 		for range 100 {
 			assert.False(t, Ready(m))
@@ -665,11 +672,15 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 			var logs syncBuffer
 			m.SetLogDestination(&logs)
 			time.Sleep(5 * time.Millisecond) // since New
+			// The observer is added last: added first, its lifecycle could
+			// end, and the mesh be ready with it alone, before the next
+			// Add. The lane keeps quick's Init behind slow's, so the
+			// observer hears every Init.
 			obs := &stObserver{}
-			m.Add(obs)
 			m.Add(&stSvc{name: "slow", initFor: 20 * time.Millisecond})
 			m.Add(&stSvc{name: "slower", initFor: 30 * time.Millisecond})
 			m.Add(&stSvc{name: "quick"})
+			m.Add(obs)
 			start := time.Now()
 			time.Sleep(time.Second) // every Init has returned
 			assert.Equal(t, int32(1), obs.told.Load())
@@ -693,7 +704,7 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 			assert.Equal(t, 1, strings.Count(out, `msg="mesh ready"`), out)
 			assert.Contains(t, out, "services=4")
 			assert.Contains(t, out, "took=")
-			assert.Contains(t, out, `slowest="[slower=30ms slow=20ms observer=0s]"`)
+			assert.Contains(t, out, `slowest="[slower=30ms slow=20ms quick=0s]"`)
 			m.Shutdown().Wait()
 			assert.Equal(t, int32(1), obs.told.Load())
 		})
@@ -703,8 +714,8 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 			m := statusMesh(t)
 			obs := &stObserver{}
 			r := &stReady{name: "r"}
+			m.Add(r) // first: the mesh is never ready before r is
 			m.Add(obs)
-			m.Add(r)
 			start := time.Now()
 			time.AfterFunc(time.Second, func() { r.ready.Store(true) })
 			time.Sleep(2 * time.Second)
@@ -716,8 +727,8 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			m := statusMesh(t)
 			obs := &stObserver{}
+			m.Add(&initErr{name: "broken", err: errors.New("no")}) // first, as above
 			m.Add(obs)
-			m.Add(&initErr{name: "broken", err: errors.New("no")})
 			time.Sleep(time.Minute)
 			start := time.Now()
 			m.Shutdown().Wait()

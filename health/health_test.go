@@ -148,8 +148,10 @@ func TestProbesThroughTheMeshsLife(t *testing.T) {
 		m := newMesh(t)
 		h := health.Handler(m)
 		b := &blocked{release: make(chan struct{})}
-		m.Add(&plain{name: "db"})
+		// b first: added second, the mesh could be ready (and so started)
+		// with db alone, between the two Adds.
 		m.Add(b)
+		m.Add(&plain{name: "db"})
 		synctest.Wait()
 
 		codes := func() [3]int {
@@ -166,8 +168,8 @@ func TestProbesThroughTheMeshsLife(t *testing.T) {
 		assert.Equal(t, "pass", a.Status)
 		assert.Equal(t, "shop", a.Mesh)
 		require.Len(t, a.Services, 2)
-		assert.Equal(t, "db", a.Services[0].Name)
-		assert.Equal(t, servicemesh.StateRunning, a.Services[0].State)
+		assert.Equal(t, "db", a.Services[1].Name)
+		assert.Equal(t, servicemesh.StateRunning, a.Services[1].State)
 
 		require.True(t, servicemesh.SetDrainDelay(m, time.Second))
 		m.Shutdown()
