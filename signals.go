@@ -33,6 +33,13 @@ var caught = []os.Signal{os.Interrupt, syscall.SIGTERM}
 // microseconds apart. Once the shutdown has completed the mesh stops
 // listening, so the process's default behaviour is back (see anchor).
 //
+// Every mesh that listens gets every signal (design §8): a process with
+// several meshes stops them all on one Ctrl+C, each taking it as its first
+// signal, and exits 0. A signal still in the mesh's channel when it stops
+// listening (it came as the shutdown completed) is logged at Info and
+// dropped: never handed on to the other meshes, which got it already and
+// would take it as their second, nor raised again.
+//
 // A mesh made inside a testing/synctest bubble does not listen: os/signal's
 // goroutines live outside any bubble and cannot use its channels.
 func (m *mesh) listenForSignals() {
@@ -48,7 +55,14 @@ func (m *mesh) listenForSignals() {
 // handleSignals is the signal goroutine. Shutdown waits for it to end.
 func (m *mesh) handleSignals(sigs chan os.Signal) {
 	defer close(m.sigDone)
-	defer anchor.release(sigs)
+	defer func() {
+		// Once the shutdown has completed nothing is left for a signal to
+		// do; one that came meanwhile is only told of (design §3: a
+		// signal that reaches a mesh already shutting down is logged).
+		for _, sig := range anchor.release(sigs) {
+			m.logger.Info("signal received as the shutdown completed: nothing left to do", "signal", sig.String())
+		}
+	}()
 	select {
 	case sig := <-sigs:
 		m.logger.Info("signal received, shutting down; send it again to exit at once", "signal", sig.String())
@@ -78,19 +92,35 @@ func inSynctestBubble() bool {
 // anchor is the process's one registration with os/signal for the caught
 // signals, kept while any mesh listens and for anchorLinger after the last
 // one stopped. Each listening mesh gets its own channel, which the anchor's
-// dispatcher goroutine feeds. Enabling and disabling a signal costs the
-// runtime a round trip to a thread of its own; a program (or a test suite)
-// that makes mesh after mesh pays it once rather than per mesh.
+// dispatcher goroutine feeds: every signal goes to every mesh that listens
+// when the dispatcher takes it (design §8). Enabling and disabling a signal
+// costs the runtime a round trip to a thread of its own; a program (or a
+// test suite) that makes mesh after mesh pays it once rather than per mesh.
 //
-// A signal that no mesh takes (it arrives while none listens, or is left in
-// a mesh's channel when it stops listening) is raised again with os/signal's
+// A mesh that stops listening takes its channel out under the anchor's
+// lock, so no signal reaches it after that, and drops what is left in it
+// (handleSignals logs it): the other meshes were given the same signals, so
+// handing them on would count each twice, and a second signal exits 1.
+//
+// A signal that arrives while no mesh listens at all (during the linger, or
+// queued as the last mesh stopped) is nobody's: without the linger
+// os/signal would be off and the process's default behaviour would apply,
+// so the anchor makes it apply. It raises the signal again with os/signal's
 // handling off, on the dispatcher's own thread and under the anchor's lock
-// so that no mesh starts listening meanwhile: the process's default
-// behaviour applies, at most anchorLinger late. SIGTERM ends the process,
-// and so does SIGINT unless it was ignored when the process started.
+// so that no mesh starts listening meanwhile, at most anchorLinger late.
+// SIGTERM ends the process, and so does SIGINT unless it was ignored when
+// the process started. This is no mesh re-raising a signal: no mesh was
+// given it.
 var anchor = signalAnchor{meshes: make(map[chan os.Signal]struct{})}
 
 const anchorLinger = 100 * time.Millisecond
+
+// meshSignalBuffer is the capacity of each mesh's channel. A mesh acts on
+// at most two signals (the first starts its shutdown, the second exits),
+// so a channel that is full holds at least two it has not taken yet:
+// deliver may then drop a signal without the mesh missing its first or its
+// second. It must stay at least 2.
+const meshSignalBuffer = 4
 
 type signalAnchor struct {
 	mu     sync.Mutex                  // guards the fields below
@@ -113,23 +143,27 @@ func (a *signalAnchor) acquire() chan os.Signal {
 		signal.Notify(a.ch, caught...)
 		go a.dispatch(a.ch, a.stop)
 	}
-	c := make(chan os.Signal, 4)
+	c := make(chan os.Signal, meshSignalBuffer)
 	a.meshes[c] = struct{}{}
 	return c
 }
 
-// release stops listening for the mesh of channel c. A signal left in c was
-// not taken by that mesh: it is handled as if it arrived now.
-func (a *signalAnchor) release(c chan os.Signal) {
+// release stops listening for the mesh of channel c and returns the
+// signals left in it, which that mesh was given but did not take. They are
+// dropped: never handed to the other meshes, which were given each of them
+// too, nor raised again. Once the last mesh has stopped the anchor lingers.
+func (a *signalAnchor) release(c chan os.Signal) []os.Signal {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.meshes, c)
+	var left []os.Signal
 	for len(c) > 0 {
-		a.deliver(<-c)
+		left = append(left, <-c)
 	}
 	if len(a.meshes) == 0 && a.ch != nil && a.linger == nil {
 		a.linger = time.AfterFunc(anchorLinger, a.end)
 	}
+	return left
 }
 
 // dispatch hands each caught signal on until the anchor is off.
@@ -147,7 +181,7 @@ func (a *signalAnchor) dispatch(ch chan os.Signal, stop chan struct{}) {
 }
 
 // deliver gives sig to every listening mesh, or, if none listens, turns the
-// anchor off and raises sig again. The caller holds mu.
+// anchor off and raises sig again (see anchor). The caller holds mu.
 func (a *signalAnchor) deliver(sig os.Signal) {
 	if len(a.meshes) == 0 {
 		a.off()
@@ -157,7 +191,9 @@ func (a *signalAnchor) deliver(sig os.Signal) {
 	for c := range a.meshes {
 		select {
 		case c <- sig:
-		default: // that mesh already has signals enough to act on
+		default:
+			// Full: that mesh has at least two signals it has not taken
+			// yet, all it can act on (see meshSignalBuffer).
 		}
 	}
 }
@@ -173,7 +209,8 @@ func (a *signalAnchor) end() {
 }
 
 // off ends the registration with os/signal and the dispatcher, and raises
-// again the signals still queued. The caller holds mu.
+// again the signals still queued, which no mesh was given. The caller holds
+// mu.
 func (a *signalAnchor) off() {
 	if a.ch == nil {
 		return
