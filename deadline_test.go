@@ -1,6 +1,8 @@
 package servicemesh
 
 import (
+	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -158,4 +160,95 @@ func isClosed(ch chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// chainLeaf is held by chainMid, which chainTop holds; the stops of mid and
+// top take as long as they are told.
+type chainLeaf struct{ stopped atomic.Bool }
+
+func (s *chainLeaf) Name() string { return "leaf" }
+func (s *chainLeaf) Init(Mesh)    {}
+func (s *chainLeaf) OnShutdown()  { s.stopped.Store(true) }
+
+type chainMid struct {
+	leaf    *chainLeaf
+	took    time.Duration
+	stopped atomic.Bool
+}
+
+func (s *chainMid) Name() string { return "mid" }
+func (s *chainMid) Init(m Mesh)  { s.leaf, _ = Find[*chainLeaf](m.Services()) }
+func (s *chainMid) OnShutdown()  { time.Sleep(s.took); s.stopped.Store(true) }
+
+type chainTop struct {
+	mid  *chainMid
+	took time.Duration
+}
+
+func (s *chainTop) Name() string { return "top" }
+func (s *chainTop) Init(m Mesh)  { s.mid, _ = Find[*chainMid](m.Services()) }
+func (s *chainTop) OnShutdown()  { time.Sleep(s.took) }
+
+// Guards: a stop abandoned at the deadline that returns in the grace ends once.
+//
+// A stop abandoned at the deadline that returned during the grace was
+// finished twice: left was lowered twice and the oldest service of the
+// chain was never stopped.
+func TestAbandonedStopIsFinishedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		SetShutdownTimeout(m, time.Second) // grace: 100 ms
+		leaf := &chainLeaf{}
+		mid := &chainMid{took: 50 * time.Millisecond}
+		top := &chainTop{took: time.Second + 20*time.Millisecond}
+		m.Add(leaf).Wait()
+		m.Add(mid).Wait()
+		m.Add(top).Wait()
+		m.Shutdown().Wait()
+		if !mid.stopped.Load() {
+			t.Fatalf("mid was not stopped")
+		}
+		if !leaf.stopped.Load() {
+			t.Errorf("leaf's OnShutdown was never called: the abandoned stop of top was finished twice")
+		}
+		synctest.Wait()
+	})
+}
+
+type slowStarter struct{ release chan struct{} }
+
+func (s *slowStarter) Name() string { return "slowinit" }
+func (s *slowStarter) Init(Mesh)    { <-s.release }
+
+// Guards: the start timeout of an Init left behind does nothing after shutdown.
+//
+// The start-timeout timer of a legacy Init left running was not disarmed
+// by the shutdown: it fired after the shutdown completed, ran the mesh's
+// code on a new goroutine, recorded a failure and told EventServiceFailed
+// after Shutdown's WaitGroup was done.
+func TestStartTimeoutDoesNothingAfterShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		SetStartTimeout(m, 300*time.Millisecond)
+		var after atomic.Bool
+		var finished atomic.Bool
+		m.Events().On(EventServiceFailed, func(args ...any) {
+			if finished.Load() && len(args) > 1 && errors.Is(args[1].(error), ErrStartTimeout) {
+				after.Store(true)
+			}
+		})
+		s := &slowStarter{release: make(chan struct{})}
+		m.Add(s)
+		time.Sleep(10 * time.Millisecond)
+		m.Shutdown().Wait()
+		finished.Store(true)
+		before := m.failed()
+		time.Sleep(time.Second)
+		close(s.release)
+		synctest.Wait()
+		if after.Load() {
+			t.Errorf("EventServiceFailed (start timeout) told after the shutdown completed; failures before: %v, after: %v; state %v",
+				before, m.failed(), Status(m).Services[0].State)
+		}
+	})
 }

@@ -2,8 +2,10 @@ package servicemesh
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -91,4 +93,99 @@ func golden(t *testing.T, name, got string) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run with -update to create it")
 	assert.Equal(t, string(want), got)
+}
+
+type graphMeshHolder struct{ m Mesh }
+
+func (s *graphMeshHolder) Name() string { return "holder" }
+func (s *graphMeshHolder) Init(m Mesh)  { s.m = m }
+
+type graphPlain struct{ name string }
+
+func (s *graphPlain) Name() string { return s.name }
+func (s *graphPlain) Init(Mesh)    {}
+
+// Guards: Graph may be called while Inits begin, without a data race.
+//
+// graph() read every entry's initSeq under registry.mu, but beginInit
+// wrote it on the lifecycle goroutine without that lock: a data race
+// between Graph (or Status' /readyz-style callers of it) and any Init that
+// began meanwhile. Run with -race.
+func TestGraphDoesNotRaceWithBeginInit(t *testing.T) {
+	m := quietMesh(t)
+	defer func() { m.Shutdown().Wait() }()
+	m.Add(&graphMeshHolder{}).Wait()
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			_ = Graph(m)
+		}
+	}()
+	for i := range 200 {
+		m.Add(&graphPlain{name: fmt.Sprint("s", i)}).Wait()
+	}
+	stop.Store(true)
+	<-done
+}
+
+// Guards: a holder keeps its edge to what it holds when that is re-added.
+//
+// A service that holds another kept its edge to the entry it found; when
+// the held service was removed and added again, the new entry was not
+// matched, so the edge was gone from Graph and from the stop order (the
+// holder could stop after what it holds, DESIGN §5 "No edge the mesh can
+// see is ever broken"). recordDependencies runs only after resolution and
+// Init.
+func TestEdgeSurvivesReAddOfTheHeldService(t *testing.T) {
+	m := quietMesh(t)
+	defer func() { m.Shutdown().Wait() }()
+	s := &store{}
+	w := &writer{}
+	m.Add(s).Wait()
+	m.Add(w).Wait()
+	if len(Graph(m).Edges) != 1 {
+		t.Fatalf("expected writer -> store, got %v", Graph(m).Edges)
+	}
+	m.Remove(s).Wait()
+	m.Add(s).Wait()
+	if g := Graph(m); len(g.Edges) != 1 {
+		t.Errorf("after store was removed and added again, writer (which still holds it) has no edge to it: %+v", g)
+	}
+}
+
+type graphZero struct{}
+
+func (*graphZero) Name() string { return "zero" }
+func (*graphZero) Init(Mesh)    {}
+
+type graphAllocHolder struct {
+	name string
+	p    *int
+	flag *struct{} // not a service: any zero-size allocation
+}
+
+func (h *graphAllocHolder) Name() string { return h.name }
+func (h *graphAllocHolder) Init(Mesh) {
+	h.p = new(int)
+	h.flag = new(struct{})
+}
+
+// Guards: a zero-size service is never matched as held, so gets no edges.
+//
+// Zero-size services share an address with every zero-size allocation;
+// reserve indexed them in byAddr anyway (indexAddresses did not), so a
+// service holding any *struct{} was recorded as depending on the zero-size
+// service added last — graph.go says they are never matched.
+func TestZeroSizeServicesGetNoEdges(t *testing.T) {
+	m := quietMesh(t)
+	defer func() { m.Shutdown().Wait() }()
+	m.Add(&graphAllocHolder{name: "first"}).Wait() // builds byAddr
+	m.Add(&graphZero{}).Wait()
+	m.Add(&graphAllocHolder{name: "second"}).Wait()
+	g := Graph(m)
+	for _, e := range g.Edges {
+		t.Errorf("spurious edge %s -> %s", g.Nodes[e.From].Name, g.Nodes[e.To].Name)
+	}
 }

@@ -1,6 +1,7 @@
 package servicemesh
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,4 +171,106 @@ func TestRemovedServicesAreNotRetained(t *testing.T) {
 	order := m.stopOrder()
 	assert.Equal(t, []*entry{m.lookup(keep)}, order)
 	m.Shutdown().Wait()
+}
+
+type ctxBoundInit struct{ returned atomic.Bool }
+
+func (s *ctxBoundInit) Name() string { return "ctxinit" }
+func (s *ctxBoundInit) Init(Mesh)    {}
+func (s *ctxBoundInit) InitContext(ctx context.Context, _ Mesh) error {
+	<-ctx.Done()
+	s.returned.Store(true)
+	return ctx.Err()
+}
+
+type slowFailWatcher struct{ in, out atomic.Int32 }
+
+func (s *slowFailWatcher) Name() string { return "failwatcher" }
+func (s *slowFailWatcher) Init(Mesh)    {}
+func (s *slowFailWatcher) OnServiceFailed(Service, error) {
+	s.in.Add(1)
+	time.Sleep(200 * time.Millisecond)
+	s.out.Add(1)
+}
+
+// Guards: shutdown waits for the failure handlers of an InitContext it ended.
+//
+// An InitContext ended by the shutdown returns an error; fail() told
+// EventServiceFailed on the lifecycle goroutine, which was not counted in
+// busy while "in Init": the shutdown completed while the handlers still
+// ran, though that Init had returned.
+func TestInitContextFailureIsToldBeforeShutdownCompletes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		w := &slowFailWatcher{}
+		m.Add(w).Wait()
+		s := &ctxBoundInit{}
+		m.Add(s)
+		time.Sleep(10 * time.Millisecond) // InitContext is waiting on its ctx
+		m.Shutdown().Wait()
+		returned, in, out := s.returned.Load(), w.in.Load(), w.out.Load()
+		time.Sleep(time.Second) // let the handler end, so the bubble can
+		if returned && in != out {
+			t.Errorf("shutdown completed while an EventServiceFailed handler for a returned InitContext still ran (in=%d out=%d)", in, out)
+		}
+	})
+}
+
+// settleLoopCtx runs its loop inside Init until OnShutdownContext tells it
+// to end; settleLoop, until OnShutdown does.
+type settleLoopCtx struct {
+	quit     chan struct{}
+	returned atomic.Bool
+}
+
+func (s *settleLoopCtx) Name() string { return "loopctx" }
+func (s *settleLoopCtx) Init(Mesh) {
+	<-s.quit
+	time.Sleep(10 * time.Millisecond) // tidy up
+	s.returned.Store(true)
+}
+func (s *settleLoopCtx) OnShutdownContext(context.Context) error { close(s.quit); return nil }
+
+type settleLoop struct {
+	quit     chan struct{}
+	returned atomic.Bool
+}
+
+func (s *settleLoop) Name() string { return "loop" }
+func (s *settleLoop) Init(Mesh) {
+	<-s.quit
+	time.Sleep(10 * time.Millisecond)
+	s.returned.Store(true)
+}
+func (s *settleLoop) OnShutdown() { close(s.quit) }
+
+// Guards: shutdown settles the Init of a service its OnShutdownContext ended.
+//
+// settleInits waited for the Inits of stopped services that implement
+// HasGracefulShutdown only: a service told to end its Init by
+// OnShutdownContext was left behind (and named at Warn) although it was
+// told.
+func TestSettleInitsHonoursOnShutdownContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		legacy := &settleLoop{quit: make(chan struct{})}
+		m.Add(legacy)
+		time.Sleep(time.Millisecond)
+		m.Shutdown().Wait()
+		if !legacy.returned.Load() {
+			t.Fatalf("legacy: Init not settled")
+		}
+		synctest.Wait()
+	})
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		s := &settleLoopCtx{quit: make(chan struct{})}
+		m.Add(s)
+		time.Sleep(time.Millisecond)
+		m.Shutdown().Wait()
+		if !s.returned.Load() {
+			t.Errorf("the Init of a service stopped by OnShutdownContext was not given initSettle to return")
+		}
+		time.Sleep(time.Second) // let it end, so the bubble can
+	})
 }

@@ -1,18 +1,11 @@
 package servicemesh_test
 
-// Regression tests for shutdown, from the second adversarial review (fixed
-// in "Fixes from an adversarial review: lifecycle tails outliving
-// shutdown, a lost deadline, ..."):
-//
-//   - shutdown completed while the lifecycle of a service whose Init had
-//     returned during the settle still ran its EventServiceInitialized
-//     handlers: settleInits ended as soon as the Init returned, and nothing
-//     waited for the rest of that lifecycle;
-//   - a shutdown budget set to none (SetShutdownTimeout 0) and back to the
-//     same value during a shutdown was lost: the stop clock stopped its
-//     timer but kept its due time, so the timer was never armed again.
-//
-// Both run in a testing/synctest bubble, so the waits cost no real time.
+// What a shutdown waits for, and until when (DESIGN §3, Shutdown; §5,
+// Deadlines), through the public API: the tails of lifecycles whose Inits
+// it settled, and the deadline of the budget in force. Both run in a
+// testing/synctest bubble, so the waits cost no real time. The shutdown
+// tests that need the package's internals are in shutdown_test.go and
+// deadline_test.go.
 
 import (
 	"sync/atomic"
@@ -62,11 +55,15 @@ func (w *tailWatcher) OnServiceInitialized(s servicemesh.Service) {
 	w.ended.Store(true)
 }
 
+// Guards: shutdown waits for the rest of the lifecycle of an Init it settled.
+//
 // Design §3, Shutdown: once shutdown's WaitGroup is done no goroutine the
 // mesh started runs service code, except an Init left behind. The looper's
 // Init returns while shutdown settles the Inits its stops ended, so its
 // lifecycle goes on to EventServiceInitialized, whose handlers shutdown
-// must wait for.
+// must wait for. Shutdown once completed while they ran: settleInits ended
+// as soon as the Init returned, and nothing waited for the rest of that
+// lifecycle.
 func TestShutdownWaitsForLifecycleTailsOfSettledInits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newTestMesh(t)
@@ -95,9 +92,13 @@ func (s *tailHung) Name() string          { return "hung" }
 func (s *tailHung) Init(servicemesh.Mesh) {}
 func (s *tailHung) OnShutdown()           { <-s.release }
 
+// Guards: a shutdown budget set to none and back midway still ends it in time.
+//
 // Design §5, Deadlines: a budget set during a shutdown applies to it at
 // once; so does a budget of none (the shutdown waits for as long as it
-// takes) and then the first budget again.
+// takes) and then the first budget again. That budget was once lost: the
+// stop clock stopped its timer but kept its due time, so the timer was
+// never armed again.
 func TestShutdownDeadlineSurvivesBudgetNoneAndBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const budget = 300 * time.Millisecond

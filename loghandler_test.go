@@ -1,19 +1,9 @@
 package servicemesh_test
 
-// Regression tests for logging, from the second adversarial review:
-//
-//   - two meshes whose log handlers hand records to each other's loggers
-//     recursed without end (a fatal stack overflow): the context mark that
-//     detects a record coming back held one router, and each router
-//     overwrote the other's;
-//   - the cache of which types can hold one of the mesh's handlers stored
-//     the provisional answer a recursive type gets when it meets itself, so
-//     a pointer to a recursive type first met through a struct was taken
-//     for good as unable to hold one, and SetLogHandler accepted a handler
-//     that wraps the mesh's own;
-//   - the lane's and the scheduler's watchdogs logged, that is, called the
-//     application's log handler, while holding their locks: a handler that
-//     calls the mesh (Add, Remove) blocked until it gave up.
+// The application's log handler (DESIGN §3, Logging): SetLogHandler refuses
+// a handler that is, or wraps, one of the mesh's own; a record that comes
+// back to a mesh through handlers is not handled in a loop; and the mesh
+// never calls the handler while it holds a lock of its own.
 
 import (
 	"context"
@@ -85,11 +75,16 @@ func (h hop) Handle(ctx context.Context, r slog.Record) error {
 func (h hop) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h hop) WithGroup(string) slog.Handler      { return h }
 
+// Guards: a log loop through two meshes' handlers is broken after one round.
+//
 // Design §3, Logging: a record that comes back to a mesh's logger through
 // the application's handler goes to the default text handler instead, so
 // that a loop is broken after one round. That holds when the way back runs
 // through another mesh whose handler hands records to the first: neither
-// handler wraps its own mesh's, so neither is refused.
+// handler wraps its own mesh's, so neither is refused. Two such meshes once
+// recursed without end (a fatal stack overflow): the context mark that
+// detects a record coming back held one router, and each router overwrote
+// the other's.
 func TestLogLoopAcrossTwoMeshesIsBroken(t *testing.T) {
 	a, b := newTestMesh(t, "a"), newTestMesh(t, "b")
 	var outA, outB syncBuffer
@@ -149,10 +144,16 @@ func (n *cycTwin) Handle(context.Context, slog.Record) error { return nil }
 func (n *cycTwin) WithAttrs([]slog.Attr) slog.Handler        { return n }
 func (n *cycTwin) WithGroup(string) slog.Handler             { return n }
 
+// Guards: a recursive wrapper of the mesh's own handler is refused wherever met.
+//
 // Design §3, Logging: a handler that wraps one of the mesh's own handlers,
 // however deeply, is refused like the mesh's own. What a type can hold is
 // worked out once per type; for a recursive type it must not depend on
-// where the type was first met.
+// where the type was first met. The cache once stored the provisional
+// answer a recursive type gets when it meets itself, so a pointer to a
+// recursive type first met through a struct was taken for good as unable
+// to hold one, and SetLogHandler accepted a handler that wraps the mesh's
+// own.
 func TestHandlerTypeCacheWithRecursiveTypes(t *testing.T) {
 	m := newTestMesh(t)
 	_, l := loggedService(t, m, "own")
@@ -226,10 +227,14 @@ func (h *callFromLog) check(t *testing.T, what string) {
 	require.True(t, waitChan(t, h.done, bound, what+" returned"))
 }
 
+// Guards: the lane's watchdog logs without holding the lane's lock.
+//
 // Design §3, Concurrency: the mesh never holds a lock of its own while it
 // calls the application's code, and the log handler is the application's.
 // The lane's watchdog logs that later services go ahead of one whose Init
 // has not returned; a handler that adds a service meanwhile is not blocked.
+// It once logged under its lock, and such a handler blocked until it gave
+// up.
 func TestLaneDoesNotLogUnderItsLock(t *testing.T) {
 	m := newTestMesh(t)
 	h := newCallFromLog("later services go ahead", func() { m.Add(newBase("added by the log handler")) })
@@ -246,6 +251,8 @@ func TestLaneDoesNotLogUnderItsLock(t *testing.T) {
 	require.True(t, waitTimeout(t, queued, bound, "the queued service's Add"))
 }
 
+// Guards: the scheduler's watchdog logs without holding the scheduler's lock.
+//
 // The same for the scheduler's watchdog, which logs that a resolver has not
 // returned; a handler that removes a service meanwhile is not blocked.
 func TestSchedulerDoesNotLogUnderItsLock(t *testing.T) {
@@ -275,4 +282,18 @@ func TestSchedulerDoesNotLogUnderItsLock(t *testing.T) {
 	h.check(t, "Remove")
 	free()
 	require.True(t, waitTimeout(t, resolved, bound, "the stalling service's Add"))
+}
+
+// Guards: SetLogHandler refuses the mesh's own handler; logging goes on.
+func TestSetLogHandlerRefusesTheMeshsOwnHandler(t *testing.T) {
+	m := newTestMesh(t)
+	var buf syncBuffer
+	m.SetLogDestination(&buf)
+	s := &slowLogged{entered: make(chan struct{}), release: make(chan struct{})}
+	close(s.release)
+	require.True(t, waitTimeout(t, m.Add(s), bound))
+	m.SetLogHandler(s.Logger().Handler()) // would route to itself
+	s.Logger().Info("still works")
+	assert.Contains(t, buf.String(), "SetLogHandler ignored")
+	assert.Contains(t, buf.String(), "still works")
 }

@@ -1,17 +1,11 @@
 package servicemesh_test
 
-// Regression tests for a service added again while its removal, or its
-// previous lifecycle, is still under way, when shutdown begins meanwhile
-// (second adversarial review). The new lifecycle waited for the previous
-// one to be retired, or for shutdown; once shutdown began it went on at
-// once, so that:
-//
-//   - its EventServiceAdded could reach observers before the removal's
-//     EventServiceRemoved;
-//   - it set the service up (SetLogger, events) while the previous
-//     lifecycle's Init still ran.
-//
-// Both run in a testing/synctest bubble.
+// A service added again while its removal, or its previous lifecycle, is
+// still under way (DESIGN §3, Remove): the new lifecycle begins only once
+// the previous one is over (its removal told, its Init and resolver
+// returned), also when shutdown begins meanwhile; those two cases run in a
+// testing/synctest bubble. The re-add tests that need the package's
+// internals are in readd_test.go.
 
 import (
 	"log/slog"
@@ -49,11 +43,15 @@ func (o *readdObserver) OnServiceRemoved(s servicemesh.Service) {
 	}
 }
 
+// Guards: a re-add as shutdown begins is told only after the removal.
+//
 // Design §3, Remove: adding the same service again, even without waiting on
 // Remove's WaitGroup, starts the new lifecycle only after the removal's
 // events have been delivered. That holds when shutdown begins while the
 // removal is still being told: no observer hears of the service again
-// before it has heard of its removal.
+// before it has heard of its removal. Once shutdown began the new
+// lifecycle used to go on at once, and its EventServiceAdded could reach
+// observers before the removal's EventServiceRemoved.
 func TestReAddDuringShutdownKeepsRemovalFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newTestMesh(t)
@@ -115,11 +113,15 @@ func (s *readdLooper) SetLogger(l *slog.Logger) {
 }
 func (s *readdLooper) Logger() *slog.Logger { return s.logger.Load() }
 
+// Guards: a re-add as shutdown begins never sets up during the old Init.
+//
 // mesh.go, Add: a service added again while its previous lifecycle still
 // runs is set up by its new lifecycle once both are over: its methods never
 // run concurrently with themselves. When shutdown begins before the
 // previous Init returns, no new Init follows, and the new lifecycle ends
-// without setting the service up.
+// without setting the service up. Once shutdown began the new lifecycle
+// used to go on at once, and set the service up (SetLogger, events) while
+// the previous lifecycle's Init still ran.
 func TestReAddDuringShutdownNeverOverlapsTheOldInit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newTestMesh(t)
@@ -138,4 +140,48 @@ func TestReAddDuringShutdownNeverOverlapsTheOldInit(t *testing.T) {
 		assert.False(t, s.overlap.Load(), "SetLogger of the service added again ran while its previous Init still ran")
 		assert.Equal(t, int32(1), s.inits.Load(), "no Init after shutdown began")
 	})
+}
+
+// blockingResolver signals when its resolver runs and holds it there.
+type blockingResolver struct {
+	entered chan struct{}
+	release chan struct{}
+	running atomic.Int32
+	overlap atomic.Bool
+	calls   atomic.Int32
+}
+
+func (b *blockingResolver) Name() string          { return "blocking resolver" }
+func (b *blockingResolver) Init(servicemesh.Mesh) {}
+func (b *blockingResolver) DependenciesResolved() bool {
+	return b.calls.Load() > 1
+}
+func (b *blockingResolver) ResolveDependencies([]servicemesh.Service) {
+	if b.running.Add(1) > 1 {
+		b.overlap.Store(true)
+	}
+	defer b.running.Add(-1)
+	if b.calls.Add(1) == 1 {
+		close(b.entered)
+		<-b.release
+	}
+}
+
+// Guards: a re-add never runs the resolver concurrently with the previous one.
+//
+// Removing a service while its resolver runs and adding it again at once
+// must not run its resolver twice at the same time.
+func TestReAddWaitsForThePreviousLifecycle(t *testing.T) {
+	m := newTestMesh(t)
+	b := &blockingResolver{entered: make(chan struct{}), release: make(chan struct{})}
+	first := m.Add(b)
+	require.True(t, waitChan(t, b.entered, bound))
+	removed := m.Remove(b) // not waited: the resolver is still inside
+	second := m.Add(b)
+	close(b.release)
+	require.True(t, waitTimeout(t, first, bound))
+	require.True(t, waitTimeout(t, removed, bound))
+	require.True(t, waitTimeout(t, second, bound))
+	assert.False(t, b.overlap.Load(), "ResolveDependencies ran concurrently with itself")
+	assert.Contains(t, m.Services(), servicemesh.Service(b))
 }

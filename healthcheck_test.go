@@ -1,5 +1,8 @@
 package servicemesh
 
+// Health checks (Status): a service's HealthCheck is called at most once at
+// a time. The other health-check tests are in status_test.go.
+
 import (
 	"context"
 	"sync/atomic"
@@ -8,14 +11,16 @@ import (
 	"time"
 )
 
-type r3Checked struct {
+// hangingCheck's HealthCheck hangs until release is closed or its context
+// ends, and notes the most calls it had in flight at once.
+type hangingCheck struct {
 	release        chan struct{}
 	inFlight, most atomic.Int32
 }
 
-func (s *r3Checked) Name() string { return "checked" }
-func (s *r3Checked) Init(Mesh)    {}
-func (s *r3Checked) HealthCheck(ctx context.Context) error {
+func (s *hangingCheck) Name() string { return "checked" }
+func (s *hangingCheck) Init(Mesh)    {}
+func (s *hangingCheck) HealthCheck(ctx context.Context) error {
 	n := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	if n > s.most.Load() {
@@ -28,13 +33,15 @@ func (s *r3Checked) HealthCheck(ctx context.Context) error {
 	return nil
 }
 
-// "never more than one call in flight per service": the probe is kept per
-// entry, so a service removed and added again while its check hangs gets
-// a second concurrent HealthCheck.
+// Guards: one HealthCheck in flight per service, even across its re-add.
+//
+// "never more than one call in flight per service": the probe was kept per
+// entry, so a service removed and added again while its check hung got a
+// second concurrent HealthCheck.
 func TestOneHealthCheckInFlightAcrossReAdd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := quietMesh(t)
-		s := &r3Checked{release: make(chan struct{})}
+		s := &hangingCheck{release: make(chan struct{})}
 		m.Add(s).Wait()
 		_ = Status(m) // starts a check, not waited for
 		time.Sleep(10 * time.Millisecond)
