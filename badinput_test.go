@@ -341,6 +341,8 @@ func TestConcurrentShutdownReturnsOneWaitGroup(t *testing.T) {
 
 func TestPanickingInit(t *testing.T) {
 	m := newTestMesh(t)
+	// Kept running: a panicking Init fails the run otherwise (DESIGN §8).
+	require.True(t, servicemesh.SetRestartPolicy(m, servicemesh.RestartPolicy{KeepRunning: true}))
 	var out syncBuffer
 	m.SetLogDestination(&out)
 	bus := listen(m, servicemesh.EventServiceInitialized)

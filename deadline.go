@@ -2,6 +2,7 @@ package servicemesh
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -31,6 +32,9 @@ func SetShutdownTimeout(m Mesh, d time.Duration) bool {
 		return false
 	}
 	mm.stopTimeout.Store(int64(d))
+	if b := mm.stopBudget.Load(); b != nil {
+		b.setBudget(d)
+	}
 	poke(mm.stopTimeoutChanged)
 	return true
 }
@@ -142,13 +146,138 @@ func (c *stopClock) overGrace() bool {
 	return !c.graceEnd.IsZero() && !time.Now().Before(c.graceEnd)
 }
 
-// context returns a context that ends at the deadline now in force.
+// context returns the context of a stop: until the budget has passed, the
+// shutdown's budgetContext, whose deadline SetShutdownTimeout moves; in the
+// grace, one that ends with the grace.
 func (c *stopClock) context() (context.Context, context.CancelFunc) {
-	if at, ok := c.deadline(); ok {
-		return context.WithDeadline(context.Background(), at)
+	if c.graceEnd.IsZero() {
+		return c.m.stopBudget.Load(), func() {}
 	}
-	return context.WithCancel(context.Background())
+	return context.WithDeadline(context.Background(), c.graceEnd)
 }
+
+// budgetContext is the context handed to every OnShutdownContext before
+// the shutdown's budget has passed: it ends, with DeadlineExceeded, when the
+// budget runs out, and SetShutdownTimeout moves its deadline, also for the
+// contexts already handed out. Its fields are guarded by mu, which is held
+// for no more than a few assignments.
+type budgetContext struct {
+	start time.Time // when the shutdown began
+	done  chan struct{}
+	mu    sync.Mutex
+	at    time.Time   // the deadline; zero: none
+	timer *time.Timer // ends it at at; nil when there is none
+	err   error       // set, and done closed, once it has ended
+	// after holds the functions AfterFunc registered, run once it ends.
+	after map[*func()]struct{}
+}
+
+// newBudgetContext returns the context of a shutdown that began at start
+// with the budget d (none when zero or less).
+func newBudgetContext(start time.Time, d time.Duration) *budgetContext {
+	b := &budgetContext{start: start, done: make(chan struct{})}
+	b.setBudget(d)
+	return b
+}
+
+// setBudget moves the deadline to start+d, or removes it when d is zero
+// or less. It does nothing once the context has ended.
+func (b *budgetContext) setBudget(d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	b.at = time.Time{}
+	if d <= 0 {
+		return
+	}
+	b.at = b.start.Add(d)
+	if wait := time.Until(b.at); wait > 0 {
+		b.timer = time.AfterFunc(wait, b.expire)
+		return
+	}
+	b.endLocked()
+}
+
+func (b *budgetContext) expire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil && !b.at.IsZero() && !time.Now().Before(b.at) {
+		b.endLocked()
+	}
+}
+
+func (b *budgetContext) endLocked() {
+	b.err = context.DeadlineExceeded
+	close(b.done)
+	for f := range b.after {
+		go (*f)()
+	}
+	b.after = nil
+}
+
+// AfterFunc arranges for f to run, on a goroutine of its own, once the
+// context has ended, as context.AfterFunc does; stop unregisters it. The
+// context package uses it, so that a context derived from this one (with
+// WithCancel, WithTimeout...) costs no goroutine.
+func (b *budgetContext) AfterFunc(f func()) (stop func() bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	if b.after == nil {
+		b.after = make(map[*func()]struct{})
+	}
+	key := &f
+	b.after[key] = struct{}{}
+	return func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		_, ok := b.after[key]
+		delete(b.after, key)
+		return ok
+	}
+}
+
+// release stops its timer, once the shutdown has completed.
+func (b *budgetContext) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+}
+
+// Deadline returns the deadline now in force.
+func (b *budgetContext) Deadline() (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.at, !b.at.IsZero()
+}
+
+// Done is closed when the budget has run out.
+func (b *budgetContext) Done() <-chan struct{} { return b.done }
+
+// Err is context.DeadlineExceeded once the budget has run out, else nil.
+func (b *budgetContext) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// Value returns nil: the context carries no values.
+func (b *budgetContext) Value(any) any { return nil }
+
+// String names it in the way the context package names its own.
+func (b *budgetContext) String() string { return "servicemesh.shutdownBudget" }
 
 // expire starts the grace, once.
 func (c *stopClock) expire() {

@@ -131,7 +131,7 @@ func (m *mesh) await(e *entry) error {
 		close(e.resolved)
 		return m.resolutionError(e, now, ErrDependencyResolutionCanceled, "the service was removed")
 	}
-	e.state.store(StateResolving)
+	m.step(e, StateResolving)
 	e.start, e.seenAt, e.seen = now, now, m.changes.Load()
 	e.poll = firstPoll
 	e.waitElem = m.enqueueWaiting(e)
@@ -255,14 +255,6 @@ func (m *mesh) finish(e *entry, err error) {
 	e.finished, e.attempting, e.queued = true, false, false
 	e.watched = nil
 	e.err = err
-	e.resolveTook.Store(int64(time.Since(e.start)))
-	if e.state.load() == StateResolving {
-		if err != nil {
-			e.state.store(StateFailed)
-		} else {
-			e.state.store(StateStarting) // Init follows unless canceled meanwhile
-		}
-	}
 	s.mu.Unlock()
 	close(e.resolved)
 }

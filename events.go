@@ -320,6 +320,9 @@ func (d *delivery) check() {
 
 // emit sends an event and waits for its handlers to return.
 func (m *mesh) emit(event string, args ...any) {
+	if m.over.Load() { // no event once the shutdown has completed (DESIGN §8)
+		return
+	}
 	m.events.Emit(event, args...).Wait()
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrStartTimeout is wrapped by the error of a service whose Init did not
@@ -41,39 +42,98 @@ func (e *ServiceError) Error() string {
 // Unwrap returns the cause.
 func (e *ServiceError) Unwrap() error { return e.Err }
 
-// failureLog is the failures of a run, in the order they happened.
+// errGoexit is the cause of the failure of an Init or a Serve that ended
+// with runtime.Goexit (as t.FailNow does), which no recover can stop.
+var errGoexit = errors.New("ended with runtime.Goexit, not by returning")
+
+// failureLog is the failures of a run, in the order they happened, and the
+// one that started the shutdown, if one did.
 type failureLog struct {
 	mu   sync.Mutex
 	errs []error
+	// cause is the failure that started the shutdown (fail fast), for
+	// WaitReady; nil if none did.
+	cause atomic.Pointer[ServiceError]
 }
 
-// fail records that e failed in op with err, marks it failed unless it was
-// removed, reports it and tells EventServiceFailed's handlers. Called on a
-// goroutine that may wait for those handlers.
-func (m *mesh) fail(e *entry, op string, err error) {
-	if se := m.record(e, op, err); se != nil {
-		m.emit(EventServiceFailed, e.svc, se)
+// fail is the one rule for a failure of e for good (DESIGN §8): e becomes
+// StateFailed and stays so; the failure is recorded for RunContext and
+// logged at Error; unless e or the mesh keeps running (RestartPolicy's
+// KeepRunning), the mesh begins its shutdown (fail fast) — op "stop"
+// aside, since it fails during the shutdown; then EventServiceFailed's
+// handlers are told. A service already failed, removed, or whose stop had
+// ended cannot fail (its lifecycle refuses the step): nothing happens, so
+// the event is told once per service and never about a removed one.
+// It reports whether e failed. Called on a goroutine counted in busy that
+// may wait for the handlers.
+func (m *mesh) fail(e *entry, op string, err error) (failed bool) {
+	se := m.record(e, op, err)
+	if se == nil {
+		return false
 	}
+	if op != "stop" && !m.keepRunning(e) {
+		m.failFast(se)
+	}
+	m.emit(EventServiceFailed, e.svc, se)
+	return true
 }
 
-// record is fail without telling the handlers; it returns the error, or
-// nil for a service removed meanwhile: once removed, its lifecycle emits
-// nothing more, and what it does is no failure of the run.
+// record is fail without fail fast and without telling the handlers; it
+// returns the error, or nil if e could not fail.
 func (m *mesh) record(e *entry, op string, err error) *ServiceError {
-	if e.gone.Load() {
-		m.debug("a removed service failed", "subject", e.name, "op", op)
+	if e.gone.Load() || !m.step(e, StateFailed) {
+		m.debug("a failure of a service that was removed, has failed or has stopped is not reported",
+			"subject", e.name, "op", op, "error", err.Error())
 		return nil
 	}
+	m.reg.hide(e)
+	se := m.note(e, op, err)
+	m.logger.Error("service failed", "subject", e.name, "op", op, "error", err)
+	return se
+}
+
+// note adds e's error to the run's, for RunContext and Status.
+func (m *mesh) note(e *entry, op string, err error) *ServiceError {
 	se := &ServiceError{Service: e.name, Op: op, Err: err}
 	m.failures.mu.Lock()
 	m.failures.errs = append(m.failures.errs, se)
 	m.failures.mu.Unlock()
 	e.setError(err)
-	if op != "stop" && e.state.from(StateFailed, StateAdded, StateResolving, StateStarting, StateRunning) {
-		m.reg.hide(e)
-	}
-	m.logger.Error("service failed", "subject", e.name, "op", op, "error", err)
 	return se
+}
+
+// shutdownAsked ends e, whose Serve returned an error wrapping
+// ErrShutdownMesh: e is stopped (it asked, it did not fail), RunContext
+// returns the error, and the mesh shuts down. Nothing happens for a
+// service removed, or stopping, meanwhile.
+func (m *mesh) shutdownAsked(e *entry, err error) {
+	if e.gone.Load() || !m.stepFrom(e, StateStopped, StateRunning) {
+		return
+	}
+	m.note(e, "serve", err)
+	m.logger.Info("service asked for the mesh to shut down", "subject", e.name, "error", err)
+	m.Shutdown()
+}
+
+// keepRunning reports whether a failure of e leaves the mesh running: its
+// own restart policy (read at Add) says KeepRunning, or, without one, the
+// mesh's.
+func (m *mesh) keepRunning(e *entry) bool {
+	if e.policy != nil {
+		return e.policy.KeepRunning
+	}
+	p := m.restartPolicy.Load()
+	return p != nil && p.KeepRunning
+}
+
+// failFast begins the shutdown because of se, noting se as its cause
+// unless the shutdown had already begun.
+func (m *mesh) failFast(se *ServiceError) {
+	if !m.stopping.Load() {
+		m.failures.cause.CompareAndSwap(nil, se)
+		m.logger.Error("shutting the mesh down: a service failed for good", "subject", se.Service, "op", se.Op)
+	}
+	m.Shutdown()
 }
 
 // failed returns the failures of the run so far, joined; nil if none.

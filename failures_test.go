@@ -82,6 +82,8 @@ func (f *failedObserver) OnServiceFailed(_ Service, err error) {
 func TestRunContextReturnsEveryFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := quietMesh(t)
+		// Kept running, so that every kind of failure happens in one run.
+		require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true}))
 		require.True(t, SetShutdownTimeout(m, time.Second))
 		m.SetDependencyResolutionTimeout(time.Second)
 		obs := &failedObserver{}
@@ -161,9 +163,10 @@ func TestRunContextCleanRunAndForeignMesh(t *testing.T) {
 func TestInitContextFailureAndCancellation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := quietMesh(t)
+		require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true}))
 		bad := &initErr{name: "bad", err: errors.New("no")}
 		m.Add(bad).Wait()
-		assert.Equal(t, StateFailed, m.lookup(bad).state.load())
+		assert.Equal(t, StateFailed, m.lookup(bad).lc.State())
 		assert.NotContains(t, m.snapshot(), Service(bad), "resolvers no longer see it")
 		assert.Contains(t, m.Services(), Service(bad), "Services still lists it")
 
@@ -184,6 +187,7 @@ func TestInitContextFailureAndCancellation(t *testing.T) {
 func TestStartTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := quietMesh(t)
+		require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true}))
 		require.True(t, SetStartTimeout(m, 3*time.Second))
 		release := make(chan struct{})
 		legacy := &stuck{where: "Init", release: release}
@@ -194,8 +198,8 @@ func TestStartTimeout(t *testing.T) {
 		m.Add(withCtx).Wait() // done at the timeout, as its context ends
 		synctest.Wait()
 		assert.True(t, withCtx.ctxEnded.Load())
-		assert.Equal(t, StateFailed, m.lookup(legacy).state.load())
-		assert.Equal(t, StateFailed, m.lookup(withCtx).state.load())
+		assert.Equal(t, StateFailed, m.lookup(legacy).lc.State())
+		assert.Equal(t, StateFailed, m.lookup(withCtx).lc.State())
 		err := m.failed()
 		assert.ErrorIs(t, err, ErrStartTimeout)
 		assert.Equal(t, 2, strings.Count(err.Error(), "start timed out"))
@@ -224,4 +228,44 @@ func TestServiceErrorText(t *testing.T) {
 	err := &ServiceError{Service: "db", Op: "init", Err: fmt.Errorf("%w after 1s", ErrStartTimeout)}
 	assert.Equal(t, `servicemesh: service "db": init: service start timed out after 1s`, err.Error())
 	assert.ErrorIs(t, err, ErrStartTimeout)
+}
+
+// failsAfterRemoval's InitContext fails once release is closed.
+type failsAfterRemoval struct{ release chan struct{} }
+
+func (s *failsAfterRemoval) Name() string { return "faillater" }
+func (s *failsAfterRemoval) Init(Mesh)    {}
+func (s *failsAfterRemoval) InitContext(context.Context, Mesh) error {
+	<-s.release
+	return errors.New("could not start")
+}
+
+// Guards: no EventServiceFailed about a service after its EventServiceRemoved.
+//
+// Once Remove has begun, a lifecycle emits nothing more (DESIGN §3), but
+// an Init that failed after its service was removed was still recorded as
+// a failure of the run and told through EventServiceFailed, after
+// EventServiceRemoved. The start timeout's timer did the same.
+func TestNoFailureToldAfterRemoval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		var removed, failedAfter atomic.Bool
+		m.Events().On(EventServiceRemoved, func(...any) { removed.Store(true) })
+		m.Events().On(EventServiceFailed, func(...any) {
+			if removed.Load() {
+				failedAfter.Store(true)
+			}
+		})
+		s := &failsAfterRemoval{release: make(chan struct{})}
+		m.Add(s)
+		time.Sleep(10 * time.Millisecond)
+		m.Remove(s).Wait()
+		close(s.release)
+		time.Sleep(10 * time.Millisecond)
+		err := m.failed()
+		m.Shutdown().Wait()
+		if failedAfter.Load() {
+			t.Errorf("EventServiceFailed told about a service after its EventServiceRemoved; RunContext would return %v", err)
+		}
+	})
 }

@@ -355,6 +355,9 @@ func TestLogHandlerPanicsAreContained(t *testing.T) {
 	for _, where := range []string{"Enabled", "Handle", "WithAttrs"} {
 		t.Run(where, func(t *testing.T) {
 			m := newTestMesh(t)
+			// Kept running, so that the service added after the panicking
+			// Init is set up too.
+			require.True(t, servicemesh.SetRestartPolicy(m, servicemesh.RestartPolicy{KeepRunning: true}))
 			var buf syncBuffer
 			m.SetLogDestination(&buf)
 			m.SetLogHandler(panicHandler{where: where})
@@ -464,6 +467,9 @@ func (v *vandal) ResolveDependencies(services []servicemesh.Service) {
 
 func TestResolversWritingIntoTheirSliceCannotCorruptTheRegistry(t *testing.T) {
 	m := newTestMesh(t)
+	// Kept running: a confused resolver may panic on a nil it was handed,
+	// which fails its service (DESIGN §8), not the others.
+	require.True(t, servicemesh.SetRestartPolicy(m, servicemesh.RestartPolicy{KeepRunning: true}))
 	victim := newBase("victim")
 	require.True(t, waitTimeout(t, m.Add(victim), bound))
 	for i := range 5 {

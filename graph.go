@@ -175,7 +175,7 @@ func (m *mesh) graph() DependencyGraph {
 			continue
 		}
 		id[e] = len(g.Nodes)
-		g.Nodes = append(g.Nodes, GraphNode{ID: len(g.Nodes), Name: e.name, State: e.state.load()})
+		g.Nodes = append(g.Nodes, GraphNode{ID: len(g.Nodes), Name: e.name, State: e.lc.State()})
 		if e.holdsMesh {
 			holders = append(holders, e)
 		}

@@ -138,7 +138,9 @@ func (h *healthState) probesFor(es []*entry, prune bool) []*probe {
 	}
 	if prune { // after the owners were brought up to date
 		for k, p := range h.probes {
-			if p.owner.gone.Load() {
+			// A check in flight keeps its probe: the service may be
+			// added again before it returns, and must not get a second.
+			if p.owner.gone.Load() && p.cur == nil {
 				delete(h.probes, k)
 			}
 		}
@@ -178,6 +180,7 @@ func (m *mesh) probeGuard(panicked *atomic.Bool, name, call string, fn func()) (
 	}
 	defer func() {
 		if v := recover(); v != nil {
+			m.recovered.Add(1)
 			err = &PanicError{Service: name, Call: call, Value: v}
 			return
 		}

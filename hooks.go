@@ -93,8 +93,10 @@ func (m *mesh) callInit(e *entry) (started bool, failure error) {
 	switch {
 	case err == nil:
 		return true, nil
-	case m.stopping.Load() && errors.Is(err, context.Canceled):
-		m.debug("start canceled by the shutdown", "subject", e.name)
+	case withCtx && m.stopping.Load() && ctx.Err() != nil && !errors.Is(err, ErrServicePanicked):
+		// The shutdown ended its context: a start cut short, whatever
+		// InitContext returned, is no failure (DESIGN §8).
+		m.debug("start cut short by the shutdown", "subject", e.name, "error", err.Error())
 		return false, nil
 	}
 	return false, err
@@ -113,17 +115,18 @@ func (m *mesh) callStop(ctx context.Context, e *entry) {
 	}
 	switch {
 	case err == nil:
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		m.stopTimedOut(e) // its context ends only at the deadline: the failure the deadline reports
+	case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+		m.stopTimedOut(e) // the budget did run out: the failure the deadline reports
 	default:
-		m.fail(e, "stop", err)
+		m.fail(e, "stop", err) // its own error, even one that says "context canceled"
 	}
 }
 
 // stopTimedOut records, once, that e's stop did not end within the
-// shutdown's budget. The handlers of EventServiceFailed are told on a
-// goroutine counted in busy, so that the shutdown goroutine never waits for
-// them past its deadline.
+// shutdown's budget: e fails for good. The handlers of EventServiceFailed
+// are told on a goroutine counted in tells, so that the stop of the
+// others goes on meanwhile; the shutdown waits for them (waitTells) before
+// it completes.
 func (m *mesh) stopTimedOut(e *entry) {
 	if !e.stopOver.CompareAndSwap(false, true) {
 		return
@@ -132,9 +135,39 @@ func (m *mesh) stopTimedOut(e *entry) {
 	if se == nil {
 		return
 	}
-	m.busy.Add(1)
+	m.tells.Add(1)
 	go func() {
-		defer m.busyDone()
+		defer func() {
+			if m.tells.Add(-1) == 0 {
+				poke(m.idleWake)
+			}
+		}()
 		m.emit(EventServiceFailed, e.svc, se)
 	}()
+}
+
+// tellBound bounds how long a shutdown whose budget ran out waits for the
+// handlers of EventServiceFailed told about the stops that ran out: long
+// enough for any handler that only records or logs, short enough that a
+// handler that hangs cannot hold the process for long after its budget.
+const tellBound = time.Second
+
+// waitTells waits, at most tellBound, until the handlers of the
+// EventServiceFailed told by stopTimedOut have run, so that Shutdown's
+// WaitGroup is done after they were told. A handler still running then is
+// named at Error and left behind.
+func (m *mesh) waitTells() {
+	if m.tells.Load() == 0 {
+		return
+	}
+	t := time.NewTimer(tellBound)
+	defer t.Stop()
+	for m.tells.Load() > 0 {
+		select {
+		case <-m.idleWake:
+		case <-t.C:
+			m.logger.Error("shutdown leaves behind handlers of EventServiceFailed that have not returned", "waited", tellBound)
+			return
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/lifecycle"
 )
 
 // The lifecycle of one service: its entry, its state, and the goroutine
@@ -84,14 +86,23 @@ func (m *mesh) lifecycle(e *entry) {
 	// Shutdown never waits for an Init: a service may run its loop inside
 	// Init until its OnShutdown tells it to end.
 	m.busyDone()
-	began := time.Now()
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// Init ended with runtime.Goexit: this goroutine ends once the
+		// deferred calls have run, and those finish the lifecycle (on
+		// the lane, runLane hands the lane on).
+		m.initEnded(e)
+		reached = true
+		e.startFailed.Store(true)
+		m.fail(e, "init", errGoexit)
+		m.settle(e, false)
+	}()
 	ok, failure := m.callInit(e)
-	e.initTook.Store(int64(time.Since(began)))
-	m.busy.Add(1)
-	e.inInit.Store(false)
-	if m.starts.running.Add(-1) == 0 || m.stopping.Load() {
-		poke(m.idleWake) // see settleInits
-	}
+	returned = true
+	m.initEnded(e)
 	reached = true
 	if !ok {
 		e.startFailed.Store(true)
@@ -99,15 +110,25 @@ func (m *mesh) lifecycle(e *entry) {
 	if failure != nil {
 		m.fail(e, "init", failure) // counted in busy again: shutdown waits for its handlers
 	}
-	m.settle(e, ok)
-	if !ok {
+	// A service whose stop began while its Init ran (a loop in Init that
+	// its OnShutdown ended) is told initialized still, but gets no Serve.
+	if running := m.settle(e, ok); !ok {
 		return
-	}
-	if e.serve != nil {
+	} else if running && e.serve != nil {
 		m.startServe(e, svc.(HasServe))
 	}
 	m.debug("service initialized", "subject", e.name)
 	emit(EventServiceInitialized)
+}
+
+// initEnded notes that e's Init returned (or ended with runtime.Goexit):
+// its lifecycle is counted in busy again.
+func (m *mesh) initEnded(e *entry) {
+	m.busy.Add(1)
+	e.inInit.Store(false)
+	if m.starts.running.Add(-1) == 0 || m.stopping.Load() {
+		poke(m.idleWake) // see settleInits
+	}
 }
 
 // beginInit reports whether e may be initialized now: not once it was
@@ -120,10 +141,9 @@ func (m *mesh) beginInit(e *entry) bool {
 	}
 	m.starts.fence.RLock()
 	defer m.starts.fence.RUnlock()
-	if m.stopping.Load() {
+	if m.stopping.Load() || !m.step(e, StateStarting) {
 		return false
 	}
-	e.state.store(StateStarting)
 	e.inInit.Store(true)
 	m.starts.running.Add(1)
 	e.initSeq.Store(m.starts.seq.Add(1))
@@ -132,14 +152,16 @@ func (m *mesh) beginInit(e *entry) bool {
 	return true
 }
 
-// settle records the end of e's way to Init: initialized when ok, failed
-// otherwise. Dependents watching e are woken.
-func (m *mesh) settle(e *entry, ok bool) {
-	switch {
-	case ok:
+// settle records the end of e's way to Init, and reports whether e is
+// running now. When ok (its Init returned normally) it becomes running,
+// unless its stop began meanwhile, or it was removed or timed out; then
+// dependents watching it are woken. Otherwise a service that did not fail
+// (fail moved it to StateFailed) nor was removed had its start cut short
+// by the shutdown, and is stopped.
+func (m *mesh) settle(e *entry, ok bool) (running bool) {
+	if ok {
 		m.changed()
-		// A service being stopped, or removed, keeps that state.
-		e.state.from(StateRunning, StateStarting)
+		running = m.stepFrom(e, StateRunning, StateStarting)
 		// Without waiting resolvers there is nobody to wake, and a resolver
 		// that begins waiting later sees this Init's effects on its first
 		// attempt: most services settle without taking mu.
@@ -148,11 +170,31 @@ func (m *mesh) settle(e *entry, ok bool) {
 			m.wakeDependents(e)
 			m.sched.mu.Unlock()
 		}
-	case !e.gone.Load():
-		e.state.from(StateFailed, StateAdded, StateResolving, StateStarting)
+	} else {
+		m.stepFrom(e, StateStopped, StateAdded, StateResolving, StateStarting)
 	}
 	m.pending.Add(-1)
 	m.noteSettled() // status.go: the mesh may be ready now
+	return running
+}
+
+// step moves e to the state to if its lifecycle allows the step from the
+// state it is in (see internal/lifecycle), and reports whether it moved.
+// step and stepFrom are the only ways a service's state changes.
+func (m *mesh) step(e *entry, to State) bool {
+	_, ok := e.lc.To(to)
+	return ok
+}
+
+// stepFrom moves e to the state to if it is in one of from and its
+// lifecycle allows the step, and reports whether it moved.
+func (m *mesh) stepFrom(e *entry, to State, from ...State) bool {
+	for _, f := range from {
+		if e.lc.Step(f, to) {
+			return true
+		}
+	}
+	return false
 }
 
 // startStack records the Inits that began, for shutdown to stop them.
@@ -274,7 +316,9 @@ type entry struct {
 	gone       atomic.Bool    // set by Remove; cancels a resolution
 	ended      atomic.Bool    // its lifecycle goroutine has finished
 	inInit     atomic.Bool    // its Init is running
-	state      stateVar       // read and written without mu
+	// lc is its state: read by anyone, changed only through step and
+	// stepFrom, which take a step only if its lifecycle allows it.
+	lc lifecycle.Machine
 	// nextStarted is the next entry down the mesh's started stack.
 	nextStarted *entry
 	// prev is the same service's previous entry, still retiring when this
@@ -301,10 +345,12 @@ type entry struct {
 
 	handlers *handlerSet // nil if it implements no handler interface
 
-	// What Status reports, written once each, read without a lock:
-	resolveTook, initTook, stopTook atomic.Int64 // time.Duration
-	lastErr                         atomic.Pointer[string]
-	restarts                        atomic.Int64 // of its Serve (supervise.go)
+	// What Status reports beside lc, read without a lock:
+	lastErr  atomic.Pointer[string]
+	restarts atomic.Int64 // of its Serve (supervise.go)
+	// policy is its own restart policy, read once at Add, with defaults;
+	// nil when it has none (HasRestartPolicy) and the mesh's applies.
+	policy *RestartPolicy
 
 	serve *serveState // nil unless it implements HasServe
 	// startOver is set once Init returned or timed out, whichever first;
@@ -313,7 +359,8 @@ type entry struct {
 	// timeout.
 	startOver, stopOver atomic.Bool
 	doneOnce            sync.Once
-	// startFailed is set when its Init panicked, failed or timed out: it is
+	// startFailed is set when its start did not complete: its Init
+	// panicked, failed or timed out, or the shutdown cut it short. It is
 	// never stopped. A service whose Serve ended or failed is, in its turn.
 	startFailed atomic.Bool
 
@@ -377,7 +424,7 @@ func newEntry(svc Service, name string) *entry {
 		zeroSize:   zeroSized(svc),
 		slot:       -1,
 	}
-	e.state.since.Store(time.Now().UnixNano()) // StateAdded, since now
+	e.lc.Reset(time.Now()) // StateAdded, since now
 	_, e.hasLogger = svc.(HasLogger)
 	if _, ok := svc.(HasServe); ok {
 		e.serve = &serveState{}

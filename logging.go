@@ -53,6 +53,10 @@ type logRouter struct {
 
 	mu  sync.Mutex // guards dst and serializes swaps of cur
 	dst io.Writer
+
+	// panics counts the panics recovered from the handlers, reported or not
+	// (mesh.RecoveredPanics).
+	panics atomic.Int64
 }
 
 // target is one generation of the routed-to handler. A new target is made on
@@ -205,15 +209,20 @@ func orBackground(ctx context.Context) context.Context {
 	return ctx
 }
 
-// reportPanic reports the first panic of t's handler through the fallback
-// handler, unless t is the fallback (its writer panicked); a panic while
-// reporting is dropped.
+// reportPanic counts a panic of t's handler and reports the first one
+// through the fallback handler, unless t is the fallback (its writer
+// panicked); a panic while reporting is counted and dropped.
 func (r *logRouter) reportPanic(t *target, call string, v any) {
+	r.panics.Add(1)
 	fb := r.fallback.Load()
 	if fb == t || t.panicked.Swap(true) {
 		return
 	}
-	defer func() { _ = recover() }()
+	defer func() {
+		if recover() != nil {
+			r.panics.Add(1)
+		}
+	}()
 	rec := slog.NewRecord(time.Now(), slog.LevelError, "the log handler panicked; its records are dropped", 0)
 	rec.AddAttrs(slog.String("call", call), slog.String("panic", fmt.Sprint(v)))
 	_ = fb.h.Handle(context.Background(), rec)

@@ -52,8 +52,6 @@ func New(name ...string) Mesh {
 	m.fanOuts = m.newFanOuts()
 	m.reg.index = make(map[Service]*entry)
 	m.reg.retiring = make(map[Service]*entry)
-	m.reg.index = make(map[Service]*entry)
-	m.reg.retiring = make(map[Service]*entry)
 	m.reg.svcs = []Service{m}
 	m.reg.slots = []*entry{nil}
 	m.reg.view = []Service{m}
@@ -91,9 +89,26 @@ type mesh struct {
 	cancel context.CancelFunc
 	// failures are the failures of the run, for RunContext (failures.go).
 	failures failureLog
+	// recovered counts the panics recovered from service code by guard and
+	// probeGuard; the log router counts its handler's own (logRouter.panics).
+	// RecoveredPanics sums them (panics.go).
+	recovered atomic.Int64
 	// stopTimeoutChanged is poked when stopTimeout changes, so that a
 	// shutdown under way recomputes its deadline (cap 1).
 	stopTimeoutChanged chan struct{}
+	// stopBudget is the context of the stops of the shutdown under way
+	// (deadline.go); nil before it began.
+	stopBudget atomic.Pointer[budgetContext]
+	// running is set by Run (and so RunContext): only from then on is the
+	// mesh's first readiness latched (ready.go).
+	running atomic.Bool
+	// over is set once shutdown has completed: from then on the mesh
+	// emits no event (events.go).
+	over atomic.Bool
+	// tells counts the goroutines telling EventServiceFailed for a stop
+	// that ran out of budget; shutdown waits for them before it completes
+	// (hooks.go). The last one to end pokes idleWake.
+	tells atomic.Int64
 	// pending counts accepted services whose way to Init has not ended: Init
 	// has not returned, nor has the lifecycle been cut short.
 	pending atomic.Int64
@@ -161,6 +176,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	e := newEntry(svc, name)
+	e.policy = m.ownPolicy(svc, name) // read once, at Add (DESIGN §8)
 	if bs := m.listenersFor(svc, name); len(bs) > 0 {
 		e.handlers = &handlerSet{listeners: bs}
 	}
@@ -264,7 +280,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	m.unregister(e)
 	e.gone.Store(true)
 	m.retire(e)
-	e.state.from(StateRemoved, StateAdded, StateResolving) // one that began Init keeps its state
+	m.step(e, StateRemoved) // from any state but failed: it is never acted on again
 	// Wait only for a resolution under way: one that has not begun sees the
 	// flag and never calls the resolver, and waiting for it could wait on
 	// the very handler that called Remove.

@@ -36,6 +36,7 @@ func (e *PanicError) Unwrap() error {
 func (m *mesh) guard(name, call string, fn func()) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			m.recovered.Add(1)
 			pe := &PanicError{Service: name, Call: call, Value: v, Stack: debug.Stack()}
 			m.logger.Error("recovered a panic in service code",
 				"subject", name, "call", call, "panic", fmt.Sprint(v), "stack", string(pe.Stack))
@@ -45,3 +46,12 @@ func (m *mesh) guard(name, call string, fn func()) (err error) {
 	fn()
 	return nil
 }
+
+// RecoveredPanics returns how many panics the mesh has recovered from code
+// that is not its own: service methods and event handlers (guard, and the
+// repeats of a failing probe that probeGuard does not log), and the log
+// handler, or the writer under it, set by SetLogHandler or
+// SetLogDestination. It counts whatever the log settings are. It is for
+// meshtest, which fails a test whose mesh recovered a panic; it is not part
+// of the Mesh interface.
+func (m *mesh) RecoveredPanics() int64 { return m.recovered.Load() + m.logs.panics.Load() }

@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -32,11 +33,13 @@ var ErrShuttingDown = errors.New("mesh is shutting down")
 // second time (see HasHealthCheck). It is safe from any goroutine; called
 // from a HealthCheck it waits for that check, that is for itself, until the
 // timeout and reports false; called from Ready of a HasReadiness service it
-// recurses without end. For a Mesh not made by New, nil included, it
-// reports false.
+// does not call that Ready again but uses its last answer. For a Mesh not
+// made by New, nil included, it reports false.
 //
-// The first time Ready, Status, WaitReady or the mesh itself finds the mesh
-// ready, EventMeshReady is told.
+// The first time, from Run (or RunContext) on, that Ready, Status,
+// WaitReady or the mesh itself finds the mesh ready, EventMeshReady is
+// told; before Run, main may still be adding services, and nothing is
+// latched.
 func Ready(m Mesh) bool {
 	mm, ok := m.(*mesh)
 	if !ok {
@@ -46,8 +49,13 @@ func Ready(m Mesh) bool {
 }
 
 // WaitReady waits until m is ready (see Ready) and returns nil, or returns
-// ctx.Err() if ctx ends first, or ErrShuttingDown if m's shutdown begins
-// first (at once if it has begun). It looks at the mesh again after 1 ms,
+// ctx.Err() if ctx ends first. It returns at once once m can no longer
+// become ready without help: when m's shutdown has begun it returns an
+// error wrapping ErrShuttingDown and, when a service's failure began the
+// shutdown, that failure too (a *ServiceError, for errors.As); a service
+// that failed for good begins the shutdown unless the mesh is kept running
+// (RestartPolicy.KeepRunning), in which case WaitReady goes on waiting, for
+// the failed service may be removed. It looks at the mesh again after 1 ms,
 // then backing off to every 50 ms, so readiness is noticed within about
 // 50 ms at little cost. A nil ctx means context.Background(). For a Mesh
 // not made by New, nil included, which is never ready, it returns
@@ -67,11 +75,14 @@ func WaitReady(ctx context.Context, m Mesh) error {
 func (m *mesh) waitReady(ctx context.Context) error {
 	var t *time.Timer
 	for wait := readyPollMin; ; wait = min(2*wait, readyPollMax) {
+		if err := m.unreachable(); err != nil {
+			return err
+		}
 		if m.readiness(ctx, true) {
 			return nil
 		}
-		if m.stopping.Load() {
-			return ErrShuttingDown
+		if err := m.unreachable(); err != nil {
+			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -86,10 +97,24 @@ func (m *mesh) waitReady(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-m.down:
-			return ErrShuttingDown
+			return m.unreachable()
 		case <-t.C:
 		}
 	}
+}
+
+// unreachable returns why the mesh can no longer become ready without
+// help, or nil: its shutdown began (ErrShuttingDown, wrapping as well the
+// failure that began it, when one did), or a service failed for good and
+// the mesh is not kept running (which begins the shutdown too).
+func (m *mesh) unreachable() error {
+	if se := m.failures.cause.Load(); se != nil {
+		return fmt.Errorf("%w: %w", ErrShuttingDown, se)
+	}
+	if m.stopping.Load() {
+		return ErrShuttingDown
+	}
+	return nil
 }
 
 // readiness reports whether the mesh is ready (see Ready). With wait, it
@@ -103,6 +128,20 @@ func (m *mesh) waitReady(ctx context.Context) error {
 // ten services as with a hundred thousand, so the watcher and the probes of
 // a mesh that is not ready do not scan every service again and again.
 func (m *mesh) readiness(ctx context.Context, wait bool) bool {
+	if !m.readyNow(ctx, wait) {
+		return false
+	}
+	// First readiness is latched only from Run on: before, main may
+	// still be adding services (DESIGN §8).
+	if m.running.Load() {
+		m.health.wasReady.Store(true)
+		m.tellReady()
+	}
+	return true
+}
+
+// readyNow is readiness without latching anything.
+func (m *mesh) readyNow(ctx context.Context, wait bool) bool {
 	if m.stopping.Load() {
 		return false
 	}
@@ -136,18 +175,40 @@ func (m *mesh) readiness(ctx context.Context, wait bool) bool {
 			return false
 		}
 	}
-	if m.stopping.Load() {
+	return !m.stopping.Load()
+}
+
+// readyButForShutdown reports whether the mesh would be ready but for its
+// shutdown having begun: every service running, every Ready true, and the
+// latest result of every HealthCheck, however old, passing. It tells the
+// shutdown whether there is anything to drain; it starts no check.
+func (m *mesh) readyButForShutdown() bool {
+	probed, _, ok := m.runningServices()
+	if !ok {
 		return false
 	}
-	h.wasReady.Store(true)
-	m.tellReady()
+	h := &m.health
+	ps := h.probesFor(probed, false)
+	for i, e := range probed {
+		if r, ok := e.svc.(HasReadiness); ok && !m.callReady(e, r, ps[i]) {
+			return false
+		}
+		if _, ok := e.svc.(HasHealthCheck); ok {
+			h.mu.Lock()
+			passed := ps[i].last != nil && ps[i].last.err == nil
+			h.mu.Unlock()
+			if !passed {
+				return false
+			}
+		}
+	}
 	return true
 }
 
 // serviceReady reports whether e alone is ready: running, its lifecycle
 // over, Ready if it has Ready, passing its HealthCheck if it has one.
 func (m *mesh) serviceReady(ctx context.Context, e *entry, wait bool) bool {
-	if e.state.load() != StateRunning || !e.ended.Load() {
+	if e.lc.State() != StateRunning || !e.ended.Load() {
 		return false
 	}
 	r, isR := e.svc.(HasReadiness)
@@ -180,7 +241,7 @@ func (m *mesh) runningServices() (probed []*entry, blocker *entry, ok bool) {
 		if e == nil {
 			continue
 		}
-		if e.state.load() != StateRunning || !e.ended.Load() {
+		if e.lc.State() != StateRunning || !e.ended.Load() {
 			return nil, e, false
 		}
 		_, r := e.svc.(HasReadiness)
@@ -214,8 +275,8 @@ func (m *mesh) callReady(e *entry, r HasReadiness, p *probe) (ready bool) {
 // it: the watcher tells EventMeshReady when the mesh is first ready.
 func (m *mesh) noteSettled() {
 	h := &m.health
-	if m.pending.Load() != 0 || h.told.Load() {
-		return
+	if m.pending.Load() != 0 || h.told.Load() || !m.running.Load() {
+		return // Run calls it again
 	}
 	if !h.watching.CompareAndSwap(false, true) {
 		poke(h.wakeCh())
@@ -288,7 +349,7 @@ func (m *mesh) logReady() {
 	m.reg.mu.Lock()
 	for _, e := range m.reg.slots {
 		if e != nil {
-			inits = append(inits, took{e.name, time.Duration(e.initTook.Load())})
+			inits = append(inits, took{e.name, e.lc.Took(StateStarting)})
 		}
 	}
 	m.reg.mu.Unlock()

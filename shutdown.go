@@ -17,15 +17,27 @@ import (
 // A signal that arrived before Run was called (the mesh listens from New on)
 // has already started the shutdown: Run then emits nothing and returns once
 // it has completed, as it does after Shutdown.
+//
+// From Run on, the mesh's first readiness is latched: EventMeshReady, the
+// "mesh ready" line, Report.Started and the health package's /startupz
+// wait for it, since before Run main may still be adding services. When a
+// service failed for good, Run logs the failures at level Error before it
+// returns; it never exits the process because of them (RunContext returns
+// them to main).
 func (m *mesh) Run() {
+	m.running.Store(true)
 	select {
 	case <-m.down:
 	default:
 		m.debug("run loop started")
 		m.emit(EventRuntimeRunLoopInitiated)
+		m.noteSettled() // the mesh may be ready already
 	}
 	<-m.down
 	m.Shutdown().Wait()
+	if err := m.failed(); err != nil {
+		m.logger.Error("run ended: services failed", "error", err)
+	}
 }
 
 // Shutdown starts the shutdown once and returns the WaitGroup every caller
@@ -53,13 +65,19 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 func (m *mesh) shutdown() {
 	clock := &stopClock{m: m, start: time.Now()}
 	defer clock.stop()
+	budget := newBudgetContext(clock.start, clock.budget())
+	m.stopBudget.Store(budget)
+	budget.setBudget(clock.budget()) // a SetShutdownTimeout that raced with the Store
+	defer budget.release()
 	defer func() {
+		m.over.Store(true) // no event from here on
 		close(m.finished)
 		<-m.sigDone // the signal goroutine ends on finished
 		m.shutdownWG.Done()
 	}()
 	m.debug("shutting down")
-	if d := time.Duration(m.drainDelay.Load()); d > 0 {
+	// Drain only a mesh that was ready: otherwise nothing is routed to it.
+	if d := time.Duration(m.drainDelay.Load()); d > 0 && m.readyButForShutdown() {
 		// Not ready from the start of the shutdown (stopping is set), still
 		// serving: a load balancer notices and stops sending traffic.
 		m.logger.Info("draining before the services stop", "for", d)
@@ -89,6 +107,7 @@ func (m *mesh) shutdown() {
 	if m.settleInits(clock) {
 		m.waitBusy(clock) // the lifecycles of the Inits that returned: their last events
 	}
+	m.waitTells()
 	if names := m.stillInInit(); len(names) > 0 {
 		m.logger.Warn("shutdown complete, leaving behind Inits that have not returned", "services", names)
 	}
@@ -100,7 +119,7 @@ func (m *mesh) shutdown() {
 func (m *mesh) stopReport() (stopped, failures int) {
 	m.reg.mu.Lock()
 	for _, e := range m.reg.slots {
-		if e != nil && e.state.load() == StateStopped {
+		if e != nil && e.lc.State() == StateStopped {
 			stopped++
 		}
 	}
@@ -155,7 +174,7 @@ func (m *mesh) settleInits(clock *stopClock) bool {
 		for e := m.starts.stack.Load(); e != nil; e = e.nextStarted {
 			_, legacy := e.svc.(HasGracefulShutdown)
 			_, withCtx := e.svc.(HasShutdownContext)
-			if (legacy || withCtx) && e.inInit.Load() && e.state.load() == StateStopped {
+			if (legacy || withCtx) && e.inInit.Load() && e.lc.State() == StateStopped {
 				return true
 			}
 		}
@@ -209,7 +228,7 @@ func (m *mesh) named(states ...State) []string {
 	defer m.reg.mu.Unlock()
 	var names []string
 	for _, e := range m.reg.slots {
-		if e != nil && slices.Contains(states, e.state.load()) {
+		if e != nil && slices.Contains(states, e.lc.State()) {
 			if len(names) == maxNamed {
 				break
 			}

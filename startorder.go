@@ -81,12 +81,28 @@ func (m *mesh) startLane() {
 func (m *mesh) runLane(gen uint64) {
 	l := &m.lane
 	var done *entry // the entry whose count is still held
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// Service code called runtime.Goexit on the lane (its lifecycle
+		// reported it): the count of the entry it ran is released, and
+		// the lane goes on on a new goroutine.
+		m.busyDone()
+		l.mu.Lock()
+		if l.gen == gen {
+			m.handOn()
+		}
+		l.mu.Unlock()
+	}()
 	for {
 		l.mu.Lock()
 		switch {
 		case l.gen != gen: // handed on while the last service ran
 			l.mu.Unlock()
 			m.busyDone()
+			returned = true
 			return
 		case l.head == len(l.queue):
 			l.queue, l.head = l.queue[:0], 0
@@ -95,6 +111,7 @@ func (m *mesh) runLane(gen uint64) {
 			if done != nil {
 				m.busyDone()
 			}
+			returned = true
 			return
 		}
 		e := l.queue[l.head]

@@ -1,84 +1,36 @@
 package servicemesh
 
 // State: where a service is in its lifecycle, for Status, Graph and the
-// health package, and stateVar, which holds one for concurrent use.
+// health package. The states, and the steps allowed between them, are
+// owned by internal/lifecycle; the mesh moves a service only through its
+// lifecycle.Machine (step, in lifecycle.go).
 
-import (
-	"fmt"
-	"slices"
-	"strconv"
-	"sync/atomic"
-	"time"
-)
+import "github.com/gravestench/servicemesh/internal/lifecycle"
 
 // State is where a service is in its lifecycle. Its zero value is
-// StateAdded. A State marshals to JSON, and to text, as its name.
-type State uint8
+// StateAdded. A State marshals to JSON, and to text, as its name (String);
+// UnmarshalText accepts those names and refuses any other text.
+type State = lifecycle.State
 
 // The states of a service, in the order a service normally passes through
-// them. StateRemoved is reached from any state before StateStarting (a
-// service removed once its Init began keeps its state); StateFailed from
-// any state before StateStopping, and a running service whose Serve ends
-// becomes StateStopped (or StateFailed when it fails for good) before the
-// shutdown stops it in its turn.
+// them:
+//
+//	added → resolving → starting → running → stopping → stopped
+//
+// A service whose Serve fails waits for its restart in StateBackingOff. A
+// service failed for good is StateFailed and stays so, through and after
+// the shutdown; a removed one is StateRemoved. A start cut short by the
+// shutdown (its resolution canceled, its InitContext's context ended)
+// leaves it StateStopped, as does its Serve returning nil. Nothing that is
+// stopping or stopped becomes running again.
 const (
-	StateAdded     State = iota // in the mesh; its lifecycle events are being told
-	StateResolving              // waiting for its dependencies
-	StateStarting               // its Init is running
-	StateRunning                // its Init returned normally
-	StateStopping               // its stop is under way
-	StateStopped                // its stop has ended
-	StateFailed                 // its resolution or Init failed, or its Serve failed for good
-	StateRemoved                // removed before it was running
+	StateAdded      = lifecycle.Added      // in the mesh; its lifecycle events are being told
+	StateResolving  = lifecycle.Resolving  // waiting for its dependencies
+	StateStarting   = lifecycle.Starting   // its Init is running
+	StateRunning    = lifecycle.Running    // its Init returned normally (and its Serve runs, if it has one)
+	StateBackingOff = lifecycle.BackingOff // its Serve failed and waits for its restart ("backing off")
+	StateStopping   = lifecycle.Stopping   // its stop is under way
+	StateStopped    = lifecycle.Stopped    // its stop ended, its Serve returned nil, or shutdown cut its start short
+	StateFailed     = lifecycle.Failed     // it failed for good (see RunContext); it stays so
+	StateRemoved    = lifecycle.Removed    // removed from the mesh
 )
-
-var stateNames = [...]string{"added", "resolving", "starting", "running", "stopping", "stopped", "failed", "removed"}
-
-// String returns the state's name, such as "running".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
-}
-
-// MarshalText returns the state's name; encoding/json uses it.
-func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText sets s from a name that String returns.
-func (s *State) UnmarshalText(text []byte) error {
-	for i, name := range stateNames {
-		if string(text) == name {
-			*s = State(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("servicemesh: unknown state %q", text)
-}
-
-// stateVar holds a State for concurrent use, and when it was entered.
-type stateVar struct {
-	v     atomic.Uint32
-	since atomic.Int64 // UnixNano of the last change
-}
-
-func (p *stateVar) load() State { return State(p.v.Load()) }
-
-func (p *stateVar) store(x State) {
-	p.v.Store(uint32(x))
-	p.since.Store(time.Now().UnixNano())
-}
-
-// from moves to x if the state is one of from, and reports whether it did.
-func (p *stateVar) from(x State, from ...State) bool {
-	for {
-		cur := p.v.Load()
-		if !slices.Contains(from, State(cur)) {
-			return false
-		}
-		if p.v.CompareAndSwap(cur, uint32(x)) {
-			p.since.Store(time.Now().UnixNano())
-			return true
-		}
-	}
-}

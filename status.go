@@ -97,15 +97,13 @@ func (m *mesh) status() Report {
 func (e *entry) status() ServiceStatus {
 	s := ServiceStatus{
 		Name:    e.name,
-		State:   e.state.load(),
-		Resolve: time.Duration(e.resolveTook.Load()),
-		Init:    time.Duration(e.initTook.Load()),
-		Stop:    time.Duration(e.stopTook.Load()),
+		State:   e.lc.State(),
+		Since:   e.lc.Since(),
+		Resolve: e.lc.Took(StateResolving),
+		Init:    e.lc.Took(StateStarting),
+		Stop:    e.lc.Took(StateStopping),
 		// Restarts of its Serve (supervise.go).
 		Restarts: int(e.restarts.Load()),
-	}
-	if ns := e.state.since.Load(); ns != 0 {
-		s.Since = time.Unix(0, ns)
 	}
 	if p := e.lastErr.Load(); p != nil {
 		s.Error = *p

@@ -149,6 +149,23 @@ func statusMesh(t *testing.T) *mesh {
 	return m
 }
 
+// runInBackground runs m as main does, Run on a goroutine of its own, so
+// that its first readiness is latched (EventMeshReady, Report.Started);
+// at cleanup it shuts m down and waits for Run to return.
+func runInBackground(t *testing.T, m *mesh) {
+	t.Helper()
+	m.running.Store(true) // Run's first step, before the test goes on
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		m.Run()
+	}()
+	t.Cleanup(func() {
+		m.Shutdown().Wait()
+		<-ran
+	})
+}
+
 // stateOf returns the state of the service named name in r.
 func stateOf(t *testing.T, r Report, name string) State {
 	t.Helper()
@@ -167,6 +184,7 @@ func stateOf(t *testing.T, r Report, name string) State {
 func TestStatusReportsEveryServiceInTheOrderAdded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := statusMesh(t)
+		require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true})) // broken fails
 		start := time.Now()
 		m.Add(&stDependent{name: "api"})
 		time.Sleep(10 * time.Millisecond)
@@ -231,6 +249,7 @@ func TestStatusFromInsideCallbacks(t *testing.T) {
 		t.Run(tc.at, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				m := statusMesh(t)
+				runInBackground(t, m)
 				s := &stCallbacks{at: tc.at, m: m}
 				m.Add(s)
 				synctest.Wait()
@@ -278,6 +297,7 @@ func (s *stCallbacks) HealthCheck(context.Context) error {
 // goroutine; once Shutdown has been called, nobody sees the mesh ready.
 func TestStatusDuringShutdown(t *testing.T) {
 	m := statusMesh(t)
+	runInBackground(t, m)
 	release := make(chan struct{})
 	slow := &stStopHook{name: "slow", hook: func() { <-release }, stopping: make(chan struct{})}
 	m.Add(slow).Wait()
@@ -426,9 +446,11 @@ func TestReadyRequiresEveryService(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				m := statusMesh(t)
+				require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true}))
 				if cleanup := tc.setup(m); cleanup != nil {
 					defer cleanup()
 				}
+				runInBackground(t, m) // as main does, once it added its services
 				// Fake time: a resolver that ran before the service it
 				// waits for was added finds it at its next poll.
 				time.Sleep(100 * time.Millisecond)
@@ -682,6 +704,7 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 			m.Add(&stSvc{name: "quick"})
 			m.Add(obs)
 			start := time.Now()
+			runInBackground(t, m)   // as main does, once it added its services
 			time.Sleep(time.Second) // every Init has returned
 			assert.Equal(t, int32(1), obs.told.Load())
 			assert.WithinRange(t, time.Unix(0, obs.at.Load()), start.Add(30*time.Millisecond), start.Add(50*time.Millisecond),
@@ -717,6 +740,7 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 			m.Add(r) // first: the mesh is never ready before r is
 			m.Add(obs)
 			start := time.Now()
+			runInBackground(t, m)
 			time.AfterFunc(time.Second, func() { r.ready.Store(true) })
 			time.Sleep(2 * time.Second)
 			assert.Equal(t, int32(1), obs.told.Load())
@@ -727,8 +751,10 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			m := statusMesh(t)
 			obs := &stObserver{}
+			require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true}))
 			m.Add(&initErr{name: "broken", err: errors.New("no")}) // first, as above
 			m.Add(obs)
+			runInBackground(t, m)
 			time.Sleep(time.Minute)
 			start := time.Now()
 			m.Shutdown().Wait()

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"time"
 )
 
 // maxParallelStops bounds how many stops are in flight at once: enough that
@@ -139,34 +138,38 @@ func (m *mesh) stopAll(order []*entry, clock *stopClock) {
 // startStop begins the stop of e, node i, and reports whether it runs in the
 // background (it sends i on done when over); false means it is over already.
 func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) bool {
-	// An Init that failed since the stop order was taken, or a removal,
-	// takes the service out of it. A service whose Serve ended, or failed
-	// for good, is stopped still: what its Init opened is released.
-	if e.gone.Load() || e.startFailed.Load() || !e.state.from(StateStopping, StateStarting, StateRunning, StateStopped, StateFailed) {
+	// An Init that failed since the stop order was taken, a start cut
+	// short, or a removal, takes the service out of it. A service whose
+	// Serve ended is stopped still, and so is one whose Serve failed for
+	// good, which stays StateFailed: what its Init opened is released.
+	if e.gone.Load() || e.startFailed.Load() {
 		return false
+	}
+	stepped := m.step(e, StateStopping)
+	if !stepped && e.lc.State() != StateFailed {
+		return false // removed meanwhile
 	}
 	_, legacy := e.svc.(HasGracefulShutdown)
 	_, withCtx := e.svc.(HasShutdownContext)
 	if !legacy && !withCtx && e.serve == nil {
-		e.state.store(StateStopped)
+		m.stepFrom(e, StateStopped, StateStopping)
 		return false
 	}
 	ctx, cancel := clock.context() // carries the deadline to OnShutdownContext
 	go func() {
 		defer cancel()
 		m.debug("stopping service", "subject", e.name)
-		began := time.Now()
 		if e.serve != nil { // its Serve's context ends, and it returns first
 			select {
 			case <-e.endServe():
-			case <-ctx.Done(): // it ignores its context: the deadline names it
+			case <-ctx.Done(): // it ignores its context: its stop ran out of budget
+				m.stopTimedOut(e)
 			}
 		}
 		if legacy || withCtx {
 			m.callStop(ctx, e)
 		}
-		e.stopTook.Store(int64(time.Since(began)))
-		e.state.from(StateStopped, StateStopping)
+		m.stepFrom(e, StateStopped, StateStopping) // unless it failed or was removed meanwhile
 		done <- i
 	}()
 	return true

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -118,7 +119,63 @@ func SetRestartPolicy(m Mesh, p RestartPolicy) bool {
 		return false
 	}
 	mm.restartPolicy.Store(&p)
+	mm.warnUnreachable("the mesh's", p)
 	return true
+}
+
+// ownPolicy returns svc's own restart policy, with its defaults, read once
+// at Add, or nil when it has none. A RestartPolicy method that panics
+// counts as none. An unreachable MaxRestarts is reported at Warn.
+func (m *mesh) ownPolicy(svc Service, name string) *RestartPolicy {
+	h, ok := svc.(HasRestartPolicy)
+	if !ok {
+		return nil
+	}
+	var p RestartPolicy
+	if m.guard(name, "RestartPolicy", func() { p = h.RestartPolicy() }) != nil {
+		return nil
+	}
+	m.warnUnreachable(name+"'s", p)
+	p = p.withDefaults()
+	return &p
+}
+
+// warnUnreachable logs at Warn when p can never give up: the backoffs of
+// MaxRestarts restarts (doubling, capped at MaxBackoff, without jitter) add
+// up to more than Window, so that restarts never pile up within it.
+func (m *mesh) warnUnreachable(whose string, p RestartPolicy) {
+	p = p.withDefaults()
+	if p.MaxRestarts < 0 {
+		return
+	}
+	var sum time.Duration
+	b := p.Backoff
+	for range p.MaxRestarts {
+		sum = addSaturating(sum, b)
+		if sum > p.Window {
+			m.logger.Warn("restart policy never gives up: its MaxRestarts restarts cannot happen within its Window at its backoff",
+				"policy", whose, "max_restarts", p.MaxRestarts, "window", p.Window, "backoff", p.Backoff, "max_backoff", p.MaxBackoff)
+			return
+		}
+		b = doubled(b, p.MaxBackoff)
+	}
+}
+
+// doubled returns 2*d, at most limit, without overflowing.
+func doubled(d, limit time.Duration) time.Duration {
+	if d > limit/2 {
+		return limit
+	}
+	return 2 * d
+}
+
+// addSaturating returns a+b for non-negative a and b, at most the largest
+// Duration.
+func addSaturating(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // serveState is the Serve of one service.
@@ -136,13 +193,15 @@ type serveState struct {
 	serving bool
 }
 
-// startServe starts e's supervisor, unless its stop or removal began.
-// Called by e's lifecycle goroutine once its Init returned.
+// startServe starts e's supervisor, unless its stop or removal, or the
+// shutdown, began: no Serve starts once the shutdown began (DESIGN §8).
+// Called by e's lifecycle goroutine once its Init returned and it is
+// running.
 func (m *mesh) startServe(e *entry, s HasServe) {
 	st := e.serve
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.ended || e.gone.Load() {
+	if st.ended || e.gone.Load() || m.stopping.Load() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,13 +266,11 @@ func (e *entry) endServe() <-chan struct{} {
 	return st.done
 }
 
-// policyFor returns the restart policy of e: its own or the mesh's.
+// policyFor returns the restart policy of e: its own, read at Add, or the
+// mesh's.
 func (m *mesh) policyFor(e *entry) RestartPolicy {
-	if h, ok := e.svc.(HasRestartPolicy); ok {
-		var p RestartPolicy
-		if m.guard(e.name, "RestartPolicy", func() { p = h.RestartPolicy() }) == nil {
-			return p.withDefaults()
-		}
+	if e.policy != nil {
+		return *e.policy
 	}
 	if p := m.restartPolicy.Load(); p != nil {
 		return p.withDefaults()
@@ -226,6 +283,19 @@ func (m *mesh) policyFor(e *entry) RestartPolicy {
 func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan struct{}) {
 	defer m.busyDone()
 	defer close(done)
+	returned := true // whether the last call of Serve returned
+	defer func() {
+		if !returned {
+			// Serve ended with runtime.Goexit: this goroutine ends once
+			// the deferred calls have run. Its call is over, so that a
+			// later Add of the service is not held back, and unless its
+			// stop or removal ended it, it failed for good.
+			m.serveReturned(e)
+			if ctx.Err() == nil {
+				m.fail(e, "serve", errGoexit)
+			}
+		}
+	}()
 	p := m.policyFor(e)
 	var restarts []time.Time // within the window
 	backoff := p.Backoff
@@ -235,9 +305,11 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 	for {
 		began := time.Now()
 		var err error
+		returned = false
 		if perr := m.guard(e.name, "Serve", func() { err = s.Serve(ctx) }); perr != nil {
 			err = perr
 		}
+		returned = true
 		m.serveReturned(e)
 		if ctx.Err() != nil {
 			return // its stop or removal: whatever it returned is the end
@@ -245,12 +317,10 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 		switch {
 		case err == nil:
 			m.logger.Info("service ended: Serve returned", "subject", e.name)
-			e.state.from(StateStopped, StateRunning)
+			m.stepFrom(e, StateStopped, StateRunning)
 			return
 		case errors.Is(err, ErrShutdownMesh):
-			m.fail(e, "serve", err)
-			m.logger.Info("service asked for the mesh to shut down", "subject", e.name)
-			m.Shutdown()
+			m.shutdownAsked(e, err)
 			return
 		case errors.Is(err, ErrDoNotRestart):
 			m.fail(e, "serve", err)
@@ -268,6 +338,9 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 			m.giveUp(e, p, len(restarts), err)
 			return
 		}
+		if !m.stepFrom(e, StateBackingOff, StateRunning) {
+			return // removed, or its stop began, meanwhile
+		}
 		restarts = append(restarts, now)
 		e.restarts.Add(1)
 		wait := jittered(backoff, p.Jitter)
@@ -280,10 +353,10 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 		case <-ctx.Done():
 			return
 		}
-		if !e.serveAgain() {
-			return // removed or stopping meanwhile
+		if !m.stepFrom(e, StateRunning, StateBackingOff) || !e.serveAgain() {
+			return // removed, or its stop began, meanwhile
 		}
-		backoff = min(2*backoff, p.MaxBackoff)
+		backoff = doubled(backoff, p.MaxBackoff)
 	}
 }
 
@@ -296,17 +369,22 @@ func (m *mesh) giveUp(e *entry, p RestartPolicy, n int, last error) {
 	} else {
 		err = fmt.Errorf("gave up after %d restarts within %v: %w", n, p.Window, last)
 	}
-	m.fail(e, "serve", err)
-	if !p.KeepRunning {
-		m.logger.Error("shutting the mesh down: a service failed for good", "subject", e.name)
-		m.Shutdown()
-	}
+	m.fail(e, "serve", err) // fail fast unless KeepRunning (failures.go)
 }
 
-// jittered spreads d by up to jitter of itself either way.
+// jittered spreads d, which is positive, by up to jitter (at most 1) of
+// itself either way. The result saturates: it is never zero or negative,
+// never less than a tenth of d, and never overflows.
 func jittered(d time.Duration, jitter float64) time.Duration {
 	if jitter <= 0 {
-		return d
+		return max(d, 1)
 	}
-	return time.Duration(float64(d) * (1 + jitter*(2*rand.Float64()-1)))
+	f := float64(d) * (1 + jitter*(2*rand.Float64()-1))
+	switch {
+	case f >= math.MaxInt64:
+		return math.MaxInt64
+	case f < float64(d)/10:
+		return max(d/10, 1)
+	}
+	return max(time.Duration(f), 1)
 }

@@ -87,9 +87,9 @@ func TestServeRestartsWithBackoffThenGivesUp(t *testing.T) {
 					"backoff 100, 200, then capped at 250 ms")
 				assert.Equal(t, int32(3), restarting.Load(), "EventServiceRestarting told each restart")
 				st := Status(m).Services[1]
-				// Failed while the mesh runs; once it shut down (fail fast),
-				// stopped in its turn, so that what its Init opened is released.
-				assert.Equal(t, map[bool]State{true: StateFailed, false: StateStopped}[keep], st.State)
+				// Failed for good, whether the mesh runs on or shut down
+				// (fail fast): a failure is sticky.
+				assert.Equal(t, StateFailed, st.State)
 				assert.Equal(t, 3, st.Restarts)
 				assert.Contains(t, st.Error, "gave up after 3 restarts")
 				assert.Equal(t, !keep, isClosed(m.down), "the mesh shut down unless KeepRunning")
@@ -120,8 +120,8 @@ func TestServeEndings(t *testing.T) {
 		failedIs error // nil: no failure
 	}{
 		{"nil ends it", func(context.Context, int) error { return nil }, 1, StateStopped, false, nil},
-		{"ErrDoNotRestart", func(context.Context, int) error { return errors.Join(errBroken, ErrDoNotRestart) }, 1, StateFailed, false, ErrDoNotRestart},
-		{"ErrShutdownMesh", func(context.Context, int) error { return ErrShutdownMesh }, 1, StateStopped, true, ErrShutdownMesh}, // stopped by the shutdown it asked for
+		{"ErrDoNotRestart", func(context.Context, int) error { return errors.Join(errBroken, ErrDoNotRestart) }, 1, StateFailed, true, ErrDoNotRestart}, // fails for good: fail fast
+		{"ErrShutdownMesh", func(context.Context, int) error { return ErrShutdownMesh }, 1, StateStopped, true, ErrShutdownMesh},                        // stopped by the shutdown it asked for
 		{"a panic restarts it", func(ctx context.Context, call int) error {
 			if call == 1 {
 				panic("serve boom")

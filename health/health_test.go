@@ -32,6 +32,26 @@ func newMesh(t *testing.T) servicemesh.Mesh {
 	return m
 }
 
+// run runs m as main does, Run on a goroutine of its own, and returns once
+// Run began: from then on the mesh's first readiness is latched, which
+// /startupz reports. At cleanup it shuts m down and waits for Run.
+func run(t *testing.T, m servicemesh.Mesh) {
+	t.Helper()
+	began := make(chan struct{})
+	var once sync.Once
+	m.Events().On(servicemesh.EventRuntimeRunLoopInitiated, func(...any) { once.Do(func() { close(began) }) })
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		m.Run()
+	}()
+	<-began
+	t.Cleanup(func() {
+		m.Shutdown().Wait()
+		<-ran
+	})
+}
+
 type plain struct{ name string }
 
 func (p *plain) Name() string          { return p.name }
@@ -112,6 +132,7 @@ func probe(t *testing.T, h http.Handler, path string) answer {
 func TestMethodsAndPaths(t *testing.T) {
 	m := newMesh(t)
 	m.Add(&plain{name: "db"}).Wait()
+	run(t, m)
 	require.NoError(t, servicemesh.WaitReady(t.Context(), m))
 	h := health.Handler(m)
 	tests := []struct {
@@ -152,6 +173,7 @@ func TestProbesThroughTheMeshsLife(t *testing.T) {
 		// with db alone, between the two Adds.
 		m.Add(b)
 		m.Add(&plain{name: "db"})
+		run(t, m)
 		synctest.Wait()
 
 		codes := func() [3]int {
@@ -225,6 +247,7 @@ func TestHammeringProbesShareOneCheck(t *testing.T) {
 		m := newMesh(t)
 		c := &checked{took: 500 * time.Millisecond}
 		m.Add(c)
+		run(t, m)
 		require.NoError(t, servicemesh.WaitReady(t.Context(), m))
 		h := health.Handler(m)
 		base := c.calls.Load()
@@ -295,6 +318,7 @@ func TestPanickingCheck(t *testing.T) {
 func TestMountedUnderAPrefix(t *testing.T) {
 	m := newMesh(t)
 	m.Add(&plain{name: "db"}).Wait()
+	run(t, m)
 	require.NoError(t, servicemesh.WaitReady(t.Context(), m))
 	mux := http.NewServeMux()
 	mux.Handle("/health/", http.StripPrefix("/health", health.Handler(m)))

@@ -24,7 +24,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,23 +34,28 @@ import (
 // shutdown to complete before it fails the test.
 const ShutdownBound = 10 * time.Second
 
-// panicMessage is the message the mesh logs when it recovers a panic from
-// service code (panics.go in servicemesh).
-const panicMessage = "recovered a panic in service code"
+// panicCounter is what the mesh of servicemesh.New implements to tell how
+// many panics it recovered from code not its own (service methods, event
+// handlers, log handlers), whatever its log settings.
+type panicCounter interface{ RecoveredPanics() int64 }
 
 // New returns a mesh named name (see servicemesh.New) for the test t. It
 // logs through t.Log at level Debug and above. When the test ends it is
 // shut down, and t fails if the shutdown does not complete within
-// ShutdownBound, if the mesh recovered a panic from service code during the
-// test, or if a goroutine of the mesh is still running a little after the
-// shutdown completed. Safe to call from parallel tests.
+// ShutdownBound, if the mesh recovered a panic from service code (a service
+// method, an event handler, or a log handler or destination the test set)
+// between New and the end of that shutdown, or if a goroutine of the mesh is
+// still running a little after the shutdown completed. The panic check does
+// not depend on the log: the test may set its own log handler, level or
+// destination on the mesh. Safe to call from parallel tests.
 func New(t testing.TB, name ...string) servicemesh.Mesh {
 	t.Helper()
 	m := servicemesh.New(name...)
+	pc := m.(panicCounter) // servicemesh.New's mesh always is one
+	before := pc.RecoveredPanics()
 	out := &testWriter{t: t}
-	h := &watchHandler{Handler: slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}), panics: new(atomic.Int64)}
 	m.SetLogLevel(slog.LevelDebug)
-	m.SetLogHandler(h)
+	m.SetLogHandler(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		done := make(chan struct{})
 		go func() {
@@ -65,7 +69,7 @@ func New(t testing.TB, name ...string) servicemesh.Mesh {
 		case <-timer.C:
 			t.Errorf("meshtest: the mesh's shutdown did not complete within %v", ShutdownBound)
 		}
-		if n := h.panics.Load(); n > 0 {
+		if n := pc.RecoveredPanics() - before; n > 0 {
 			t.Errorf("meshtest: the mesh recovered %d panic(s) from service code (see the log)", n)
 		}
 		if left := leftGoroutines(m); left != "" {
@@ -97,27 +101,6 @@ func states(m servicemesh.Mesh) string {
 		fmt.Fprintf(&b, "%s=%s", s.Name, s.State)
 	}
 	return b.String()
-}
-
-// watchHandler counts the panics the mesh reports.
-type watchHandler struct {
-	slog.Handler
-	panics *atomic.Int64
-}
-
-func (h *watchHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == panicMessage {
-		h.panics.Add(1)
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h *watchHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &watchHandler{Handler: h.Handler.WithAttrs(as), panics: h.panics}
-}
-
-func (h *watchHandler) WithGroup(g string) slog.Handler {
-	return &watchHandler{Handler: h.Handler.WithGroup(g), panics: h.panics}
 }
 
 // testWriter writes each line to t.Log until the test's cleanup is over;

@@ -1,7 +1,10 @@
 package meshtest_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +45,8 @@ func (f *fakeT) Errorf(format string, args ...any) {
 }
 func (f *fakeT) Fatalf(format string, args ...any) {
 	f.Errorf(format, args...)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.fatal = true
 }
 func (f *fakeT) Cleanup(fn func()) { f.cleanups = append(f.cleanups, fn) }
@@ -163,4 +168,123 @@ func TestRecorder(t *testing.T) {
 		servicemesh.EventServiceEventsBound, servicemesh.EventServiceAdded, servicemesh.EventServiceInitialized,
 	}, rec.Names("a"))
 	assert.Equal(t, []string{servicemesh.EventServiceAdded}, rec.Names("a", servicemesh.EventServiceAdded))
+}
+
+// dropHandler is a log handler of the test's own that keeps nothing.
+type dropHandler struct{}
+
+func (dropHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (dropHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h dropHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h dropHandler) WithGroup(string) slog.Handler           { return h }
+
+// panicHandler is a log handler that panics on every record.
+type panicHandler struct{}
+
+func (panicHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (panicHandler) Handle(context.Context, slog.Record) error { panic("handler boom") }
+func (h panicHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h panicHandler) WithGroup(string) slog.Handler           { return h }
+
+// panicWriter is a log destination that panics on every write.
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("writer boom") }
+
+// The panic check does not depend on where, or whether, the mesh logs.
+func TestNewPanicCheckIgnoresLogSettings(t *testing.T) {
+	panicInit := func(m servicemesh.Mesh) {
+		m.Add(&svc{name: "p", init: func() { panic("boom") }}).Wait()
+	}
+	clean := func(m servicemesh.Mesh) { m.Add(&svc{name: "a"}).Wait() }
+	tests := []struct {
+		name string
+		set  func(m servicemesh.Mesh)
+		run  func(m servicemesh.Mesh)
+		want string // "" for no failure
+	}{
+		{"destination io.Discard", func(m servicemesh.Mesh) { m.SetLogDestination(io.Discard) }, panicInit, "recovered 1 panic"},
+		{"nil destination", func(m servicemesh.Mesh) { m.SetLogDestination(nil) }, panicInit, "recovered 1 panic"},
+		{"level above Error", func(m servicemesh.Mesh) { m.SetLogLevel(slog.LevelError + 100) }, panicInit, "recovered 1 panic"},
+		{"a handler of the test's own", func(m servicemesh.Mesh) { m.SetLogHandler(dropHandler{}) }, panicInit, "recovered 1 panic"},
+		{"a text handler of the test's own", func(m servicemesh.Mesh) {
+			m.SetLogHandler(slog.NewTextHandler(io.Discard, nil))
+		}, panicInit, "recovered 1 panic"},
+		{"the default handler restored", func(m servicemesh.Mesh) {
+			m.SetLogDestination(io.Discard)
+			m.SetLogHandler(nil)
+		}, panicInit, "recovered 1 panic"},
+		{"a handler that panics", func(m servicemesh.Mesh) { m.SetLogHandler(panicHandler{}) }, clean, "panic(s) from service code"},
+		{"a destination that panics", func(m servicemesh.Mesh) { m.SetLogDestination(panicWriter{}) }, clean, "panic(s) from service code"},
+		{"no panic, level above Error", func(m servicemesh.Mesh) { m.SetLogLevel(slog.LevelError + 100) }, clean, ""},
+		{"no panic, a handler of the test's own", func(m servicemesh.Mesh) { m.SetLogHandler(dropHandler{}) }, clean, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fakeT{TB: t}
+				m := meshtest.New(f)
+				tc.set(m)
+				tc.run(m)
+				synctest.Wait()
+				f.end()
+				if tc.want == "" {
+					assert.Empty(t, f.errorText())
+				} else {
+					assert.Contains(t, f.errorText(), tc.want)
+				}
+			})
+		})
+	}
+}
+
+// Every waiter of WaitFor wakes on every event: several goroutines waiting
+// at once, for different events and for the same one, all return.
+func TestRecorderWaitForWakesEveryWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeT{TB: t}
+		m := meshtest.New(f)
+		rec := meshtest.Record(m)
+		defer rec.Stop()
+		type want struct{ name, subject string }
+		var wants []want
+		for _, s := range []string{"a", "b", "c"} {
+			for range 3 { // several waiters for one event
+				wants = append(wants, want{servicemesh.EventServiceInitialized, s})
+			}
+			wants = append(wants, want{servicemesh.EventServiceAdded, s})
+		}
+		got := make([]meshtest.Event, len(wants))
+		var wg sync.WaitGroup
+		for i, w := range wants {
+			wg.Go(func() { got[i] = rec.WaitFor(f, w.name, w.subject, 5*time.Second) })
+		}
+		synctest.Wait() // every waiter is blocked in WaitFor
+		for _, s := range []string{"a", "b", "c"} {
+			m.Add(&svc{name: s})
+		}
+		wg.Wait() // a waiter that missed its wake-up would wait out its timeout and fail f
+		assert.Empty(t, f.errorText())
+		for i, w := range wants {
+			assert.Equal(t, w.name, got[i].Name)
+			assert.Equal(t, w.subject, got[i].Subject)
+		}
+		f.end()
+	})
+}
+
+// WaitFor fails the test at once when the event does not come in time.
+func TestRecorderWaitForTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeT{TB: t}
+		m := meshtest.New(f)
+		rec := meshtest.Record(m)
+		defer rec.Stop()
+		m.Add(&svc{name: "a"}).Wait()
+		ev := rec.WaitFor(f, servicemesh.EventServiceInitialized, "b", time.Second)
+		assert.True(t, f.fatal)
+		assert.Contains(t, f.errorText(), `no "service initialized" about "b" within 1s`)
+		assert.Equal(t, meshtest.Event{}, ev)
+		f.end()
+	})
 }

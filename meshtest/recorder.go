@@ -24,10 +24,12 @@ type Event struct {
 // different services may interleave in any order. Safe for concurrent use.
 type Recorder struct {
 	m      servicemesh.Mesh
-	mu     sync.Mutex // guards events
+	mu     sync.Mutex // guards events and wake
 	events []Event
-	wake   chan struct{} // poked at each event (cap 1)
-	fns    map[string]func(...any)
+	// wake is closed, and replaced by a new channel, at each event: every
+	// waiter holding it wakes.
+	wake chan struct{}
+	fns  map[string]func(...any)
 }
 
 // lifecycleEvents are what Record listens to when given no names.
@@ -46,7 +48,7 @@ func Record(m servicemesh.Mesh, events ...string) *Recorder {
 	if len(events) == 0 {
 		events = lifecycleEvents
 	}
-	r := &Recorder{m: m, wake: make(chan struct{}, 1), fns: make(map[string]func(...any))}
+	r := &Recorder{m: m, wake: make(chan struct{}), fns: make(map[string]func(...any))}
 	for _, name := range events {
 		fn := func(args ...any) { r.add(name, args) }
 		r.fns[name] = fn
@@ -66,12 +68,10 @@ func (r *Recorder) add(name string, args []any) {
 		ev.Err, _ = args[1].(error)
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	close(r.wake)
+	r.wake = make(chan struct{})
 }
 
 // Stop stops recording.
@@ -102,22 +102,41 @@ func (r *Recorder) Names(subject string, only ...string) []string {
 
 // WaitFor waits until the event name about the service named subject (""
 // for the mesh's own events) was recorded, and fails the test at once if
-// that does not happen within timeout. It returns the event.
+// that does not happen within timeout. It returns the first such event.
+// Any number of goroutines may wait at once, for the same event or others:
+// each event recorded wakes all of them. The failure is t.Fatalf on the
+// waiting goroutine, which a *testing.T allows only on the test's own.
 func (r *Recorder) WaitFor(t testing.TB, name, subject string, timeout time.Duration) Event {
 	t.Helper()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	seen := 0 // events already looked at
 	for {
-		for _, ev := range r.Events() {
-			if ev.Name == name && ev.Subject == subject {
-				return ev
-			}
+		ev, found, wake := r.find(name, subject, &seen)
+		if found {
+			return ev
 		}
 		select {
-		case <-r.wake:
+		case <-wake:
 		case <-timer.C:
 			t.Fatalf("meshtest: no %q about %q within %v; recorded: %v", name, subject, timeout, r.Events())
 			return Event{}
 		}
 	}
+}
+
+// find looks for the event name about subject among the events from *seen
+// on, and advances *seen past them. If none is found it returns the channel
+// that the next event closes, taken under the same lock, so that no event
+// is missed between the look and the wait.
+func (r *Recorder) find(name, subject string, seen *int) (Event, bool, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ev := range r.events[*seen:] {
+		if ev.Name == name && ev.Subject == subject {
+			return ev, true, nil
+		}
+	}
+	*seen = len(r.events)
+	return Event{}, false, r.wake
 }

@@ -28,18 +28,12 @@ import (
 // chatty logs a line at each level when asked to.
 type chatty struct {
 	logger *slog.Logger
-	ready  chan struct{} // closed once the mesh is ready
 }
 
 func (c *chatty) Name() string                  { return "chatty" }
 func (c *chatty) Init(servicemesh.Mesh)         {}
 func (c *chatty) SetLogger(logger *slog.Logger) { c.logger = logger }
 func (c *chatty) Logger() *slog.Logger          { return c.logger }
-
-// OnMeshReady is told once the mesh is ready, after the mesh has logged so
-// at Info (on a goroutine of its own, so main waits for it: that line would
-// otherwise land in the middle of the steps below).
-func (c *chatty) OnMeshReady() { close(c.ready) }
 
 func (c *chatty) speak(step string) {
 	c.logger.Debug("a detail nobody needs", "step", step)
@@ -48,9 +42,11 @@ func (c *chatty) speak(step string) {
 
 func main() {
 	mesh := servicemesh.New("loglevel example")
-	c := &chatty{ready: make(chan struct{})}
+	c := &chatty{}
+	// Nothing the mesh logs about this Add comes after its Wait, and the
+	// mesh says it is ready only once Run is called: the steps below are
+	// not interleaved with the mesh's own lines.
 	mesh.Add(c).Wait()
-	<-c.ready
 
 	fmt.Println("--- step 1: default level Info, the debug line is dropped")
 	c.speak("1")
