@@ -15,8 +15,10 @@ import (
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // graphStore is a dependency; graphWriter found it in Init and holds it;
-// graphAPI resolved both and holds them; graphAdmin holds the Mesh.
-type graphStore struct{ rows int }
+// graphAPI resolved both and holds them; graphAdmin holds the Mesh. The
+// blank field gives graphStore a size: a zero-size service has no address
+// of its own, so Graph would find no edge to it.
+type graphStore struct{ _ byte }
 
 func (*graphStore) Name() string { return "store" }
 func (*graphStore) Init(Mesh)    {}

@@ -576,7 +576,7 @@ func TestStatusOfAForeignMesh(t *testing.T) {
 		assert.ErrorIs(t, WaitReady(ctx, m), context.Canceled)
 	}
 	m := statusMesh(t)
-	//nolint:staticcheck // a nil context is bad input that WaitReady takes
+	//lint:ignore SA1012 a nil ctx is the bad input under test: WaitReady documents that it takes nil as Background
 	assert.NoError(t, WaitReady(nil, m), "a nil ctx is Background")
 }
 

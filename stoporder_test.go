@@ -14,7 +14,6 @@ import (
 // store refuses writes once closed.
 type store struct {
 	closed atomic.Bool
-	rows   int
 }
 
 func (s *store) Name() string { return "store" }
@@ -123,10 +122,9 @@ type admin struct {
 	log  *stopLog
 }
 
-func (a *admin) Name() string             { return "admin" }
-func (a *admin) Init(m Mesh)              { a.mesh = m }
-func (a *admin) OnShutdown()              { a.log.add("admin") }
-func (r *recordedStop) stopAt() time.Time { return r.stopped }
+func (a *admin) Name() string { return "admin" }
+func (a *admin) Init(m Mesh)  { a.mesh = m }
+func (a *admin) OnShutdown()  { a.log.add("admin") }
 
 func TestHoldingTheMeshStopsFirst(t *testing.T) {
 	m := quietMesh(t)

@@ -124,7 +124,7 @@ func (r *RemoveBench) Close() error {
 	}
 	listed := r.m.Services()
 	if len(listed) == 0 || any(listed[0]) != any(r.m) {
-		return errors.New("Services does not list the mesh first")
+		return errors.New("the mesh's Services does not list the mesh first")
 	}
 	listed = listed[1:]
 	if len(listed) != len(in) {

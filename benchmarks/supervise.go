@@ -102,11 +102,13 @@ func BackoffCPU(policy servicemesh.RestartPolicy, window time.Duration) (Backoff
 	res.CPU = float64(cpu1-cpu0) / float64(wall)
 	res.Calls = s.calls.Load() - calls0 + 1 // the second call began the window
 	st := servicemesh.Status(m).Services[0]
-	if st.State != servicemesh.StateRunning {
+	// Between a failure and its restart the service is backing off;
+	// while a call of Serve runs, running. Never failed: not given up.
+	if st.State != servicemesh.StateRunning && st.State != servicemesh.StateBackingOff {
 		return res, fmt.Errorf("the service is %v after %d restarts: %s", st.State, st.Restarts, st.Error)
 	}
 	if st.Error != errServeFailed.Error() {
-		return res, fmt.Errorf("Status says its last error was %q", st.Error)
+		return res, fmt.Errorf("servicemesh.Status says its last error was %q", st.Error)
 	}
 	return res, nil
 }
@@ -143,7 +145,7 @@ func RestartCost(n int) (float64, error) {
 		return 0, fmt.Errorf("%d of %d restarts within %v", s.calls.Load()-1, n, restartLimit)
 	}
 	if got := servicemesh.Status(m).Services[0].Restarts; got != n {
-		return 0, fmt.Errorf("Status counts %d restarts, want %d", got, n)
+		return 0, fmt.Errorf("servicemesh.Status counts %d restarts, want %d", got, n)
 	}
 	return float64(s.last.Load()-s.first.Load()) / float64(n), nil
 }

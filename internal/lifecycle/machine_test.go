@@ -143,7 +143,7 @@ func TestStateNames(t *testing.T) {
 		assert.Equal(t, s, back)
 	}
 	assert.Equal(t, "State(42)", State(42).String())
-	var s State = Running
+	s := Running
 	assert.Error(t, s.UnmarshalText([]byte("sleeping")))
 	assert.Equal(t, Running, s)
 }
