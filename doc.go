@@ -21,12 +21,26 @@
 //
 // Every Mesh method is safe for concurrent use and may be called from inside
 // Init, OnShutdown and event handlers. The mesh never holds a lock while it
-// runs a service's code, and it recovers and logs a panic in that code so that
-// the other services go on.
+// runs a service's code, and it recovers and logs a panic in that code: the
+// process never dies of it.
+//
+// One rule covers every failure for good: an Init that fails, panics or
+// times out, a resolution that times out, a Serve that the restart policy
+// gives up on, a stop that runs out of budget. The service becomes
+// StateFailed and stays so, EventServiceFailed is told once, and the mesh
+// shuts down (fail fast), so that an orchestrator restarts the process:
+// Run returns after logging the failure, and RunContext returns it, for
+// main to exit non-zero. RestartPolicy's KeepRunning keeps the mesh running
+// instead. A start that the shutdown cut short is no failure.
 package servicemesh
 
 // How the core works, for a contributor (each part is in the file named for
 // it, with a comment saying what guards its state):
+//
+// Each service's state is a lifecycle.Machine (internal/lifecycle): every
+// step goes through it, and it refuses a step its table does not allow, so
+// that a failed or removed service is never acted on again (step, in
+// lifecycle.go; the failure rule in failures.go).
 //
 // Add reserves the service in the registry (registry.go) under the
 // registry's mutex, binds its handler interfaces to the fan-out of each event

@@ -102,6 +102,10 @@ type mesh struct {
 	// running is set by Run (and so RunContext): only from then on is the
 	// mesh's first readiness latched (ready.go).
 	running atomic.Bool
+	// drain is whether the mesh was ready when its shutdown began, so
+	// that the shutdown drains it (SetDrainDelay); set by the first
+	// Shutdown under registry.mu, before the shutdown goroutine starts.
+	drain bool
 	// over is set once shutdown has completed: from then on the mesh
 	// emits no event (events.go).
 	over atomic.Bool

@@ -43,10 +43,15 @@ func (m *mesh) Run() {
 // Shutdown starts the shutdown once and returns the WaitGroup every caller
 // shares. See Mesh.Shutdown.
 func (m *mesh) Shutdown() *sync.WaitGroup {
+	// Whether there is anything to drain is what the mesh was when the
+	// shutdown began, not what it became while the shutdown canceled its
+	// starts: asked (without a lock) only when a drain is to come.
+	drain := !m.stopping.Load() && m.drainDelay.Load() > 0 && m.readyButForShutdown()
 	m.reg.mu.Lock()
 	defer m.reg.mu.Unlock()
 	if !m.reg.shutting {
 		m.reg.shutting = true
+		m.drain = drain
 		m.stopping.Store(true)
 		m.cancel()
 		m.queueAll() // to cancel them
@@ -77,7 +82,7 @@ func (m *mesh) shutdown() {
 	}()
 	m.debug("shutting down")
 	// Drain only a mesh that was ready: otherwise nothing is routed to it.
-	if d := time.Duration(m.drainDelay.Load()); d > 0 && m.readyButForShutdown() {
+	if d := time.Duration(m.drainDelay.Load()); d > 0 && m.drain {
 		// Not ready from the start of the shutdown (stopping is set), still
 		// serving: a load balancer notices and stops sending traffic.
 		m.logger.Info("draining before the services stop", "for", d)
@@ -100,7 +105,8 @@ func (m *mesh) shutdown() {
 
 	// No Init begins from here on, and every one that began is on the stack.
 	m.starts.fence.Lock()
-	m.starts.fence.Unlock() //nolint:staticcheck // an empty critical section: a fence
+	//lint:ignore SA2001 the empty critical section is a fence: it waits out every Init that holds fence, and the lock itself is the point
+	m.starts.fence.Unlock()
 	m.stopAll(m.stopOrder(), clock)
 
 	m.waitBusy(clock)

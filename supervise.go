@@ -23,30 +23,37 @@ import (
 //
 // Serve returning nil ends the service (StateStopped), without restart. An
 // error, or a panic, while ctx is live restarts it after a backoff (see
-// RestartPolicy); an error wrapping ErrDoNotRestart ends it without restart
-// and is reported; one wrapping ErrShutdownMesh shuts the whole mesh down
-// and is returned by RunContext. When the policy gives up, the service is
-// StateFailed, EventServiceFailed tells why, and the mesh shuts down with
-// the error unless the policy says KeepRunning. What Serve returns once its
-// context has ended is not a failure.
+// RestartPolicy), the service StateBackingOff meanwhile; an error wrapping
+// ErrDoNotRestart, or a Serve that ends with runtime.Goexit, fails it for
+// good; one wrapping ErrShutdownMesh stops it and shuts the whole mesh
+// down, and RunContext returns it. When the policy gives up, or the
+// service fails for good otherwise, it is StateFailed, EventServiceFailed
+// tells why, and the mesh shuts down with the error unless the policy
+// says KeepRunning. What Serve returns once its context has ended is not a
+// failure, nor is anything Serve does once its service was removed.
+// RestartPolicy is asked once, at Add.
 type HasServe interface {
 	Service
 	Serve(ctx context.Context) error
 }
 
 // HasRestartPolicy is implemented by services that want a restart policy of
-// their own instead of the mesh's (SetRestartPolicy).
+// their own instead of the mesh's (SetRestartPolicy). RestartPolicy is
+// called once, when the service is added; a policy that can never give up
+// is reported at level Warn then.
 type HasRestartPolicy interface {
 	Service
 	RestartPolicy() RestartPolicy
 }
 
-// ErrDoNotRestart, wrapped by an error Serve returns, ends the service
-// without a restart; the error is reported.
+// ErrDoNotRestart ends the service without a restart when an error Serve
+// returns wraps it: it fails for good (StateFailed, EventServiceFailed),
+// and the mesh fails fast unless it is kept running (KeepRunning).
 var ErrDoNotRestart = errors.New("do not restart")
 
-// ErrShutdownMesh, wrapped by an error Serve returns, shuts the whole mesh
-// down; RunContext returns the error.
+// ErrShutdownMesh shuts the whole mesh down when an error Serve returns
+// wraps it: the service is StateStopped (it asked, it did not fail: no
+// EventServiceFailed), and RunContext returns the error.
 var ErrShutdownMesh = errors.New("shut the mesh down")
 
 // RestartPolicy says when and how often a failing Serve is restarted. A
@@ -67,9 +74,13 @@ type RestartPolicy struct {
 	// services failing together do not restart together. Default 0.1;
 	// less than zero: none; at most 1.
 	Jitter float64
-	// KeepRunning keeps the mesh running when it gives up on the service,
-	// instead of shutting it down: the service is StateFailed and the
-	// health package's /livez reports it.
+	// KeepRunning keeps the mesh running when the service fails for good,
+	// whatever the failure (a give-up, a failed Init, a resolution
+	// timeout...), instead of shutting it down (fail fast): the service
+	// is StateFailed, the health package's /livez reports it, and
+	// RunContext returns the failure once the mesh shuts down. In the
+	// mesh's policy it applies to every service without a policy of its
+	// own.
 	KeepRunning bool
 }
 
@@ -111,8 +122,10 @@ func (p RestartPolicy) withDefaults() RestartPolicy {
 
 // SetRestartPolicy sets the mesh's restart policy, for services that have
 // none of their own (HasRestartPolicy). It applies to Serves that start
-// after the call. It reports false, doing nothing, when m was not made by
-// New.
+// after the call, and its KeepRunning to failures after the call. A policy
+// whose MaxRestarts can never be reached within its Window at its backoff
+// is reported at level Warn. It reports false, doing nothing, when m was
+// not made by New.
 func SetRestartPolicy(m Mesh, p RestartPolicy) bool {
 	mm, ok := m.(*mesh)
 	if !ok {
