@@ -288,7 +288,7 @@ func TestFailureBeforeRunEndsTheRun(t *testing.T) {
 		synctest.Wait()
 		require.ErrorIs(t, servicemesh.WaitReady(context.Background(), m), servicemesh.ErrShuttingDown)
 		m.Run()
-		assert.Contains(t, logs.String(), `level=ERROR msg="run ended: services failed"`)
+		assert.Contains(t, logs.String(), `level=ERROR msg="run ended with errors"`)
 		assert.Contains(t, logs.String(), `level=ERROR msg="shutting the mesh down: a service failed for good" service=TestFailureBeforeRunEndsTheRun subject=panics op=init`)
 	})
 }
@@ -730,4 +730,63 @@ func TestShutdownMeshIsARequest(t *testing.T) {
 		assert.Equal(t, servicemesh.StateStopped, frState(t, m, "done"))
 		assert.Zero(t, failures.total())
 	})
+}
+
+// A service that failed for good, kept running, is still stopped in its
+// turn (what its Init opened is released); if that stop fails too, the
+// failure reaches RunContext, and nothing is told a second time.
+func TestStopOfAFailedServiceIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := frMesh(t)
+		require.True(t, servicemesh.SetRestartPolicy(m, servicemesh.RestartPolicy{MaxRestarts: -1, KeepRunning: true}))
+		failures := watchFailures(m)
+		errFlush := errors.New("cannot flush")
+		var stopped atomic.Bool
+		m.Add(frServer{&frSvc{
+			name:  "writer",
+			serve: func(context.Context) error { return errFR },
+			stop:  func(context.Context) error { stopped.Store(true); return errFlush },
+		}}).Wait()
+		ran := make(chan error)
+		go func() { ran <- servicemesh.RunContext(context.Background(), m) }()
+		synctest.Wait()
+		assert.Equal(t, servicemesh.StateFailed, frState(t, m, "writer"))
+		m.Shutdown()
+		err := <-ran
+		assert.True(t, stopped.Load(), "stopped in its turn")
+		assert.ErrorIs(t, err, errFR)
+		assert.ErrorIs(t, err, errFlush)
+		assert.Equal(t, 1, failures.count("writer"))
+		assert.Equal(t, servicemesh.StateFailed, frState(t, m, "writer"))
+	})
+}
+
+// A service whose Serve returned nil is stopped, which is no failure: the
+// mesh stays ready with it (DESIGN §5).
+func TestServeReturningNilKeepsTheMeshReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := frMesh(t)
+		m.Add(&frSvc{name: "db"})
+		m.Add(frServer{&frSvc{name: "migration", serve: func(context.Context) error { return nil }}}).Wait()
+		synctest.Wait()
+		assert.Equal(t, servicemesh.StateStopped, frState(t, m, "migration"))
+		assert.True(t, servicemesh.Ready(m))
+		assert.NoError(t, servicemesh.WaitReady(context.Background(), m))
+		m.Shutdown().Wait()
+	})
+}
+
+// A start timeout of an InitContext that returns the moment its context
+// ends is a failure, never a start cut short.
+func TestStartTimeoutOfAnInitContextThatReturnsAtOnce(t *testing.T) {
+	for range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			m := frMesh(t)
+			require.True(t, servicemesh.SetStartTimeout(m, time.Second))
+			m.Add(&frSvc{name: "slow", initCtx: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }})
+			err := servicemesh.RunContext(context.Background(), m)
+			assert.ErrorIs(t, err, servicemesh.ErrStartTimeout)
+			assert.Equal(t, servicemesh.StateFailed, frState(t, m, "slow"))
+		})
+	}
 }

@@ -71,17 +71,30 @@ func (m *mesh) fail(e *entry, op string, err error) (failed bool) {
 	if se == nil {
 		return false
 	}
-	if op != "stop" && !m.keepRunning(e) {
-		m.failFast(se)
-	}
-	m.emit(EventServiceFailed, e.svc, se)
+	m.announce(e, se)
 	return true
 }
 
+// announce is the rest of fail once record took the failure se of e: fail
+// fast unless e is kept running, then tell EventServiceFailed.
+func (m *mesh) announce(e *entry, se *ServiceError) {
+	if se.Op != "stop" && !m.keepRunning(e) {
+		m.failFast(se)
+	}
+	m.emit(EventServiceFailed, e.svc, se)
+}
+
 // record is fail without fail fast and without telling the handlers; it
-// returns the error, or nil if e could not fail.
+// returns the error, or nil if e could not fail. The stop of a service that
+// had failed already (a Serve given up on, kept running) may fail too:
+// that is recorded for RunContext and logged, not told again.
 func (m *mesh) record(e *entry, op string, err error) *ServiceError {
 	if e.gone.Load() || !m.step(e, StateFailed) {
+		if op == "stop" && !e.gone.Load() && e.lc.State() == StateFailed {
+			m.note(e, op, err)
+			m.logger.Error("the stop of a failed service failed too", "subject", e.name, "error", err)
+			return nil
+		}
 		m.debug("a failure of a service that was removed, has failed or has stopped is not reported",
 			"subject", e.name, "op", op, "error", err.Error())
 		return nil

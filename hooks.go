@@ -68,12 +68,18 @@ func (m *mesh) callInit(e *entry) (started bool, failure error) {
 			if !e.startOver.CompareAndSwap(false, true) {
 				return
 			}
-			cancel()
 			e.startFailed.Store(true)
 			m.busy.Add(1) // before looking at stopping: see waitBusy
 			defer m.busyDone()
+			// Failed before its context ends: an InitContext that returns
+			// at once must not find its start merely cut short.
+			var se *ServiceError
 			if !m.stopping.Load() {
-				m.fail(e, "init", fmt.Errorf("%w after %v", ErrStartTimeout, d))
+				se = m.record(e, "init", fmt.Errorf("%w after %v", ErrStartTimeout, d))
+			}
+			cancel()
+			if se != nil {
+				m.announce(e, se)
 			}
 			e.addDone() // its start is over: its Add's wait is over
 		})

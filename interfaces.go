@@ -197,7 +197,8 @@ type EventHandlerServiceFailed interface {
 // Ready): every service added so far runs, reports Ready and passes its
 // HealthCheck, and every EventServiceInitialized has been told. Services
 // added later do not tell it again, and it is not told if the shutdown had
-// begun first. It may come before Run is called.
+// begun first. It comes only once Run (or RunContext) was called: before,
+// main may still be adding services.
 type EventHandlerMeshReady interface {
 	OnMeshReady()
 }

@@ -20,8 +20,9 @@ import (
 var ErrShuttingDown = errors.New("mesh is shutting down")
 
 // Ready reports whether m is ready: its shutdown has not begun; every
-// service in it is StateRunning (none is still being added, resolving or
-// starting, none has failed) with its lifecycle over, the handlers of its
+// service in it is StateRunning, or StateStopped because its Serve returned
+// nil (none is still being added, resolving or starting, none has failed
+// or is backing off) with its lifecycle over, the handlers of its
 // EventServiceInitialized having run (so its Add's WaitGroup is done);
 // every HasReadiness service reports Ready; and every HasHealthCheck
 // service's HealthCheck passes. It stops being ready the moment Shutdown is
@@ -208,7 +209,7 @@ func (m *mesh) readyButForShutdown() bool {
 // serviceReady reports whether e alone is ready: running, its lifecycle
 // over, Ready if it has Ready, passing its HealthCheck if it has one.
 func (m *mesh) serviceReady(ctx context.Context, e *entry, wait bool) bool {
-	if e.lc.State() != StateRunning || !e.ended.Load() {
+	if !e.up() {
 		return false
 	}
 	r, isR := e.svc.(HasReadiness)
@@ -241,7 +242,7 @@ func (m *mesh) runningServices() (probed []*entry, blocker *entry, ok bool) {
 		if e == nil {
 			continue
 		}
-		if e.lc.State() != StateRunning || !e.ended.Load() {
+		if !e.up() {
 			return nil, e, false
 		}
 		_, r := e.svc.(HasReadiness)
@@ -251,6 +252,14 @@ func (m *mesh) runningServices() (probed []*entry, blocker *entry, ok bool) {
 		}
 	}
 	return probed, nil, true
+}
+
+// up reports whether e counts as running for readiness: its lifecycle
+// over, and running, or stopped because its Serve returned nil (outside a
+// shutdown, when readiness is false anyway, nothing else stops a service).
+func (e *entry) up() bool {
+	st := e.lc.State()
+	return (st == StateRunning || st == StateStopped) && e.ended.Load()
 }
 
 // callReady calls r.Ready, guarded: a panic counts as not ready, and is

@@ -36,7 +36,7 @@ func (m *mesh) Run() {
 	<-m.down
 	m.Shutdown().Wait()
 	if err := m.failed(); err != nil {
-		m.logger.Error("run ended: services failed", "error", err)
+		m.logger.Error("run ended with errors", "error", err)
 	}
 }
 
@@ -166,8 +166,8 @@ func (m *mesh) waitBusy(clock *stopClock) {
 
 // initSettle is how long shutdown gives the Inits of stopped services, once
 // every service was stopped, to return: a service that runs its loop inside
-// Init has just been told by its OnShutdown to end it. An Init that nothing
-// told to end is not waited for.
+// Init has just been told by its OnShutdown to end it, and an InitContext
+// saw its context end. An Init that nothing told to end is not waited for.
 const initSettle = 100 * time.Millisecond
 
 // settleInits waits, at most initSettle and within the deadline, for the
@@ -180,7 +180,8 @@ func (m *mesh) settleInits(clock *stopClock) bool {
 		for e := m.starts.stack.Load(); e != nil; e = e.nextStarted {
 			_, legacy := e.svc.(HasGracefulShutdown)
 			_, withCtx := e.svc.(HasShutdownContext)
-			if (legacy || withCtx) && e.inInit.Load() && e.lc.State() == StateStopped {
+			_, initCtx := e.svc.(HasInitContext) // its context ended with the shutdown's start
+			if e.inInit.Load() && (initCtx || (legacy || withCtx) && e.lc.State() == StateStopped) {
 				return true
 			}
 		}
