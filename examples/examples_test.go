@@ -35,7 +35,7 @@ const (
 
 // programs lists the directories under examples/, one program each.
 var programs = []string{
-	"dependencies", "events", "forever", "graph", "http", "lifecycle",
+	"dependencies", "events", "failures", "forever", "graph", "http", "lifecycle",
 	"loglevel", "minimal", "outside", "shutdown", "timeout", "worker",
 }
 
@@ -139,10 +139,16 @@ var selfEnding = []struct {
 			"watchdog: errors.Is(err, servicemesh.ErrDependencyResolutionTimeout) = true",
 			"main: done",
 		},
-		// The error wraps the sentinel, whose text is part of the contract;
-		// the mesh also logs the failure at level ERROR.
-		anyOrder: []string{"dependency resolution timed out", "level=ERROR"},
-		absent:   []string{"newsletter: initialized"},
+		// The error wraps the sentinel, whose text is part of the contract.
+		// The timeout is a failure of the newsletter: the mesh logs it at
+		// level ERROR and shuts down by itself, so Run returns (and, Run
+		// returning nothing, the program exits with status 0).
+		anyOrder: []string{
+			"dependency resolution timed out",
+			`level=ERROR msg="service failed" service="timeout example" subject=newsletter op=resolve`,
+			"shutting the mesh down: a service failed for good",
+		},
+		absent: []string{"newsletter: initialized"},
 	},
 	{
 		name:    "events",
@@ -526,10 +532,216 @@ func testHTTP(t *testing.T, bin string, sig syscall.Signal, logged string) {
 	assert.NotContains(t, out, "level=ERROR")
 }
 
+// failureRuns are the runs of the failures example, one per kind of
+// failure (DESIGN §8, "When things fail" in the README), plus the runs that
+// look like failures and are not: a clean run, a start cut short by the
+// shutdown, and a Serve that asks for the shutdown.
+var failureRuns = []struct {
+	name string
+	args []string
+	// ready, if set, is the line after which the run is sent SIGTERM; the
+	// other runs must end by themselves (fail fast).
+	ready    string
+	exitCode int
+	service  string // the service that fails, or ends the run
+	op       string // the failure's op=; "" when nothing may fail
+	state    string // the state the service ends in, after the shutdown
+	// inOrder are substrings of successive lines; absent, substrings the
+	// output must not contain.
+	inOrder, absent []string
+}{
+	{
+		name:    "nothing fails",
+		args:    []string{"-kind", "none"},
+		ready:   `^ready: press Ctrl\+C`, // EventMeshReady, told once Run runs
+		service: "worker", state: "stopped",
+		inOrder: []string{"signal=terminated", "worker: stopped", "main: stopped cleanly"},
+	},
+	{
+		name:     "init returns an error",
+		args:     []string{"-kind", "init-error"},
+		exitCode: 1, service: "store", op: "init", state: "failed",
+		inOrder: []string{`servicemesh: service "store": init: open: connection refused`},
+	},
+	{
+		name:     "init panics",
+		args:     []string{"-kind", "init-panic"},
+		exitCode: 1, service: "store", op: "init", state: "failed",
+		inOrder: []string{`servicemesh: service "store": init: service "store" panicked in Init: the store's files are corrupt`},
+	},
+	{
+		name:     "init outlasts the start timeout",
+		args:     []string{"-kind", "start-timeout"},
+		exitCode: 1, service: "store", op: "init", state: "failed",
+		inOrder: []string{"store: connecting", `servicemesh: service "store": init: service start timed out after 200ms`},
+	},
+	{
+		name:     "init with a context outlasts the start timeout",
+		args:     []string{"-kind", "start-timeout-ctx"},
+		exitCode: 1, service: "store", op: "init", state: "failed",
+		inOrder: []string{"store: connecting", `servicemesh: service "store": init: service start timed out after 200ms`},
+	},
+	{
+		name:     "resolution times out",
+		args:     []string{"-kind", "resolve-timeout"},
+		exitCode: 1, service: "newsletter", op: "resolve", state: "failed",
+		inOrder: []string{`servicemesh: service "newsletter": resolve: dependency resolution timed out`},
+	},
+	{
+		name:     "serve is given up on",
+		args:     []string{"-kind", "serve-giveup"},
+		exitCode: 1, service: "consumer", op: "serve", state: "failed",
+		inOrder: []string{
+			"Serve failed; restarting after a backoff", "Serve failed; restarting after a backoff",
+			`servicemesh: service "consumer": serve: gave up after 2 restarts within 1m0s: the queue went away`,
+		},
+	},
+	{
+		name:     "serve returns ErrDoNotRestart",
+		args:     []string{"-kind", "do-not-restart"},
+		exitCode: 1, service: "consumer", op: "serve", state: "failed",
+		inOrder: []string{`servicemesh: service "consumer": serve: bad credentials: do not restart`},
+		absent:  []string{"restarting after a backoff"},
+	},
+	{
+		name:     "serve returns ErrShutdownMesh", // no failure, but RunContext returns it
+		args:     []string{"-kind", "shutdown-mesh"},
+		exitCode: 1, service: "consumer", state: "stopped",
+		inOrder: []string{
+			"service asked for the mesh to shut down",
+			"worker: stopped",
+			`servicemesh: service "consumer": serve: the migration is done: shut the mesh down`,
+		},
+	},
+	{
+		name:     "stop outlasts the shutdown budget",
+		args:     []string{"-kind", "stop-timeout"},
+		ready:    `^ready: press Ctrl\+C`,
+		exitCode: 1, service: "cache", op: "stop", state: "failed",
+		inOrder: []string{
+			"signal=terminated", "cache: flushing, forever",
+			`servicemesh: service "cache": stop: service stop timed out`,
+		},
+	},
+	{
+		name:     "stop returns an error",
+		args:     []string{"-kind", "stop-error"},
+		ready:    `^ready: press Ctrl\+C`,
+		exitCode: 1, service: "cache", op: "stop", state: "failed",
+		inOrder: []string{"signal=terminated", `servicemesh: service "cache": stop: flush: disk full`},
+	},
+	{
+		name:    "a start cut short by the shutdown",
+		args:    []string{"-kind", "slow-start"},
+		ready:   `^store: connecting`,
+		service: "store", state: "stopped",
+		inOrder: []string{"signal=terminated", "main: stopped cleanly"},
+	},
+	{
+		name:     "KeepRunning",
+		args:     []string{"-kind", "keep"},
+		ready:    `^running: the mesh keeps running without store; /livez answers 503;`,
+		exitCode: 1, service: "store", op: "init", state: "failed",
+		inOrder: []string{"signal=terminated", "worker: stopped", `servicemesh: service "store": init: open: connection refused`},
+	},
+	{
+		name:    "Run: init returns an error",
+		args:    []string{"-kind", "init-error", "-run"},
+		service: "store", op: "init", state: "failed",
+		inOrder: []string{"worker: stopped", "main: Run returned"},
+	},
+	{
+		name:    "Run: KeepRunning",
+		args:    []string{"-kind", "keep", "-run"},
+		ready:   `^running: the mesh keeps running without store; /livez answers 503;`,
+		service: "store", op: "init", state: "failed",
+		inOrder: []string{"signal=terminated", "worker: stopped", "main: Run returned"},
+	},
+}
+
+// TestFailures runs the failures example once per kind of failure and
+// checks the one failure rule from outside the process: the failure is
+// logged once at level ERROR with its op and service and told once as
+// EventServiceFailed; the mesh shuts down by itself (or, with KeepRunning,
+// runs until SIGTERM); the healthy service is stopped gracefully; the
+// failed service is still failed after the shutdown; and a program that
+// exits with status 1 when RunContext returns an error does so, while one
+// that calls Run exits with status 0.
+func TestFailures(t *testing.T) {
+	bin := build(t, "failures")["failures"]
+	for _, tc := range failureRuns {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var ready *regexp.Regexp
+			if tc.ready != "" {
+				ready = regexp.MustCompile(tc.ready)
+			}
+			p := start(t, bin, ready, nil, tc.args...)
+			if ready != nil {
+				p.ready(t)
+				require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+			}
+			out, err := p.wait(t)
+			assertExit(t, tc.exitCode, err, out)
+			assertLinesInOrder(t, out, tc.inOrder...)
+			for _, s := range tc.absent {
+				assert.NotContains(t, out, s)
+			}
+
+			failed := fmt.Sprintf("watcher: %s failed: ", tc.service) // told as EventServiceFailed
+			if tc.op == "" {
+				assert.NotContains(t, out, `msg="service failed"`)
+				assert.NotContains(t, out, "watcher: ")
+				if tc.exitCode == 0 {
+					assert.NotContains(t, out, "level=ERROR")
+				}
+			} else {
+				assert.Equal(t, 1, strings.Count(out, `msg="service failed"`), "logged once\noutput:\n%s", out)
+				assertLinesInOrder(t, out, fmt.Sprintf(`level=ERROR msg="service failed" service="failures example" subject=%s op=%s `, tc.service, tc.op))
+				assert.Equal(t, 1, strings.Count(out, failed), "told once\noutput:\n%s", out)
+				assert.Equal(t, 1, strings.Count(out, "watcher: "), "no other service failed\noutput:\n%s", out)
+			}
+			// A failure outside the shutdown shuts the mesh down, unless the
+			// mesh is kept running; one during the shutdown has nothing to
+			// shut down.
+			failFast := tc.op != "" && tc.op != "stop" && !slices.Contains(tc.args, "keep")
+			if failFast {
+				assertLinesInOrder(t, out, "shutting the mesh down: a service failed for good", "worker: stopped")
+				assert.NotContains(t, out, "signal=", "shut down without a signal")
+			} else {
+				assert.NotContains(t, out, "shutting the mesh down")
+			}
+			if tc.op == "init" || tc.op == "resolve" {
+				// Never ready: no EventMeshReady, no "mesh ready" line. (A
+				// Serve fails once its Init returned, so the mesh may have
+				// been ready for a moment.)
+				assert.NotContains(t, out, "ready: press Ctrl+C")
+				assert.NotContains(t, out, `msg="mesh ready"`)
+			}
+			// The healthy service was stopped gracefully, the service
+			// that failed is still failed after the shutdown; and RunContext
+			// returned what main printed.
+			assertLinesInOrder(t, out, "worker: stopped", "main: worker is stopped")
+			assert.Contains(t, out, fmt.Sprintf("main: %s is %s\n", tc.service, tc.state))
+			if tc.exitCode != 0 {
+				assertLinesInOrder(t, out, "main: the run failed:", fmt.Sprintf("servicemesh: service %q: ", tc.service))
+			} else {
+				assert.NotContains(t, out, "main: the run failed")
+			}
+		})
+	}
+}
+
 // buildAll builds every example into a temporary directory, two at a time,
 // and returns the path of each program's binary by name. It does not use
 // subtests, so that -run filters cannot skip it.
 func buildAll(t *testing.T) map[string]string {
+	t.Helper()
+	return build(t, programs...)
+}
+
+// build is buildAll for the programs named.
+func build(t *testing.T, programs ...string) map[string]string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)

@@ -24,8 +24,10 @@
 // On SIGTERM (what Kubernetes sends) or SIGINT the mesh stops being ready at
 // once, so /readyz answers 503, keeps serving for the drain delay while the
 // load balancer takes the pod out, then stops everything within the
-// shutdown budget. If a service fails to start, the mesh shuts down at once
-// and the process exits with status 1, printing why.
+// shutdown budget. If a service fails for good (its start fails or times
+// out, the mesh gives up on its Serve, its stop fails or outlasts the
+// budget), the mesh shuts down by itself and the process exits with status
+// 1, printing why.
 //
 // Run it from the repository root, then try the printed curl commands and
 // press Ctrl+C to stop:
@@ -308,7 +310,8 @@ func (s *server) hello(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "hello, %s (visit %d)\n", name, s.store.Visit(name))
 }
 
-// OnMeshReady is told once every service runs and passes its checks.
+// OnMeshReady is told once every service runs and passes its checks, the
+// first time the mesh is ready once RunContext has been called.
 func (s *server) OnMeshReady() {
 	fmt.Printf("ready: try curl %s/hello or %s/readyz; Ctrl+C to stop\n", s.url, s.url)
 }
@@ -364,22 +367,19 @@ func main() {
 	servicemesh.SetDrainDelay(app, cfg.DrainDelay)
 	servicemesh.SetStartTimeout(app, startTimeout)
 
-	// Fail fast: a service that cannot start stops the whole program, so
-	// that the orchestrator restarts it. Before the first readiness no
-	// traffic was routed here, so there is nothing to drain.
-	app.Events().On(servicemesh.EventServiceFailed, func(...any) {
-		if !servicemesh.Status(app).Started {
-			servicemesh.SetDrainDelay(app, 0)
-		}
-		app.Shutdown()
-	})
+	// A service that fails for good (a start that fails or times out, a
+	// Serve the mesh gives up on, a stop that fails) shuts the mesh down by
+	// itself: fail fast, so that the orchestrator restarts the process. A
+	// mesh that was not ready when that shutdown began skips the drain
+	// delay: no traffic was routed here.
 
 	app.Add(cfg)
 	app.Add(&store{})
 	app.Add(&server{})
 
 	// RunContext returns when the shutdown has completed, with every
-	// failure of the run joined, each a *servicemesh.ServiceError.
+	// failure of the run joined, each a *servicemesh.ServiceError. Run
+	// would log them too, but return nothing: the exit status is main's.
 	if err := servicemesh.RunContext(context.Background(), app); err != nil {
 		fmt.Fprintf(os.Stderr, "main: the run failed:\n%v\n", err)
 		os.Exit(1)

@@ -6,8 +6,13 @@
 // servicemesh.EventDependencyResolutionFailed is emitted with the service
 // and an error. The watchdog service implements
 // servicemesh.EventHandlerDependencyResolutionFailed to receive it, prints
-// the error, checks it with errors.Is, and stops the program. (The mesh also
-// logs the failure itself, at level ERROR.)
+// the error and checks it with errors.Is.
+//
+// A resolution that fails for good is a failure of the service, like a
+// failed Init: the mesh logs it at level ERROR, tells EventServiceFailed and
+// shuts down at once, so Run returns. Run returns nothing, and this program
+// exits with status 0; a program that should exit non-zero calls
+// servicemesh.RunContext instead (see examples/http and examples/failures).
 //
 // The program ends by itself. Run it from the repository root with:
 //
@@ -48,10 +53,8 @@ func (n *newsletter) Init(servicemesh.Mesh) {
 	fmt.Println("newsletter: initialized (this never happens)")
 }
 
-// watchdog reports failed dependency resolutions and stops the mesh.
-type watchdog struct {
-	mesh servicemesh.Mesh
-}
+// watchdog reports failed dependency resolutions.
+type watchdog struct{}
 
 func (w *watchdog) Name() string { return "watchdog" }
 
@@ -63,18 +66,18 @@ func (w *watchdog) OnDependencyResolutionFailed(svc servicemesh.Service, err err
 	fmt.Printf("watchdog: %s could not start: %v\n", svc.Name(), err)
 	fmt.Printf("watchdog: errors.Is(err, servicemesh.ErrDependencyResolutionTimeout) = %v\n",
 		errors.Is(err, servicemesh.ErrDependencyResolutionTimeout))
-	w.mesh.Shutdown()
+	// No need to stop the program: the mesh is shutting down already.
 }
 
 func main() {
 	mesh := servicemesh.New("timeout example")
 	mesh.SetDependencyResolutionTimeout(200 * time.Millisecond)
 
-	// The watchdog is given the mesh up front: the failure may be reported
-	// from another goroutine at any moment after Add.
-	mesh.Add(&watchdog{mesh: mesh})
+	// The watchdog is added first: its handler is bound when Add returns,
+	// before the newsletter can fail.
+	mesh.Add(&watchdog{})
 	mesh.Add(&newsletter{})
 
-	mesh.Run()
+	mesh.Run() // returns once the shutdown the failure began has completed
 	fmt.Println("main: done")
 }
