@@ -215,6 +215,10 @@ func (b *budgetContext) expire() {
 func (b *budgetContext) endLocked() {
 	b.err = context.DeadlineExceeded
 	close(b.done)
+	if b.timer != nil { // ended by the shutdown's clock (stopClock.expire)
+		b.timer.Stop()
+		b.timer = nil
+	}
 	for f := range b.after {
 		go (*f)()
 	}
@@ -283,6 +287,10 @@ func (b *budgetContext) String() string { return "servicemesh.shutdownBudget" }
 func (c *stopClock) expire() {
 	if c.graceEnd.IsZero() {
 		c.graceEnd = time.Now().Add(min(c.budget()/10, maxStopGrace))
+		if b := c.m.stopBudget.Load(); b != nil {
+			b.expire() // the stops' context ends before any stop is named timed out
+		}
+		c.m.abandoned.Store(c.m.emitting.Load())
 	}
 }
 

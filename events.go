@@ -320,7 +320,27 @@ func (d *delivery) check() {
 
 // emit sends an event and waits for its handlers to return.
 func (m *mesh) emit(event string, args ...any) {
-	if m.over.Load() { // no event once the shutdown has completed (DESIGN §8)
+	if m.stopping.Load() {
+		m.emitLate(event, args)
+		return
+	}
+	m.events.Emit(event, args...).Wait()
+}
+
+// emitLate is emit once the shutdown began. An emission that began before
+// is waited for by the shutdown through busy, which counts its goroutine;
+// one that begins after is counted in emitting, before over is read, so
+// that the shutdown's last step (waitLate) waits for its handlers. Once
+// the shutdown has completed nothing is told (DESIGN §8). Counting only
+// here keeps the emissions of a running mesh off one shared counter.
+func (m *mesh) emitLate(event string, args []any) {
+	m.emitting.Add(1)
+	defer func() {
+		if m.emitting.Add(-1) == 0 {
+			poke(m.idleWake)
+		}
+	}()
+	if m.over.Load() {
 		return
 	}
 	m.events.Emit(event, args...).Wait()

@@ -68,13 +68,13 @@ func (m *mesh) callInit(e *entry) (started bool, failure error) {
 			if !e.startOver.CompareAndSwap(false, true) {
 				return
 			}
-			e.startFailed.Store(true)
 			m.busy.Add(1) // before looking at stopping: see waitBusy
 			defer m.busyDone()
 			// Failed before its context ends: an InitContext that returns
 			// at once must not find its start merely cut short.
 			var se *ServiceError
 			if !m.stopping.Load() {
+				e.startFailed.Store(true)
 				se = m.record(e, "init", fmt.Errorf("%w after %v", ErrStartTimeout, d))
 			}
 			cancel()
@@ -172,6 +172,7 @@ func (m *mesh) waitTells() {
 		select {
 		case <-m.idleWake:
 		case <-t.C:
+			m.abandoned.Store(m.emitting.Load())
 			m.logger.Error("shutdown leaves behind handlers of EventServiceFailed that have not returned", "waited", tellBound)
 			return
 		}

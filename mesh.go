@@ -109,6 +109,11 @@ type mesh struct {
 	// over is set once shutdown has completed: from then on the mesh
 	// emits no event (events.go).
 	over atomic.Bool
+	// emitting counts the emissions under way (events.go, emit).
+	emitting atomic.Int64
+	// abandoned is emitting when the shutdown last gave up waiting on
+	// handlers (its deadline, tellBound): those it does not wait for again.
+	abandoned atomic.Int64
 	// tells counts the goroutines telling EventServiceFailed for a stop
 	// that ran out of budget; shutdown waits for them before it completes
 	// (hooks.go). The last one to end pokes idleWake.

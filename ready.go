@@ -180,9 +180,11 @@ func (m *mesh) readyNow(ctx context.Context, wait bool) bool {
 }
 
 // readyButForShutdown reports whether the mesh would be ready but for its
-// shutdown having begun: every service running, every Ready true, and the
-// latest result of every HealthCheck, however old, passing. It tells the
-// shutdown whether there is anything to drain; it starts no check.
+// shutdown having begun: every service running, and the latest answer of
+// every Ready and the latest result of every HealthCheck, however old,
+// passing. It tells the shutdown whether there is anything to drain. It
+// calls no service code (Shutdown's caller may be anywhere), so a Ready
+// never asked counts as not ready: nobody was told the mesh was ready.
 func (m *mesh) readyButForShutdown() bool {
 	probed, _, ok := m.runningServices()
 	if !ok {
@@ -191,7 +193,7 @@ func (m *mesh) readyButForShutdown() bool {
 	h := &m.health
 	ps := h.probesFor(probed, false)
 	for i, e := range probed {
-		if r, ok := e.svc.(HasReadiness); ok && !m.callReady(e, r, ps[i]) {
+		if _, ok := e.svc.(HasReadiness); ok && !ps[i].lastReady.Load() {
 			return false
 		}
 		if _, ok := e.svc.(HasHealthCheck); ok {

@@ -45,7 +45,7 @@ func (m *mesh) Run() {
 func (m *mesh) Shutdown() *sync.WaitGroup {
 	// Whether there is anything to drain is what the mesh was when the
 	// shutdown began, not what it became while the shutdown canceled its
-	// starts: asked (without a lock) only when a drain is to come.
+	// starts: read from what the mesh knows, only when a drain is to come.
 	drain := !m.stopping.Load() && m.drainDelay.Load() > 0 && m.readyButForShutdown()
 	m.reg.mu.Lock()
 	defer m.reg.mu.Unlock()
@@ -69,13 +69,15 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 // started, all within the shutdown's budget (SetShutdownTimeout).
 func (m *mesh) shutdown() {
 	clock := &stopClock{m: m, start: time.Now()}
-	defer clock.stop()
 	budget := newBudgetContext(clock.start, clock.budget())
 	m.stopBudget.Store(budget)
 	budget.setBudget(clock.budget()) // a SetShutdownTimeout that raced with the Store
-	defer budget.release()
 	defer func() {
 		m.over.Store(true) // no event from here on
+		m.waitLate()       // what began before over: late lifecycles, removals
+		m.closeLane()
+		budget.release()
+		clock.stop()
 		close(m.finished)
 		<-m.sigDone // the signal goroutine ends on finished
 		m.shutdownWG.Done()
@@ -261,6 +263,25 @@ func (m *mesh) warnIfSlow(what string, who func() []string) (stop func()) {
 	return func() {
 		if !t.Stop() {
 			<-fired // the warning is being logged: no goroutine outlives shutdown
+		}
+	}
+}
+
+// waitLate waits, at most tellBound and whatever the deadline, for the work
+// counted in busy that began before over was set: the lifecycles of Inits
+// that returned late and removals, whose events are being told.
+func (m *mesh) waitLate() {
+	if m.emitting.Load() <= m.abandoned.Load() {
+		return
+	}
+	t := time.NewTimer(tellBound)
+	defer t.Stop()
+	for m.emitting.Load() > m.abandoned.Load() {
+		select {
+		case <-m.idleWake:
+		case <-t.C:
+			m.logger.Error("shutdown leaves behind handlers that have not returned", "waited", tellBound)
+			return
 		}
 	}
 }

@@ -50,6 +50,9 @@ type lane struct {
 	seen    uint32   // cur's steps at the last tick
 	ticks   int      // ticks cur has spent in Init, or stuck
 	ticking bool     // the watchdog is armed
+	dog     *time.Timer
+	closed  bool           // the shutdown completed: no more ticks
+	tickWG  sync.WaitGroup // armed or running ticks
 }
 
 // enqueue adds e to the lane, starting a lane goroutine if none runs.
@@ -107,6 +110,7 @@ func (m *mesh) runLane(gen uint64) {
 		case l.head == len(l.queue):
 			l.queue, l.head = l.queue[:0], 0
 			l.running, l.cur = false, nil
+			m.idleLaneWatchdog()
 			l.mu.Unlock()
 			if done != nil {
 				m.busyDone()
@@ -133,14 +137,42 @@ func (m *mesh) armLaneWatchdog() {
 	if m.lane.ticking {
 		return
 	}
+	if m.lane.closed {
+		return
+	}
 	m.lane.ticking = true
-	time.AfterFunc(laneTick, m.laneWatchdog)
+	m.lane.tickWG.Add(1) // an armed tick is waited for by closeLane
+	if m.lane.dog == nil {
+		m.lane.dog = time.AfterFunc(laneTick, m.laneWatchdog)
+	} else {
+		m.lane.dog.Reset(laneTick)
+	}
+}
+
+// idleLaneWatchdog stops the tick when the lane goes idle. The caller holds lane.mu.
+func (m *mesh) idleLaneWatchdog() {
+	if m.lane.ticking && m.lane.dog.Stop() {
+		m.lane.ticking = false
+		m.lane.tickWG.Done()
+	}
+}
+
+// closeLane stops the lane's watchdog for good once the shutdown has
+// stopped the services, and waits for a tick under way.
+func (m *mesh) closeLane() {
+	l := &m.lane
+	l.mu.Lock()
+	l.closed = true
+	m.idleLaneWatchdog()
+	l.mu.Unlock()
+	l.tickWG.Wait()
 }
 
 // laneWatchdog hands the lane on to a new goroutine when the service it
 // runs is in Init for laneInitTicks, or stuck in service code for
 // laneStuckTicks.
 func (m *mesh) laneWatchdog() {
+	defer m.lane.tickWG.Done()
 	var left, why string // what to log, after the lock: the log handler is the application's
 	l := &m.lane
 	l.mu.Lock()
@@ -184,4 +216,5 @@ func (m *mesh) handOn() {
 	}
 	l.running, l.cur = false, nil
 	l.gen++
+	m.idleLaneWatchdog()
 }

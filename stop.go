@@ -158,6 +158,13 @@ func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) boo
 	ctx, cancel := clock.context() // carries the deadline to OnShutdownContext
 	go func() {
 		defer cancel()
+		returned := false
+		defer func() {
+			if !returned { // OnShutdown ended with runtime.Goexit
+				m.fail(e, "stop", errGoexit)
+			}
+			done <- i
+		}()
 		m.debug("stopping service", "subject", e.name)
 		if e.serve != nil { // its Serve's context ends, and it returns first
 			select {
@@ -169,8 +176,8 @@ func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) boo
 		if legacy || withCtx {
 			m.callStop(ctx, e)
 		}
+		returned = true
 		m.stepFrom(e, StateStopped, StateStopping) // unless it failed or was removed meanwhile
-		done <- i
 	}()
 	return true
 }

@@ -365,8 +365,10 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 		case <-timer.C:
 		case <-ctx.Done():
 			return
+		case <-m.down:
+			return // no Serve starts once the shutdown began
 		}
-		if !m.stepFrom(e, StateRunning, StateBackingOff) || !e.serveAgain() {
+		if m.stopping.Load() || !m.stepFrom(e, StateRunning, StateBackingOff) || !e.serveAgain() {
 			return // removed, or its stop began, meanwhile
 		}
 		backoff = doubled(backoff, p.MaxBackoff)
