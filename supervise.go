@@ -10,8 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -55,141 +53,6 @@ var ErrDoNotRestart = errors.New("do not restart")
 // wraps it: the service is StateStopped (it asked, it did not fail: no
 // EventServiceFailed), and RunContext returns the error.
 var ErrShutdownMesh = errors.New("shut the mesh down")
-
-// RestartPolicy says when and how often a failing Serve is restarted. A
-// zero field takes its default.
-type RestartPolicy struct {
-	// MaxRestarts is how many restarts Window allows; one more failure
-	// within it and the mesh gives up. Default 5; less than zero: never
-	// restart.
-	MaxRestarts int
-	// Window is the span over which restarts are counted. Default 30 s. A
-	// Serve that ran for longer than Window before it failed starts over
-	// with a clean count and the first backoff.
-	Window time.Duration
-	// Backoff is the wait before the first restart, doubled at each one up
-	// to MaxBackoff. Defaults 100 ms and 15 s.
-	Backoff, MaxBackoff time.Duration
-	// Jitter spreads each wait by up to this fraction either way, so that
-	// services failing together do not restart together. Default 0.1;
-	// less than zero: none; at most 1.
-	Jitter float64
-	// KeepRunning keeps the mesh running when the service fails for good,
-	// whatever the failure (a give-up, a failed Init, a resolution
-	// timeout...), instead of shutting it down (fail fast): the service
-	// is StateFailed, the health package's /livez reports it, and
-	// RunContext returns the failure once the mesh shuts down. In the
-	// mesh's policy it applies to every service without a policy of its
-	// own.
-	KeepRunning bool
-}
-
-// Defaults of RestartPolicy.
-const (
-	defaultMaxRestarts = 5
-	defaultWindow      = 30 * time.Second
-	defaultBackoff     = 100 * time.Millisecond
-	defaultMaxBackoff  = 15 * time.Second
-	defaultJitter      = 0.1
-)
-
-// withDefaults returns p with its zero fields set to the defaults and its
-// others made sensible.
-func (p RestartPolicy) withDefaults() RestartPolicy {
-	if p.MaxRestarts == 0 {
-		p.MaxRestarts = defaultMaxRestarts
-	}
-	if p.Window <= 0 {
-		p.Window = defaultWindow
-	}
-	if p.Backoff <= 0 {
-		p.Backoff = defaultBackoff
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = defaultMaxBackoff
-	}
-	p.MaxBackoff = max(p.MaxBackoff, p.Backoff)
-	switch {
-	case p.Jitter == 0:
-		p.Jitter = defaultJitter
-	case p.Jitter < 0:
-		p.Jitter = 0
-	case p.Jitter > 1:
-		p.Jitter = 1
-	}
-	return p
-}
-
-// SetRestartPolicy sets the mesh's restart policy, for services that have
-// none of their own (HasRestartPolicy). It applies to Serves that start
-// after the call, and its KeepRunning to failures after the call. A policy
-// whose MaxRestarts can never be reached within its Window at its backoff
-// is reported at level Warn. It reports false, doing nothing, when m was
-// not made by New.
-func SetRestartPolicy(m Mesh, p RestartPolicy) bool {
-	mm, ok := m.(*mesh)
-	if !ok {
-		return false
-	}
-	mm.restartPolicy.Store(&p)
-	mm.warnUnreachable("the mesh's", p)
-	return true
-}
-
-// ownPolicy returns svc's own restart policy, with its defaults, read once
-// at Add, or nil when it has none. A RestartPolicy method that panics
-// counts as none. An unreachable MaxRestarts is reported at Warn.
-func (m *mesh) ownPolicy(svc Service, name string) *RestartPolicy {
-	h, ok := svc.(HasRestartPolicy)
-	if !ok {
-		return nil
-	}
-	var p RestartPolicy
-	if m.guard(name, "RestartPolicy", func() { p = h.RestartPolicy() }) != nil {
-		return nil
-	}
-	m.warnUnreachable(name+"'s", p)
-	p = p.withDefaults()
-	return &p
-}
-
-// warnUnreachable logs at Warn when p can never give up: the backoffs of
-// MaxRestarts restarts (doubling, capped at MaxBackoff, without jitter) add
-// up to more than Window, so that restarts never pile up within it.
-func (m *mesh) warnUnreachable(whose string, p RestartPolicy) {
-	p = p.withDefaults()
-	if p.MaxRestarts < 0 {
-		return
-	}
-	var sum time.Duration
-	b := p.Backoff
-	for range p.MaxRestarts {
-		sum = addSaturating(sum, b)
-		if sum > p.Window {
-			m.logger.Warn("restart policy never gives up: its MaxRestarts restarts cannot happen within its Window at its backoff",
-				"policy", whose, "max_restarts", p.MaxRestarts, "window", p.Window, "backoff", p.Backoff, "max_backoff", p.MaxBackoff)
-			return
-		}
-		b = doubled(b, p.MaxBackoff)
-	}
-}
-
-// doubled returns 2*d, at most limit, without overflowing.
-func doubled(d, limit time.Duration) time.Duration {
-	if d > limit/2 {
-		return limit
-	}
-	return 2 * d
-}
-
-// addSaturating returns a+b for non-negative a and b, at most the largest
-// Duration.
-func addSaturating(a, b time.Duration) time.Duration {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
 
 // serveState is the Serve of one service.
 type serveState struct {
@@ -385,21 +248,4 @@ func (m *mesh) giveUp(e *entry, p RestartPolicy, n int, last error) {
 		err = fmt.Errorf("gave up after %d restarts within %v: %w", n, p.Window, last)
 	}
 	m.fail(e, "serve", err) // fail fast unless KeepRunning (failures.go)
-}
-
-// jittered spreads d, which is positive, by up to jitter (at most 1) of
-// itself either way. The result saturates: it is never zero or negative,
-// never less than a tenth of d, and never overflows.
-func jittered(d time.Duration, jitter float64) time.Duration {
-	if jitter <= 0 {
-		return max(d, 1)
-	}
-	f := float64(d) * (1 + jitter*(2*rand.Float64()-1))
-	switch {
-	case f >= math.MaxInt64:
-		return math.MaxInt64
-	case f < float64(d)/10:
-		return max(d/10, 1)
-	}
-	return max(time.Duration(f), 1)
 }
