@@ -4,16 +4,13 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // Deadlines: the shutdown's budget (SetShutdownTimeout) and the clock the
 // shutdown goroutine keeps it with (stopClock), with one timer for the
 // whole shutdown and a grace once the budget has passed.
-
-// defaultShutdownTimeout is the whole shutdown's budget unless the
-// application sets another: inside the 30 s that Kubernetes waits by default
-// between SIGTERM and SIGKILL, with room for the process to exit.
-const defaultShutdownTimeout = 25 * time.Second
 
 // SetShutdownTimeout sets the budget of the whole shutdown, from its start
 // to its completion (default 25 s; zero or less: none). When it passes, the
@@ -50,9 +47,6 @@ type stopClock struct {
 	timer    *time.Timer // fires at the deadline; nil when there is none
 	at       time.Time   // when timer fires
 }
-
-// maxStopGrace bounds the grace after the shutdown's budget has passed.
-const maxStopGrace = time.Second
 
 // budget is the shutdown's budget now; zero or less means none.
 func (c *stopClock) budget() time.Duration { return time.Duration(c.m.stopTimeout.Load()) }
@@ -95,7 +89,7 @@ func (c *stopClock) expired() (<-chan time.Time, bool) {
 
 // wait waits for ch until the deadline and reports whether ch came first.
 // When the budget passes, the grace begins: a tenth of the budget, at most
-// maxStopGrace. A change of the budget takes effect at once.
+// timing.MaxStopGrace. A change of the budget takes effect at once.
 func (c *stopClock) wait(ch <-chan struct{}) bool {
 	_, ok := waitUntilDeadline(c, ch)
 	return ok
@@ -286,7 +280,7 @@ func (b *budgetContext) String() string { return "servicemesh.shutdownBudget" }
 // expire starts the grace, once.
 func (c *stopClock) expire() {
 	if c.graceEnd.IsZero() {
-		c.graceEnd = time.Now().Add(min(c.budget()/10, maxStopGrace))
+		c.graceEnd = time.Now().Add(min(c.budget()/10, timing.MaxStopGrace))
 		if b := c.m.stopBudget.Load(); b != nil {
 			b.expire() // the stops' context ends before any stop is named timed out
 		}

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,7 +31,7 @@ func TestShutdownDeadline(t *testing.T) {
 		budget time.Duration // 0: left at the default
 		want   time.Duration // how long the shutdown takes
 	}{
-		{"default 25s", 0, defaultShutdownTimeout},
+		{"default 25s", 0, timing.ShutdownTimeout},
 		{"set to 2s", 2 * time.Second, 2 * time.Second},
 	}
 	for _, tc := range tests {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // Dependency resolution: the errors, the settings, and what one attempt of a
@@ -13,16 +15,6 @@ import (
 // Which goroutine runs an attempt, and when, is the scheduler's
 // (scheduler.go); an attempt's fields are owned by whoever runs it, the rest
 // of type resolution is guarded by scheduler.mu.
-
-const (
-	defaultResolutionTimeout = 30 * time.Second
-	defaultWarnDelay         = 5 * time.Second
-	firstPoll                = time.Millisecond
-	// maxPoll is the poll's ceiling. The promise is that an outside
-	// dependency is noticed within 50 ms; polling at 40 ms leaves the rest
-	// for waking the resolver on a busy machine.
-	maxPoll = 40 * time.Millisecond
-)
 
 // ErrDependencyResolutionTimeout is wrapped by the error reported when a
 // service's dependencies were not resolved within the resolution timeout.
@@ -133,7 +125,7 @@ func (m *mesh) await(e *entry) error {
 	}
 	m.step(e, StateResolving)
 	e.start, e.seenAt, e.seen = now, now, m.changes.Load()
-	e.poll = firstPoll
+	e.poll = timing.FirstPoll
 	e.waitElem = m.enqueueWaiting(e)
 	s.nwaiting.Add(1)
 	e.attempting = true
@@ -201,7 +193,7 @@ func (m *mesh) runAttempt(e *entry, polled bool, clock time.Time) {
 		e.seen, e.seenAt = c, now
 	}
 	if polled {
-		e.poll = min(2*e.poll, maxPoll)
+		e.poll = min(2*e.poll, timing.MaxPoll)
 	}
 	wait := m.alignPoll(e, now, e.poll)
 	if limit := time.Duration(m.timeout.Load()); limit > 0 {

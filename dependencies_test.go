@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -96,7 +97,7 @@ func TestOutsideDependencyNoticedWithinMaxPoll(t *testing.T) {
 		done.Wait()
 
 		delay := time.Duration(o.initedAt.Load() - arrived.UnixNano())
-		assert.LessOrEqual(t, delay, maxPoll)
+		assert.LessOrEqual(t, delay, timing.MaxPoll)
 		m.Shutdown().Wait()
 	})
 }
@@ -110,13 +111,13 @@ func TestPollBacksOffToCeiling(t *testing.T) {
 
 		time.Sleep(time.Second)
 		warm := o.checks.Load()
-		// 1, 2, 4, 8, 16, 32 ms, then maxPoll, each wait ending on its own
+		// 1, 2, 4, 8, 16, 32 ms, then timing.MaxPoll, each wait ending on its own
 		// grid (so possibly shorter): about 26 polls in the first second, two
 		// checks of DependenciesResolved each. Without backoff it would be 1000.
 		assert.LessOrEqual(t, warm, int64(2*32))
 		time.Sleep(10 * time.Second)
 		perSecond := float64(o.checks.Load()-warm) / 2 / 10
-		assert.InDelta(t, float64(time.Second/maxPoll), perSecond, 1)
+		assert.InDelta(t, float64(time.Second/timing.MaxPoll), perSecond, 1)
 
 		m.Shutdown().Wait()
 	})
@@ -470,7 +471,7 @@ func TestAnyInitReRunsEveryWaiterSoon(t *testing.T) {
 		start := time.Now()
 		m.Add(flag).Wait() // added, then initialized: ready
 		done.Wait()
-		assert.LessOrEqual(t, time.Since(start), broadcastDelay, "re-run within broadcastDelay, not at the next poll")
+		assert.LessOrEqual(t, time.Since(start), timing.BroadcastDelay, "re-run within timing.BroadcastDelay, not at the next poll")
 		m.Shutdown().Wait()
 	})
 }

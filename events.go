@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // Events: the event names, the table that binds the EventHandler*
@@ -250,13 +252,9 @@ func (fo *fanOut) remove(b *bound) {
 	}
 }
 
-// handlerStall is how long deliver lets one handler hold up the handlers
-// after it, without finishing, before it calls them on another goroutine.
-const handlerStall = 5 * time.Millisecond
-
 // deliver calls every handler in hs with args and returns when all have
 // returned. It calls them one after another on this goroutine; when one
-// takes longer than one to two handlerStall, the rest go on on another
+// takes longer than one to two timing.HandlerStall, the rest go on on another
 // goroutine, and so on, so that a handler that waits for something that a
 // later handler of the same event does (or that blocks for long) holds up
 // the others for that long only. Each call is guarded (see listener).
@@ -270,7 +268,7 @@ func (m *mesh) deliver(hs []*bound, args []any) {
 	}
 	d := &delivery{hs: hs, args: args, done: make(chan struct{}), seen: -1}
 	d.left.Store(int64(len(hs)))
-	d.timer.Store(time.AfterFunc(handlerStall, d.check))
+	d.timer.Store(time.AfterFunc(timing.HandlerStall, d.check))
 	d.work()
 	<-d.done
 	d.over.Store(true)
@@ -315,7 +313,7 @@ func (d *delivery) check() {
 	} else {
 		d.seen = n
 	}
-	d.timer.Store(time.AfterFunc(handlerStall, d.check))
+	d.timer.Store(time.AfterFunc(timing.HandlerStall, d.check))
 }
 
 // emit sends an event and waits for its handlers to return.

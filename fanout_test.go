@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,7 +72,7 @@ func TestAHandlerMayWaitForALaterOne(t *testing.T) {
 		m.Add(&plainSvc{name: "subject"}).Wait()
 		took := time.Since(start)
 		assert.Greater(t, took, time.Duration(0))
-		assert.LessOrEqual(t, took, 2*handlerStall, "the second handler went on after one to two stalls")
+		assert.LessOrEqual(t, took, 2*timing.HandlerStall, "the second handler went on after one to two stalls")
 		m.Shutdown().Wait()
 	})
 }

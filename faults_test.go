@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -66,7 +67,7 @@ func TestContextHookFaults(t *testing.T) {
 				cancel()
 				start := time.Now()
 				err := RunContext(ctx, m)
-				assert.LessOrEqual(t, time.Since(start), 2*time.Second+maxStopGrace)
+				assert.LessOrEqual(t, time.Since(start), 2*time.Second+timing.MaxStopGrace)
 				var se *ServiceError
 				require.True(t, errors.As(err, &se), "%v", err)
 				assert.Equal(t, tc.op, se.Op)

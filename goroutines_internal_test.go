@@ -86,9 +86,9 @@ func TestGoroutinesInternalShutdownReleasesBudgetBeforeDone(t *testing.T) {
 
 // Guards: the lane's watchdog is not armed once Shutdown().Wait() returned.
 //
-// armLaneWatchdog arms time.AfterFunc(laneTick, m.laneWatchdog) while the
+// armLaneWatchdog arms time.AfterFunc(timing.LaneTick, m.laneWatchdog) while the
 // lane runs and nothing stops it when the lane goes idle: a mesh shut down
-// within a laneTick of its last Add still has the tick armed when Wait
+// within a timing.LaneTick of its last Add still has the tick armed when Wait
 // returns, and laneWatchdog (mesh code, taking lane.mu) runs after.
 //
 // Fix (startorder.go): keep the tick's *time.Timer in lane; when runLane

@@ -90,7 +90,7 @@ func glIsMesh(g string) bool {
 
 // glAlwaysAllowed are the frames of goroutines the mesh may leave: an Init
 // left behind (its lifecycle goroutine is inside callInit), and the
-// process-wide signal anchor, which outlives every mesh by anchorLinger
+// process-wide signal anchor, which outlives every mesh by timing.AnchorLinger
 // (see TestGoroutinesSignalAnchorOutlivesLastMesh).
 var glAlwaysAllowed = []string{
 	"servicemesh.(*mesh).callInit(",
@@ -739,7 +739,7 @@ func glTopFrame(g string) string {
 // returns.
 //
 // Shut down over and over, right after the Add's WaitGroup is done, such a
-// mesh leaves the lane's watchdog tick (time.AfterFunc(laneTick,
+// mesh leaves the lane's watchdog tick (time.AfterFunc(timing.LaneTick,
 // laneWatchdog), armed while the lane ran and never stopped when it went
 // idle) to fire after Wait returned, and the shutdown goroutine runs its
 // deferred budget.release and clock.stop after shutdownWG.Done.
@@ -766,7 +766,7 @@ func TestGoroutinesBareMeshLeavesNoneAfterWait(t *testing.T) {
 }
 
 // Guards (report only): the process-wide signal anchor, a goroutine of the
-// package, outlives the last mesh by anchorLinger (100 ms), and its timer
+// package, outlives the last mesh by timing.AnchorLinger (100 ms), and its timer
 // then runs package code. DESIGN §3 sets the runtime's os/signal goroutine
 // aside; the anchor's dispatcher is the package's own. This test states
 // what happens and does not fail: whether it counts is the lead's call.

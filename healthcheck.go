@@ -13,30 +13,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 const (
-	// healthCheckTimeout bounds one HealthCheck: its context ends then,
-	// and a check that has not returned by then counts as failing.
-	healthCheckTimeout = 2 * time.Second
-	// healthCacheTTL is how long the result of a HealthCheck is used
-	// before the service is asked again: probes that hammer Ready cannot
-	// call a service more than about once per healthCacheTTL.
-	healthCacheTTL = time.Second
-	// readyPollMin and readyPollMax bound the backoff of WaitReady and of
-	// the readiness watcher between two looks at the mesh: readiness that
-	// arrives unannounced (a HasReadiness service turning ready, a health
-	// check passing) is noticed within readyPollMax.
-	readyPollMin = time.Millisecond
-	readyPollMax = 50 * time.Millisecond
 	// slowestNamed is how many of the slowest Inits the "mesh ready" line
 	// names.
 	slowestNamed = 3
 )
 
 // errHealthCheckTimeout is the failure of a HealthCheck that did not return
-// within healthCheckTimeout.
-var errHealthCheckTimeout = fmt.Errorf("health check did not return within %v", healthCheckTimeout)
+// within timing.HealthCheckTimeout.
+var errHealthCheckTimeout = fmt.Errorf("health check did not return within %v", timing.HealthCheckTimeout)
 
 // HasHealthCheck is implemented by services that can tell whether they are
 // healthy now, for example by pinging the database they hold. A mesh is
@@ -155,7 +144,7 @@ func (m *mesh) checkUnderWay(e *entry) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.probes[probeKey(e)]
-	return p != nil && p.cur != nil && (p.last == nil || time.Since(p.last.ended) >= healthCacheTTL)
+	return p != nil && p.cur != nil && (p.last == nil || time.Since(p.last.ended) >= timing.HealthCacheTTL)
 }
 
 // probeKey is what a service's probe is kept under: the service itself
@@ -192,7 +181,7 @@ func (m *mesh) probeGuard(panicked *atomic.Bool, name, call string, fn func()) (
 
 // unhealthy returns the first of the services among es with a HealthCheck
 // whose check fails, or nil if all pass (ps are their probes). A result
-// less than healthCacheTTL old is used as it is; otherwise a check is
+// less than timing.HealthCacheTTL old is used as it is; otherwise a check is
 // started, unless one is in flight. With wait, the checks not answered from
 // the cache are waited for, in parallel, each until its timeout or until
 // ctx ends; without, their latest results are used, and a check never
@@ -216,11 +205,11 @@ func (m *mesh) unhealthy(ctx context.Context, es []*entry, ps []*probe, wait boo
 		p := ps[i]
 		pass := true
 		switch {
-		case p.last != nil && now.Sub(p.last.ended) < healthCacheTTL:
+		case p.last != nil && now.Sub(p.last.ended) < timing.HealthCacheTTL:
 			pass = p.last.err == nil
 		case p.cur == nil && !m.startCheck(e, hc, p, now):
 			pass = false // the shutdown has begun
-		case !now.Before(p.cur.began.Add(healthCheckTimeout)):
+		case !now.Before(p.cur.began.Add(timing.HealthCheckTimeout)):
 			pass = false // hung: the call is not made again until it returns
 		case wait:
 			waits = append(waits, waiting{e, p.cur})
@@ -264,14 +253,14 @@ func (m *mesh) startCheck(e *entry, hc HasHealthCheck, p *probe, now time.Time) 
 // on a goroutine of its own, counted in busy.
 func (m *mesh) runCheck(e *entry, hc HasHealthCheck, p *probe, r *checkRun) {
 	defer m.busyDone()
-	ctx, cancel := context.WithTimeout(m.ctx, healthCheckTimeout)
+	ctx, cancel := context.WithTimeout(m.ctx, timing.HealthCheckTimeout)
 	var err error
 	if perr := m.probeGuard(&p.checkPanicked, e.name, "HealthCheck", func() { err = hc.HealthCheck(ctx) }); perr != nil {
 		err = perr
 	}
 	cancel()
 	ended := time.Now()
-	if err == nil && ended.Sub(r.began) >= healthCheckTimeout {
+	if err == nil && ended.Sub(r.began) >= timing.HealthCheckTimeout {
 		err = errHealthCheckTimeout
 	}
 	h := &m.health
@@ -298,7 +287,7 @@ func (r *checkRun) await(ctx context.Context) bool {
 		return r.err == nil
 	default:
 	}
-	t := time.NewTimer(time.Until(r.began.Add(healthCheckTimeout)))
+	t := time.NewTimer(time.Until(r.began.Add(timing.HealthCheckTimeout)))
 	defer t.Stop()
 	select {
 	case <-r.done:

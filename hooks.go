@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // HasInitContext is implemented by services whose start can fail or take
@@ -152,13 +154,7 @@ func (m *mesh) stopTimedOut(e *entry) {
 	}()
 }
 
-// tellBound bounds how long a shutdown whose budget ran out waits for the
-// handlers of EventServiceFailed told about the stops that ran out: long
-// enough for any handler that only records or logs, short enough that a
-// handler that hangs cannot hold the process for long after its budget.
-const tellBound = time.Second
-
-// waitTells waits, at most tellBound, until the handlers of the
+// waitTells waits, at most timing.TellBound, until the handlers of the
 // EventServiceFailed told by stopTimedOut have run, so that Shutdown's
 // WaitGroup is done after they were told. A handler still running then is
 // named at Error and left behind.
@@ -166,14 +162,14 @@ func (m *mesh) waitTells() {
 	if m.tells.Load() == 0 {
 		return
 	}
-	t := time.NewTimer(tellBound)
+	t := time.NewTimer(timing.TellBound)
 	defer t.Stop()
 	for m.tells.Load() > 0 {
 		select {
 		case <-m.idleWake:
 		case <-t.C:
 			m.abandoned.Store(m.emitting.Load())
-			m.logger.Error("shutdown leaves behind handlers of EventServiceFailed that have not returned", "waited", tellBound)
+			m.logger.Error("shutdown leaves behind handlers of EventServiceFailed that have not returned", "waited", timing.TellBound)
 			return
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ee "github.com/gravestench/eventemitter"
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // The mesh: New, and the mesh type, which composes the parts each file
@@ -56,9 +57,9 @@ func New(name ...string) Mesh {
 	m.reg.slots = []*entry{nil}
 	m.reg.view = []Service{m}
 	m.storeSnapshot()
-	m.timeout.Store(int64(defaultResolutionTimeout))
-	m.warnDelay.Store(int64(defaultWarnDelay))
-	m.stopTimeout.Store(int64(defaultShutdownTimeout))
+	m.timeout.Store(int64(timing.ResolutionTimeout))
+	m.warnDelay.Store(int64(timing.WarnDelay))
+	m.stopTimeout.Store(int64(timing.ShutdownTimeout))
 	m.listenForSignals()
 	return m
 }
@@ -112,7 +113,7 @@ type mesh struct {
 	// emitting counts the emissions under way (events.go, emit).
 	emitting atomic.Int64
 	// abandoned is emitting when the shutdown last gave up waiting on
-	// handlers (its deadline, tellBound): those it does not wait for again.
+	// handlers (its deadline, timing.TellBound): those it does not wait for again.
 	abandoned atomic.Int64
 	// tells counts the goroutines telling EventServiceFailed for a stop
 	// that ran out of budget; shutdown waits for them before it completes

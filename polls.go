@@ -6,6 +6,8 @@ package servicemesh
 import (
 	"container/heap"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // alignPoll returns how long to wait for e's next poll: at most poll,
@@ -19,7 +21,7 @@ import (
 func (m *mesh) alignPoll(e *entry, now time.Time, poll time.Duration) time.Duration {
 	since := now.Sub(m.epoch)
 	if slots := min(m.sched.nwaiting.Load()/pollSlotSize, maxPollSlots); slots > 1 {
-		since -= time.Duration(int64(e.seq)/pollSlotSize%slots) * (maxPoll / time.Duration(slots))
+		since -= time.Duration(int64(e.seq)/pollSlotSize%slots) * (timing.MaxPoll / time.Duration(slots))
 	}
 	wait := poll - since%poll
 	if wait > poll { // since was negative
@@ -35,7 +37,7 @@ const (
 	// pollSlotSize is how many waiting services share one phase of polls.
 	pollSlotSize = 512
 	// maxPollSlots bounds the phases, so that the scheduler wakes for polls
-	// at most every maxPoll/maxPollSlots (1 ms).
+	// at most every timing.MaxPoll/maxPollSlots (1 ms).
 	maxPollSlots = 40
 )
 

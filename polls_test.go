@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -43,8 +44,8 @@ func (p *phased) pollsSince(t time.Time) []time.Time {
 }
 
 // Beyond pollSlotSize waiting services, polls are spread over phases of the
-// grid, each service still polled every maxPoll, and a dependency that
-// appears for all of them at once is still noticed by each within maxPoll.
+// grid, each service still polled every timing.MaxPoll, and a dependency that
+// appears for all of them at once is still noticed by each within timing.MaxPoll.
 func TestPollsSpreadOverPhases(t *testing.T) {
 	for _, n := range []int{pollSlotSize / 2, 4 * pollSlotSize} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestPollsSpreadOverPhases(t *testing.T) {
 				time.Sleep(time.Second) // fake time: every poll at its ceiling
 				synctest.Wait()
 				from := time.Now()
-				time.Sleep(10 * maxPoll)
+				time.Sleep(10 * timing.MaxPoll)
 				synctest.Wait()
 
 				times := map[time.Time]int{}
@@ -70,7 +71,7 @@ func TestPollsSpreadOverPhases(t *testing.T) {
 					polls := s.pollsSince(from)
 					require.NotEmpty(t, polls, "%s was not polled", s.name)
 					for i := 1; i < len(polls); i++ {
-						require.Equal(t, maxPoll, polls[i].Sub(polls[i-1]), "%s: polls %d and %d", s.name, i-1, i)
+						require.Equal(t, timing.MaxPoll, polls[i].Sub(polls[i-1]), "%s: polls %d and %d", s.name, i-1, i)
 					}
 					times[polls[0]]++
 				}
@@ -86,7 +87,7 @@ func TestPollsSpreadOverPhases(t *testing.T) {
 					wg.Wait()
 				}
 				for _, s := range svcs {
-					assert.LessOrEqual(t, time.Duration(s.initedAt.Load()-set.UnixNano()), maxPoll, "%s noticed late", s.name)
+					assert.LessOrEqual(t, time.Duration(s.initedAt.Load()-set.UnixNano()), timing.MaxPoll, "%s noticed late", s.name)
 				}
 				m.Shutdown().Wait()
 			})

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -137,7 +138,7 @@ func TestReAddBehindAHungServeShutsDownWithinBudget(t *testing.T) {
 		assert.False(t, waitDone(again, time.Hour), "set up while the previous Serve runs")
 		began := time.Now()
 		require.True(t, waitDone(m.Shutdown(), time.Minute))
-		assert.LessOrEqual(t, time.Since(began), 2*time.Second+maxStopGrace)
+		assert.LessOrEqual(t, time.Since(began), 2*time.Second+timing.MaxStopGrace)
 		assert.True(t, waitDone(again, time.Second), "the Add again is done after shutdown")
 		assert.Equal(t, int32(1), s.inits.Load())
 		close(s.release)

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // ErrShuttingDown is returned by WaitReady when the mesh's shutdown begins
@@ -75,7 +77,7 @@ func WaitReady(ctx context.Context, m Mesh) error {
 
 func (m *mesh) waitReady(ctx context.Context) error {
 	var t *time.Timer
-	for wait := readyPollMin; ; wait = min(2*wait, readyPollMax) {
+	for wait := timing.ReadyPollMin; ; wait = min(2*wait, timing.ReadyPollMax) {
 		if err := m.unreachable(); err != nil {
 			return err
 		}
@@ -302,7 +304,7 @@ func (m *mesh) noteSettled() {
 }
 
 // watchReady looks at the mesh until it is ready, backing off from
-// readyPollMin to readyPollMax and starting again from readyPollMin when
+// timing.ReadyPollMin to timing.ReadyPollMax and starting again from timing.ReadyPollMin when
 // noteSettled wakes it, and ends once EventMeshReady was told or the
 // shutdown begins: it holds the shutdown up only while a Ready it called runs (a wait for health checks
 // ends with m.ctx). It runs on a goroutine of the mesh counted in busy.
@@ -310,9 +312,9 @@ func (m *mesh) watchReady() {
 	defer m.busyDone()
 	h := &m.health
 	wake := h.wakeCh()
-	t := time.NewTimer(readyPollMin)
+	t := time.NewTimer(timing.ReadyPollMin)
 	defer t.Stop()
-	wait := readyPollMin
+	wait := timing.ReadyPollMin
 	for !h.told.Load() {
 		if m.readiness(m.ctx, true) {
 			return // readiness had EventMeshReady told
@@ -322,9 +324,9 @@ func (m *mesh) watchReady() {
 		case <-m.down:
 			return
 		case <-wake:
-			wait = readyPollMin
+			wait = timing.ReadyPollMin
 		case <-t.C:
-			wait = min(2*wait, readyPollMax)
+			wait = min(2*wait, timing.ReadyPollMax)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // RestartPolicy says when and how often a failing Serve is restarted. A
@@ -42,9 +44,6 @@ type RestartPolicy struct {
 // Defaults of RestartPolicy.
 const (
 	defaultMaxRestarts = 5
-	defaultWindow      = 30 * time.Second
-	defaultBackoff     = 100 * time.Millisecond
-	defaultMaxBackoff  = 15 * time.Second
 	defaultJitter      = 0.1
 )
 
@@ -55,13 +54,13 @@ func (p RestartPolicy) withDefaults() RestartPolicy {
 		p.MaxRestarts = defaultMaxRestarts
 	}
 	if p.Window <= 0 {
-		p.Window = defaultWindow
+		p.Window = timing.RestartWindow
 	}
 	if p.Backoff <= 0 {
-		p.Backoff = defaultBackoff
+		p.Backoff = timing.RestartBackoff
 	}
 	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = defaultMaxBackoff
+		p.MaxBackoff = timing.RestartMaxBackoff
 	}
 	p.MaxBackoff = max(p.MaxBackoff, p.Backoff)
 	switch {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // The scheduler runs the resolvers of the services that wait for their
@@ -19,14 +21,14 @@ import (
 //     removed (see watch.go), on the waiter's own goroutine; for a waiter
 //     removed or canceled by shutdown, and after new settings;
 //   - in a broadcast, for every waiter, after any service was added,
-//     initialized or removed: within broadcastDelay (0.1 ms) of the change,
+//     initialized or removed: within timing.BroadcastDelay (0.1 ms) of the change,
 //     or, when one broadcast over every waiter takes longer, within ten
 //     times as long as the last one took, so that broadcasts never take
 //     more than about a tenth of a core however many waiters and changes
 //     there are. Changes within that window share one broadcast: a burst of
 //     N additions costs each waiter a number of attempts that grows with
 //     the burst's duration, not with N;
-//   - otherwise on its poll, backing off from firstPoll to maxPoll and
+//   - otherwise on its poll, backing off from timing.FirstPoll to timing.MaxPoll and
 //     aligned on a grid, so that the polls of many waiters fall due
 //     together and the scheduler wakes once for all of them; from
 //     2*pollSlotSize waiters on, in phases of that grid (polls.go). A poll does
@@ -42,30 +44,6 @@ import (
 // The scheduler's fields, and the resolution fields of waiting entries
 // (type resolution), are guarded by scheduler.mu, which is never held while
 // a resolver runs. Lock order: registry.mu before scheduler.mu.
-
-const (
-	// broadcastDelay is the shortest time between a change and the
-	// broadcast it causes; changes within it share one.
-	broadcastDelay = 100 * time.Microsecond
-	// broadcastShare bounds the scheduler's time spent on broadcasts: the
-	// window after a change is at least broadcastShare times as long as the
-	// last broadcast took.
-	broadcastShare = 10
-	// schedulerTick is the period of the watchdog that looks for a stuck
-	// resolver; it runs only while the scheduler runs attempts.
-	schedulerTick = time.Millisecond
-	// resolverStallTicks is how many ticks an attempt may take before the
-	// scheduler goes on without it (resolverStall, about 10 ms).
-	resolverStallTicks = 10
-	// clockEvery is how many attempts the scheduler runs on one reading of
-	// the clock, as long as they are quick: once clockEvery attempts have
-	// taken longer than clockStale, it reads the clock for every attempt
-	// until they are quick again, and it reads it after any attempt that a
-	// tick of the watchdog fell in, so that a reading is never much older
-	// than schedulerTick plus one attempt.
-	clockEvery = 32
-	clockStale = 100 * time.Microsecond
-)
 
 // scheduler is the state of the goroutine that runs waiting resolvers.
 type scheduler struct {
@@ -174,7 +152,7 @@ func (m *mesh) requestBroadcast() {
 	if s.waiting.Len() == 0 || !s.broadcastAt.IsZero() {
 		return
 	}
-	s.broadcastAt = time.Now().Add(max(broadcastDelay, broadcastShare*s.lastPass))
+	s.broadcastAt = time.Now().Add(max(timing.BroadcastDelay, timing.BroadcastShare*s.lastPass))
 	m.kickScheduler(s.broadcastAt)
 }
 
@@ -185,7 +163,7 @@ func (m *mesh) runScheduler(gen uint64) {
 	s := &m.sched
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	// now is read again once the queue is empty and every clockEvery
+	// now is read again once the queue is empty and every timing.ClockEvery
 	// attempts: a poll of ten thousand waiters must not cost ten thousand
 	// clock reads.
 	var now time.Time
@@ -198,8 +176,8 @@ func (m *mesh) runScheduler(gen uint64) {
 		}
 		if stale == 0 || s.head == len(s.runq) {
 			last := now
-			now, stale = time.Now(), clockEvery
-			if now.Sub(last) > clockStale {
+			now, stale = time.Now(), timing.ClockEvery
+			if now.Sub(last) > timing.ClockStale {
 				stale = 1 // slow attempts: a reading for each
 			}
 		}

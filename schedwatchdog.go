@@ -1,12 +1,16 @@
 package servicemesh
 
 // The scheduler's watchdog: while the scheduler's goroutine runs attempts,
-// a tick every schedulerTick checks that they move on, and hands the
+// a tick every timing.SchedulerTick checks that they move on, and hands the
 // scheduler on to a new goroutine when one resolver has not returned for
-// resolverStallTicks ticks. Its fields (ticking, ticks, seen, dog) are in
+// timing.ResolverStallTicks ticks. Its fields (ticking, ticks, seen, dog) are in
 // type scheduler and guarded by scheduler.mu.
 
-import "time"
+import (
+	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
+)
 
 // armSchedulerWatchdog arms the watchdog's next tick unless armed. The
 // caller holds sched.mu.
@@ -17,9 +21,9 @@ func (m *mesh) armSchedulerWatchdog() {
 	}
 	s.ticking = true
 	if s.dog == nil {
-		s.dog = time.AfterFunc(schedulerTick, m.schedulerWatchdog)
+		s.dog = time.AfterFunc(timing.SchedulerTick, m.schedulerWatchdog)
 	} else {
-		s.dog.Reset(schedulerTick)
+		s.dog.Reset(timing.SchedulerTick)
 	}
 }
 
@@ -36,7 +40,7 @@ func (m *mesh) idleSchedulerWatchdog() {
 }
 
 // schedulerWatchdog hands the scheduler on to a new goroutine when the
-// owner has been in one attempt for resolverStallTicks ticks.
+// owner has been in one attempt for timing.ResolverStallTicks ticks.
 func (m *mesh) schedulerWatchdog() {
 	s := &m.sched
 	s.mu.Lock()
@@ -48,7 +52,7 @@ func (m *mesh) schedulerWatchdog() {
 	}
 	if s.attempts != s.seen {
 		s.seen, s.ticks = s.attempts, 0
-	} else if s.ticks++; s.ticks >= resolverStallTicks {
+	} else if s.ticks++; s.ticks >= timing.ResolverStallTicks {
 		s.ticks = 0
 		m.startScheduler()
 		s.mu.Unlock()

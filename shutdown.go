@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // Shutdown: Run, Shutdown and the shutdown goroutine's steps (drain, tell,
@@ -166,13 +168,7 @@ func (m *mesh) waitBusy(clock *stopClock) {
 	}
 }
 
-// initSettle is how long shutdown gives the Inits of stopped services, once
-// every service was stopped, to return: a service that runs its loop inside
-// Init has just been told by its OnShutdown to end it, and an InitContext
-// saw its context end. An Init that nothing told to end is not waited for.
-const initSettle = 100 * time.Millisecond
-
-// settleInits waits, at most initSettle and within the deadline, for the
+// settleInits waits, at most timing.InitSettle and within the deadline, for the
 // Inits of services whose OnShutdown has returned to return as well. It
 // reports whether it waited.
 func (m *mesh) settleInits(clock *stopClock) bool {
@@ -192,7 +188,7 @@ func (m *mesh) settleInits(clock *stopClock) bool {
 	if m.starts.running.Load() == 0 || !told() {
 		return false
 	}
-	settled := time.NewTimer(initSettle)
+	settled := time.NewTimer(timing.InitSettle)
 	defer settled.Stop()
 	for told() {
 		timeout, passed := clock.expired()
@@ -267,20 +263,20 @@ func (m *mesh) warnIfSlow(what string, who func() []string) (stop func()) {
 	}
 }
 
-// waitLate waits, at most tellBound and whatever the deadline, for the work
+// waitLate waits, at most timing.TellBound and whatever the deadline, for the work
 // counted in busy that began before over was set: the lifecycles of Inits
 // that returned late and removals, whose events are being told.
 func (m *mesh) waitLate() {
 	if m.emitting.Load() <= m.abandoned.Load() {
 		return
 	}
-	t := time.NewTimer(tellBound)
+	t := time.NewTimer(timing.TellBound)
 	defer t.Stop()
 	for m.emitting.Load() > m.abandoned.Load() {
 		select {
 		case <-m.idleWake:
 		case <-t.C:
-			m.logger.Error("shutdown leaves behind handlers that have not returned", "waited", tellBound)
+			m.logger.Error("shutdown leaves behind handlers that have not returned", "waited", timing.TellBound)
 			return
 		}
 	}

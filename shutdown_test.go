@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -94,7 +95,7 @@ func TestShutdownNamesHungServiceCode(t *testing.T) {
 		m.Add(s).Wait()
 		done := m.Shutdown()
 
-		time.Sleep(defaultWarnDelay + time.Second)
+		time.Sleep(timing.WarnDelay + time.Second)
 		synctest.Wait()
 		assert.Contains(t, logs.String(), "shutdown is still waiting")
 		assert.Contains(t, logs.String(), "stuck-OnShutdown")
@@ -120,7 +121,7 @@ func TestShutdownLeavesAHungInitBehind(t *testing.T) {
 		}
 		start := time.Now()
 		m.Shutdown().Wait()
-		assert.Equal(t, initSettle, time.Since(start), "shutdown waits only briefly for an Init its OnShutdown did not end")
+		assert.Equal(t, timing.InitSettle, time.Since(start), "shutdown waits only briefly for an Init its OnShutdown did not end")
 		assert.Contains(t, logs.String(), "level=WARN msg=\"shutdown complete, leaving behind Inits that have not returned\"")
 		assert.Contains(t, logs.String(), "stuck-Init")
 		close(s.release)
@@ -269,7 +270,7 @@ func TestSettleInitsHonoursOnShutdownContext(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		m.Shutdown().Wait()
 		if !s.returned.Load() {
-			t.Errorf("the Init of a service stopped by OnShutdownContext was not given initSettle to return")
+			t.Errorf("the Init of a service stopped by OnShutdownContext was not given timing.InitSettle to return")
 		}
 		time.Sleep(time.Second) // let it end, so the bubble can
 	})

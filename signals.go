@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // Signals: each mesh's signal goroutine, from New until its shutdown has
@@ -90,7 +92,7 @@ func inSynctestBubble() bool {
 }
 
 // anchor is the process's one registration with os/signal for the caught
-// signals, kept while any mesh listens and for anchorLinger after the last
+// signals, kept while any mesh listens and for timing.AnchorLinger after the last
 // one stopped. Each listening mesh gets its own channel, which the anchor's
 // dispatcher goroutine feeds: every signal goes to every mesh that listens
 // when the dispatcher takes it (design §8). Enabling and disabling a signal
@@ -107,13 +109,11 @@ func inSynctestBubble() bool {
 // os/signal would be off and the process's default behaviour would apply,
 // so the anchor makes it apply. It raises the signal again with os/signal's
 // handling off, on the dispatcher's own thread and under the anchor's lock
-// so that no mesh starts listening meanwhile, at most anchorLinger late.
+// so that no mesh starts listening meanwhile, at most timing.AnchorLinger late.
 // SIGTERM ends the process, and so does SIGINT unless it was ignored when
 // the process started. This is no mesh re-raising a signal: no mesh was
 // given it.
 var anchor = signalAnchor{meshes: make(map[chan os.Signal]struct{})}
-
-const anchorLinger = 100 * time.Millisecond
 
 // meshSignalBuffer is the capacity of each mesh's channel. A mesh acts on
 // at most two signals (the first starts its shutdown, the second exits),
@@ -161,7 +161,7 @@ func (a *signalAnchor) release(c chan os.Signal) []os.Signal {
 		left = append(left, <-c)
 	}
 	if len(a.meshes) == 0 && a.ch != nil && a.linger == nil {
-		a.linger = time.AfterFunc(anchorLinger, a.end)
+		a.linger = time.AfterFunc(timing.AnchorLinger, a.end)
 	}
 	return left
 }

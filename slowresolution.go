@@ -8,6 +8,8 @@ package servicemesh
 import (
 	"sync"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // warnSlow logs, once per service, that e has waited long for its
@@ -33,13 +35,10 @@ type initNames struct {
 	at    time.Time
 }
 
-// initNamesTTL is how long the names of the services in Init are reused.
-const initNamesTTL = 100 * time.Millisecond
-
 // initializing names the first services whose Init is under way, for a
 // warning of a slow resolution. Reading them walks every service, and ten
 // thousand services that began waiting together warn together: the names
-// are read at most once per initNamesTTL for all of them, and not at all
+// are read at most once per timing.InitNamesTTL for all of them, and not at all
 // while no Init runs.
 func (m *mesh) initializing() []string {
 	if m.starts.running.Load() == 0 {
@@ -48,7 +47,7 @@ func (m *mesh) initializing() []string {
 	c := &m.inits
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now := time.Now(); c.at.IsZero() || now.Sub(c.at) >= initNamesTTL {
+	if now := time.Now(); c.at.IsZero() || now.Sub(c.at) >= timing.InitNamesTTL {
 		c.names, c.at = m.named(StateStarting), now
 	}
 	return c.names

@@ -3,6 +3,8 @@ package servicemesh
 import (
 	"sync"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
 )
 
 // Inits of services without dependencies begin in the order the services
@@ -15,8 +17,8 @@ import (
 // A service may run its loop inside Init, and a handler may wait for
 // something that only a later service provides, so the lane never waits on
 // one service for long: when the service it runs has been in Init for 2 to
-// 3 ms (laneInitTicks), or inside SetLogger or its event handlers without
-// progress for about 50 ms (laneStuckTicks), the lane moves on to a new
+// 3 ms (timing.LaneInitTicks), or inside SetLogger or its event handlers without
+// progress for about 50 ms (timing.LaneStuckTicks), the lane moves on to a new
 // goroutine and leaves that service to finish on the old one. That is what
 // may still let a later Init begin before an earlier one has returned, or
 // (for a handler that waits) before it has begun; the mesh says so at level
@@ -26,17 +28,6 @@ import (
 // A service with dependencies runs its lifecycle on a goroutine of its own
 // and begins its Init whenever its dependencies are resolved; so does a
 // service added again while its previous lifecycle still runs.
-
-const (
-	// laneTick is the period of the watchdog that hands the lane on. It
-	// runs only while the lane has work.
-	laneTick = time.Millisecond
-	// laneInitTicks is how many ticks the lane waits for an Init.
-	laneInitTicks = 3
-	// laneStuckTicks is how many ticks without progress the lane waits for
-	// SetLogger or a handler.
-	laneStuckTicks = 50
-)
 
 // lane runs lifecycles in the order added. Its fields are guarded by mu,
 // which is never held while service code runs.
@@ -143,9 +134,9 @@ func (m *mesh) armLaneWatchdog() {
 	m.lane.ticking = true
 	m.lane.tickWG.Add(1) // an armed tick is waited for by closeLane
 	if m.lane.dog == nil {
-		m.lane.dog = time.AfterFunc(laneTick, m.laneWatchdog)
+		m.lane.dog = time.AfterFunc(timing.LaneTick, m.laneWatchdog)
 	} else {
-		m.lane.dog.Reset(laneTick)
+		m.lane.dog.Reset(timing.LaneTick)
 	}
 }
 
@@ -169,8 +160,8 @@ func (m *mesh) closeLane() {
 }
 
 // laneWatchdog hands the lane on to a new goroutine when the service it
-// runs is in Init for laneInitTicks, or stuck in service code for
-// laneStuckTicks.
+// runs is in Init for timing.LaneInitTicks, or stuck in service code for
+// timing.LaneStuckTicks.
 func (m *mesh) laneWatchdog() {
 	defer m.lane.tickWG.Done()
 	var left, why string // what to log, after the lock: the log handler is the application's
@@ -185,13 +176,13 @@ func (m *mesh) laneWatchdog() {
 		switch now := e.steps.Load(); {
 		case e.inInit.Load():
 			l.ticks++
-			if l.ticks >= laneInitTicks {
+			if l.ticks >= timing.LaneInitTicks {
 				left, why = e.name, "its Init has not returned"
 				m.handOn()
 			}
 		case e.inUserCode.Load() && now == l.seen:
 			l.ticks++
-			if l.ticks >= laneStuckTicks {
+			if l.ticks >= timing.LaneStuckTicks {
 				left, why = e.name, "it is stuck in SetLogger or its event handlers"
 				m.handOn()
 			}

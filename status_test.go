@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -204,7 +205,7 @@ func TestStatusReportsEveryServiceInTheOrderAdded(t *testing.T) {
 		assert.Equal(t, StateRunning, api.State)
 		assert.Equal(t, []string{"db"}, api.DependsOn)
 		assert.GreaterOrEqual(t, api.Resolve, 10*time.Millisecond, "it waited for db")
-		assert.Less(t, api.Resolve, 10*time.Millisecond+readyPollMax)
+		assert.Less(t, api.Resolve, 10*time.Millisecond+timing.ReadyPollMax)
 
 		assert.Equal(t, "db", db.Name)
 		assert.Equal(t, StateRunning, db.State)
@@ -511,7 +512,7 @@ func TestWaitReady(t *testing.T) {
 			ctx:  func(t *testing.T, _ *mesh) context.Context { return t.Context() },
 			// A poll that overlaps the watcher's call of Ready gets its last
 			// answer: one more step at most.
-			tookFrom: 3 * time.Second, tookTo: 3*time.Second + 2*readyPollMax,
+			tookFrom: 3 * time.Second, tookTo: 3*time.Second + 2*timing.ReadyPollMax,
 		},
 		{
 			name: "ctx ends first",
@@ -581,7 +582,7 @@ func TestStatusOfAForeignMesh(t *testing.T) {
 }
 
 // Health checks run in parallel, at most one in flight per service, and
-// their results are used for healthCacheTTL however often Ready is called.
+// their results are used for timing.HealthCacheTTL however often Ready is called.
 func TestHealthChecksAreParallelCachedAndBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := statusMesh(t)
@@ -616,7 +617,7 @@ func TestHealthChecksAreParallelCachedAndBounded(t *testing.T) {
 		assert.Zero(t, time.Since(start), "from the cache")
 		assert.Equal(t, callsNow, a.calls.Load(), "no call within the cache period")
 
-		time.Sleep(healthCacheTTL)
+		time.Sleep(timing.HealthCacheTTL)
 		assert.Equal(t, 50, hammer())
 		for _, s := range []*stChecked{a, b} {
 			assert.Equal(t, callsNow+1, s.calls.Load(), "%s: one call for fifty probes", s.name)
@@ -638,7 +639,7 @@ func TestHungAndPanickingHealthChecks(t *testing.T) {
 
 		start := time.Now()
 		assert.False(t, Ready(m))
-		assert.LessOrEqual(t, time.Since(start), healthCheckTimeout)
+		assert.LessOrEqual(t, time.Since(start), timing.HealthCheckTimeout)
 		for range 10 {
 			start = time.Now()
 			assert.False(t, Ready(m))
@@ -650,18 +651,18 @@ func TestHungAndPanickingHealthChecks(t *testing.T) {
 		close(hung.block)
 		synctest.Wait()
 		assert.False(t, Ready(m), "it returned too late: failing for the cache period")
-		time.Sleep(healthCacheTTL)
+		time.Sleep(timing.HealthCacheTTL)
 		assert.True(t, Ready(m))
 		assert.Equal(t, int32(2), hung.calls.Load())
 
 		hung.panics.Store(true)
 		for range 3 {
-			time.Sleep(healthCacheTTL)
+			time.Sleep(timing.HealthCacheTTL)
 			assert.False(t, Ready(m))
 		}
 		assert.Equal(t, 1, strings.Count(logs.String(), `call=HealthCheck`), "a repeated panic is logged once:\n%s", logs.String())
 		hung.panics.Store(false)
-		time.Sleep(healthCacheTTL)
+		time.Sleep(timing.HealthCacheTTL)
 		assert.True(t, Ready(m))
 		assert.Contains(t, logs.String(), "health check passing again")
 	})
@@ -744,7 +745,7 @@ func TestEventMeshReadyIsToldOnce(t *testing.T) {
 			time.AfterFunc(time.Second, func() { r.ready.Store(true) })
 			time.Sleep(2 * time.Second)
 			assert.Equal(t, int32(1), obs.told.Load())
-			assert.WithinRange(t, time.Unix(0, obs.at.Load()), start.Add(time.Second), start.Add(time.Second+readyPollMax))
+			assert.WithinRange(t, time.Unix(0, obs.at.Load()), start.Add(time.Second), start.Add(time.Second+timing.ReadyPollMax))
 		})
 	})
 	t.Run("never ready", func(t *testing.T) {
