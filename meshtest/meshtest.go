@@ -91,6 +91,47 @@ func RequireReady(t testing.TB, m servicemesh.Mesh, timeout time.Duration) {
 	}
 }
 
+// RequireState waits until the service named name is in state want, and
+// fails the test at once (t.Fatalf, so FailNow) once timeout has passed
+// without that, naming the service and the state it is in. A name that no
+// service of m has fails the same way once the timeout has passed (it may
+// be added meanwhile). It looks at the mesh again after 1 ms, backing off to
+// every 50 ms; safe from any goroutine the testing package allows FailNow
+// from. For a Mesh not made by servicemesh.New, no service is ever found.
+func RequireState(t testing.TB, m servicemesh.Mesh, name string, want servicemesh.State, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := time.Millisecond
+	for {
+		got, found := stateOf(m, name)
+		if found && got == want {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			if !found {
+				t.Fatalf("meshtest: no service %q in the mesh within %v (want it %s); services: %s", name, timeout, want, states(m))
+				return
+			}
+			t.Fatalf("meshtest: service %q is %s, not %s, after %v; services: %s", name, got, want, timeout, states(m))
+			return
+		}
+		time.Sleep(min(wait, left))
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// stateOf returns the state of the first service of m named name, and
+// whether there is one.
+func stateOf(m servicemesh.Mesh, name string) (servicemesh.State, bool) {
+	for _, s := range servicemesh.Status(m).Services {
+		if s.Name == name {
+			return s.State, true
+		}
+	}
+	return 0, false
+}
+
 // states lists the services of m with their states, for failure messages.
 func states(m servicemesh.Mesh) string {
 	var b strings.Builder

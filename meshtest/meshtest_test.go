@@ -157,6 +157,48 @@ func TestRequireReady(t *testing.T) {
 	})
 }
 
+func TestRequireState(t *testing.T) {
+	tests := []struct {
+		name   string
+		svc    string
+		want   servicemesh.State
+		fatal  bool
+		saying string
+	}{
+		{"reached", "r", servicemesh.StateRunning, false, ""},
+		{"not reached", "r", servicemesh.StateFailed, true, `service "r" is running, not failed, after 1s`},
+		{"unknown name", "nobody", servicemesh.StateRunning, true, `no service "nobody" in the mesh within 1s`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fakeT{TB: t}
+				m := meshtest.New(f)
+				m.Add(&svc{name: "r"})
+				start := time.Now()
+				meshtest.RequireState(f, m, tc.svc, tc.want, time.Second)
+				assert.Equal(t, tc.fatal, f.fatal)
+				if tc.fatal {
+					assert.Equal(t, time.Second, time.Since(start), "once the timeout has passed")
+					assert.Contains(t, f.errorText(), tc.saying)
+				}
+				f.end()
+			})
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeT{TB: t}
+		m := meshtest.New(f)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			m.Add(&svc{name: "late"})
+		}()
+		meshtest.RequireState(f, m, "late", servicemesh.StateRunning, time.Second)
+		assert.False(t, f.fatal, "a service added while waiting is found")
+		f.end()
+	})
+}
+
 func TestRecorder(t *testing.T) {
 	m := meshtest.New(t)
 	rec := meshtest.Record(m)
