@@ -89,9 +89,10 @@ func (m *mesh) announce(e *entry, se *ServiceError) {
 // had failed already (a Serve given up on, kept running) may fail too:
 // that is recorded for RunContext and logged, not told again.
 func (m *mesh) record(e *entry, op string, err error) *ServiceError {
-	if e.gone.Load() || !m.step(e, StateFailed) {
+	se := &ServiceError{Service: e.name, Op: op, Err: err}
+	if e.gone.Load() || !m.stepErr(e, StateFailed, se) {
 		if op == "stop" && !e.gone.Load() && e.lc.State() == StateFailed {
-			m.note(e, op, err)
+			m.note(se, e)
 			m.logger.Error("the stop of a failed service failed too", "subject", e.name, "error", err)
 			return nil
 		}
@@ -100,19 +101,17 @@ func (m *mesh) record(e *entry, op string, err error) *ServiceError {
 		return nil
 	}
 	m.reg.hide(e)
-	se := m.note(e, op, err)
+	m.note(se, e)
 	m.logger.Error("service failed", "subject", e.name, "op", op, "error", err)
 	return se
 }
 
-// note adds e's error to the run's, for RunContext and Status.
-func (m *mesh) note(e *entry, op string, err error) *ServiceError {
-	se := &ServiceError{Service: e.name, Op: op, Err: err}
+// note adds se, an error of e, to the run's, for RunContext and Status.
+func (m *mesh) note(se *ServiceError, e *entry) {
 	m.failures.mu.Lock()
 	m.failures.errs = append(m.failures.errs, se)
 	m.failures.mu.Unlock()
-	e.setError(err)
-	return se
+	e.setError(se.Err)
 }
 
 // shutdownAsked ends e, whose Serve returned an error wrapping
@@ -123,7 +122,7 @@ func (m *mesh) shutdownAsked(e *entry, err error) {
 	if e.gone.Load() || !m.stepFrom(e, StateStopped, StateRunning) {
 		return
 	}
-	m.note(e, "serve", err)
+	m.note(&ServiceError{Service: e.name, Op: "serve", Err: err}, e)
 	m.logger.Info("service asked for the mesh to shut down", "subject", e.name, "error", err)
 	m.Shutdown()
 }

@@ -179,7 +179,21 @@ func (m *mesh) settle(e *entry, ok bool) (running bool) {
 // step moves e to the state to if its lifecycle allows the step from the
 // state it is in (see internal/lifecycle), and reports whether it moved.
 // step and stepFrom are the only ways a service's state changes.
+// Subscribers, when there are any, are told of each step (subscribe.go).
 func (m *mesh) step(e *entry, to State) bool {
+	if m.hub.subs.Load() != nil {
+		return m.stepTold(e, to, nil)
+	}
+	_, ok := e.lc.To(to)
+	return ok
+}
+
+// stepErr is step with the error that caused it, for subscribers: a
+// failure, or a Serve's before its restart.
+func (m *mesh) stepErr(e *entry, to State, err error) bool {
+	if m.hub.subs.Load() != nil {
+		return m.stepTold(e, to, err)
+	}
 	_, ok := e.lc.To(to)
 	return ok
 }
@@ -187,6 +201,9 @@ func (m *mesh) step(e *entry, to State) bool {
 // stepFrom moves e to the state to if it is in one of from and its
 // lifecycle allows the step, and reports whether it moved.
 func (m *mesh) stepFrom(e *entry, to State, from ...State) bool {
+	if m.hub.subs.Load() != nil {
+		return m.stepTold(e, to, nil, from...)
+	}
 	for _, f := range from {
 		if e.lc.Step(f, to) {
 			return true

@@ -103,6 +103,8 @@ type mesh struct {
 	// running is set by Run (and so RunContext): only from then on is the
 	// mesh's first readiness latched (ready.go).
 	running atomic.Bool
+	// hub tells subscribers of every step (subscribe.go).
+	hub changeHub
 	// drain is whether the mesh was ready when its shutdown began, so
 	// that the shutdown drains it (SetDrainDelay); set by the first
 	// Shutdown under registry.mu, before the shutdown goroutine starts.

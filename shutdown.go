@@ -55,6 +55,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 		m.reg.shutting = true
 		m.drain = drain
 		m.stopping.Store(true)
+		m.tellMesh(MeshShuttingDown)
 		m.cancel()
 		m.queueAll() // to cancel them
 		m.shutdownWG.Add(1)
@@ -77,6 +78,7 @@ func (m *mesh) shutdown() {
 	defer func() {
 		m.over.Store(true) // no event from here on
 		m.waitLate()       // what began before over: late lifecycles, removals
+		m.closeHub()       // subscribers hear that the mesh stopped
 		m.closeLane()
 		budget.release()
 		clock.stop()

@@ -214,7 +214,7 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 			m.giveUp(e, p, len(restarts), err)
 			return
 		}
-		if !m.stepFrom(e, StateBackingOff, StateRunning) {
+		if m.stopping.Load() || !m.stepErr(e, StateBackingOff, err) {
 			return // removed, or its stop began, meanwhile
 		}
 		restarts = append(restarts, now)
