@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ee "github.com/gravestench/eventemitter"
+	"github.com/gravestench/servicemesh/internal/fanout"
 	"github.com/gravestench/servicemesh/internal/logroute"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
@@ -71,7 +72,7 @@ type mesh struct {
 	events *ee.EventEmitter
 	// fanOuts delivers each event to the handler interfaces bound for it
 	// (events.go); the map is made by New and never changes.
-	fanOuts map[string]*fanOut
+	fanOuts map[string]*fanout.FanOut
 	logs    *logroute.Router // the mesh's loggers and level (logging.go)
 	logger  *slog.Logger
 	epoch   time.Time // when the mesh was made; polls align to it
