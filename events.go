@@ -66,7 +66,8 @@ type handlerBinding struct {
 }
 
 // bound is one handler interface of one service, bound to its event: a
-// guarded call, added to the event's fan-out and removed from it by Remove.
+// guarded call, added to the event's fan-out and removed from it by Remove
+// (an alias of the fan-out's Listener, which it is).
 type bound = fanout.Listener
 
 // handlerBindings lists every handler interface the mesh binds automatically.
