@@ -2,17 +2,13 @@ package servicemesh
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/gravestench/servicemesh/internal/timing"
+	"github.com/gravestench/servicemesh/internal/fanout"
 )
 
 // Events: the event names, the table that binds the EventHandler*
-// interfaces, and the fan-outs that deliver an event to the handlers bound
-// for it. A fan-out's list is read without a lock and changed under its own
-// mutex.
+// interfaces, binding them to the fan-out of each event (internal/fanout,
+// which delivers an event to the handlers bound for it), and emit.
 
 // Names of the events the mesh emits on its event bus (Mesh.Events).
 //
@@ -70,11 +66,9 @@ type handlerBinding struct {
 }
 
 // bound is one handler interface of one service, bound to its event: a
-// guarded call, added to the event's fan-out and removed from it by Remove.
-type bound struct {
-	event string
-	fn    func(...any)
-}
+// guarded call, added to the event's fan-out and removed from it by Remove
+// (an alias of the fan-out's Listener, which it is).
+type bound = fanout.Listener
 
 // handlerBindings lists every handler interface the mesh binds automatically.
 var handlerBindings = []handlerBinding{
@@ -162,7 +156,7 @@ func (m *mesh) listenersFor(svc Service, name string) []*bound {
 	var out []*bound
 	for _, b := range handlerBindings {
 		if fn := b.listener(m, svc, name); fn != nil {
-			out = append(out, &bound{b.event, fn})
+			out = append(out, &bound{Event: b.event, Fn: fn})
 		}
 	}
 	return out
@@ -171,149 +165,24 @@ func (m *mesh) listenersFor(svc Service, name string) []*bound {
 // bind adds listeners to the fan-outs of their events.
 func (m *mesh) bind(bs []*bound) {
 	for _, b := range bs {
-		m.fanOuts[b.event].add(b)
+		m.fanOuts[b.Event].Add(b)
 	}
 }
 
 // unbind removes listeners added by bind.
 func (m *mesh) unbind(bs []*bound) {
 	for _, b := range bs {
-		m.fanOuts[b.event].remove(b)
+		m.fanOuts[b.Event].Remove(b)
 	}
-}
-
-// fanOut delivers one event to the handler interfaces bound for it. It is
-// one listener on the bus, placed there only while some handler is bound, so
-// that an event nobody handles costs the bus nothing, and one that a
-// thousand services handle costs one goroutine, not a thousand: the calls
-// are made one after another (see deliver). Events emitted on the bus by
-// anyone reach the handlers, as they did when each was a listener of its own.
-type fanOut struct {
-	m        *mesh
-	event    string
-	listener func(...any) // the bus listener; one func value, so that Off finds it
-
-	// list is the handlers bound, in the order bound. It grows in place,
-	// past the length readers have loaded, and is replaced by a fresh copy
-	// on removal, so a loaded list never changes under its reader.
-	list atomic.Pointer[[]*bound]
-
-	mu    sync.Mutex // serializes changes of list and of onBus
-	onBus bool       // listener is on the bus
 }
 
 // newFanOuts makes the fan-out of every event with a handler interface.
-func (m *mesh) newFanOuts() map[string]*fanOut {
-	fos := make(map[string]*fanOut, len(handlerBindings))
+func (m *mesh) newFanOuts() map[string]*fanout.FanOut {
+	fos := make(map[string]*fanout.FanOut, len(handlerBindings))
 	for _, b := range handlerBindings {
-		fo := &fanOut{m: m, event: b.event}
-		fo.listener = func(args ...any) {
-			if p := fo.list.Load(); p != nil {
-				m.deliver(*p, args)
-			}
-		}
-		fos[b.event] = fo
+		fos[b.event] = fanout.New(m.events, b.event)
 	}
 	return fos
-}
-
-func (fo *fanOut) add(b *bound) {
-	fo.mu.Lock()
-	defer fo.mu.Unlock()
-	var list []*bound
-	if p := fo.list.Load(); p != nil {
-		list = *p
-	}
-	list = appendDoubling(list, b)
-	fo.list.Store(&list)
-	if !fo.onBus {
-		fo.m.events.On(fo.event, fo.listener)
-		fo.onBus = true
-	}
-}
-
-func (fo *fanOut) remove(b *bound) {
-	fo.mu.Lock()
-	defer fo.mu.Unlock()
-	p := fo.list.Load()
-	if p == nil {
-		return
-	}
-	list := make([]*bound, 0, len(*p))
-	for _, x := range *p {
-		if x != b {
-			list = append(list, x)
-		}
-	}
-	fo.list.Store(&list)
-	if len(list) == 0 && fo.onBus {
-		fo.m.events.Off(fo.event, fo.listener)
-		fo.onBus = false
-	}
-}
-
-// deliver calls every handler in hs with args and returns when all have
-// returned. It calls them one after another on this goroutine; when one
-// takes longer than one to two timing.HandlerStall, the rest go on on another
-// goroutine, and so on, so that a handler that waits for something that a
-// later handler of the same event does (or that blocks for long) holds up
-// the others for that long only. Each call is guarded (see listener).
-func (m *mesh) deliver(hs []*bound, args []any) {
-	switch len(hs) {
-	case 0:
-		return
-	case 1:
-		hs[0].fn(args...)
-		return
-	}
-	d := &delivery{hs: hs, args: args, done: make(chan struct{}), seen: -1}
-	d.left.Store(int64(len(hs)))
-	d.timer.Store(time.AfterFunc(timing.HandlerStall, d.check))
-	d.work()
-	<-d.done
-	d.over.Store(true)
-	d.timer.Load().Stop()
-}
-
-// delivery is one call of deliver.
-type delivery struct {
-	hs   []*bound
-	args []any
-	next atomic.Int64 // the next handler to call
-	left atomic.Int64 // handlers not yet returned
-	done chan struct{}
-
-	over  atomic.Bool                // deliver has returned
-	timer atomic.Pointer[time.Timer] // the watchdog's next check
-	seen  int64                      // next at the last check; only check uses it
-}
-
-// work calls handlers until none is left to call.
-func (d *delivery) work() {
-	for {
-		i := int(d.next.Add(1) - 1)
-		if i >= len(d.hs) {
-			return
-		}
-		d.hs[i].fn(d.args...)
-		if d.left.Add(-1) == 0 {
-			close(d.done)
-		}
-	}
-}
-
-// check is the watchdog: when no handler was taken up since the last check
-// and some remain, another goroutine goes on with them.
-func (d *delivery) check() {
-	if d.over.Load() || d.left.Load() == 0 {
-		return
-	}
-	if n := d.next.Load(); n == d.seen && int(n) < len(d.hs) {
-		go d.work()
-	} else {
-		d.seen = n
-	}
-	d.timer.Store(time.AfterFunc(timing.HandlerStall, d.check))
 }
 
 // emit sends an event and waits for its handlers to return.

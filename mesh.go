@@ -10,6 +10,8 @@ import (
 	"time"
 
 	ee "github.com/gravestench/eventemitter"
+	"github.com/gravestench/servicemesh/internal/fanout"
+	"github.com/gravestench/servicemesh/internal/logroute"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
@@ -39,7 +41,7 @@ func New(name ...string) Mesh {
 	m := &mesh{
 		name:     n,
 		events:   ee.New(),
-		logs:     newLogRouter(),
+		logs:     logroute.New(),
 		sched:    newScheduler(),
 		down:     make(chan struct{}),
 		finished: make(chan struct{}),
@@ -48,7 +50,7 @@ func New(name ...string) Mesh {
 
 		stopTimeoutChanged: make(chan struct{}, 1),
 	}
-	m.logger = m.logs.logger(n)
+	m.logger = m.logs.Logger(n)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.fanOuts = m.newFanOuts()
 	m.reg.index = make(map[Service]*entry)
@@ -70,8 +72,8 @@ type mesh struct {
 	events *ee.EventEmitter
 	// fanOuts delivers each event to the handler interfaces bound for it
 	// (events.go); the map is made by New and never changes.
-	fanOuts map[string]*fanOut
-	logs    *logRouter
+	fanOuts map[string]*fanout.FanOut
+	logs    *logroute.Router // the mesh's loggers and level (logging.go)
 	logger  *slog.Logger
 	epoch   time.Time // when the mesh was made; polls align to it
 
@@ -91,7 +93,7 @@ type mesh struct {
 	// failures are the failures of the run, for RunContext (failures.go).
 	failures failureLog
 	// recovered counts the panics recovered from service code by guard and
-	// probeGuard; the log router counts its handler's own (logRouter.panics).
+	// probeGuard; the log router counts its handler's own (logs.Panics).
 	// RecoveredPanics sums them (panics.go).
 	recovered atomic.Int64
 	// stopTimeoutChanged is poked when stopTimeout changes, so that a
@@ -252,7 +254,7 @@ func (m *mesh) attach(e *entry, publish bool) {
 		hs.mu.Unlock()
 	}
 	if e.hasLogger && !e.gone.Load() {
-		logger := m.logs.logger(e.name)
+		logger := m.logs.Logger(e.name)
 		e.steps.Add(1)
 		e.inUserCode.Store(true)
 		_ = m.guard(e.name, "SetLogger", func() { e.svc.(HasLogger).SetLogger(logger) })

@@ -54,4 +54,4 @@ func (m *mesh) guard(name, call string, fn func()) (err error) {
 // SetLogDestination. It counts whatever the log settings are. It is for
 // meshtest, which fails a test whose mesh recovered a panic; it is not part
 // of the Mesh interface.
-func (m *mesh) RecoveredPanics() int64 { return m.recovered.Load() + m.logs.panics.Load() }
+func (m *mesh) RecoveredPanics() int64 { return m.recovered.Load() + m.logs.Panics() }

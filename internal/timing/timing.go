@@ -88,7 +88,7 @@ const (
 	LaneStuckTicks = 50
 )
 
-// Events (root events.go).
+// Events (internal/fanout).
 const (
 	// HandlerStall is how long one event handler may hold up the handlers
 	// after it, without finishing, before they are called on another

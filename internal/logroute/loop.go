@@ -1,8 +1,8 @@
-package servicemesh
+package logroute
 
 // Log loops: a handler that is, or wraps, one of the mesh's own would route
 // every record back to the mesh. holdsOwn refuses it when the wrapping can
-// be seen in its fields; the router's context mark (logging.go) breaks the
+// be seen in its fields; the router's context mark (handler.go) breaks the
 // loop when it cannot.
 
 import (
@@ -19,7 +19,7 @@ const maxHandlerDepth = 8
 // up to maxHandlerDepth levels and never twice at one pointer. It reads only
 // fields whose type can hold a handler (canHoldHandler): the configuration a
 // wrapper is made with, not the records a handler keeps under its own lock.
-func (r *logRouter) holdsOwn(h slog.Handler) bool {
+func (r *Router) holdsOwn(h slog.Handler) bool {
 	if h == nil {
 		return false
 	}
@@ -59,7 +59,8 @@ func (r *logRouter) holdsOwn(h slog.Handler) bool {
 	return walk(reflect.ValueOf(h), 0)
 }
 
-// canHoldHandlerCache maps a type to whether canHoldHandler holds for it.
+// canHoldHandlerCache maps a type to whether canHoldHandler holds for it;
+// shared by every router of the process, it only ever gains final answers.
 var canHoldHandlerCache sync.Map // reflect.Type -> bool
 
 // canHoldHandler reports whether a value of type t can hold a *routedHandler:
@@ -116,4 +117,5 @@ func canHold(t reflect.Type, open map[reflect.Type]bool) (ok, sure bool) {
 	return ok, false
 }
 
+// routedHandlerType is the type of the handler inside every Router's loggers.
 var routedHandlerType = reflect.TypeFor[*routedHandler]()
