@@ -533,7 +533,7 @@ func testHTTP(t *testing.T, bin string, sig syscall.Signal, logged string) {
 }
 
 // failureRuns are the runs of the failures example, one per kind of
-// failure (DESIGN §8, "When things fail" in the README), plus the runs that
+// failure (DESIGN §8, docs/failures.md), plus the runs that
 // look like failures and are not: a clean run, a start cut short by the
 // shutdown, and a Serve that asks for the shutdown.
 var failureRuns = []struct {

@@ -1,5 +1,5 @@
 // Command failures shows what the mesh does when a service fails for good,
-// one kind of failure per run (see "When things fail" in the README).
+// one kind of failure per run (see docs/failures.md).
 //
 // Every permanent failure follows one rule: the service becomes failed
 // (servicemesh.StateFailed, and stays so), EventServiceFailed is told once,
