@@ -74,9 +74,10 @@ func glSnapshot() map[string]bool {
 }
 
 // glIsMesh reports whether stack g is a goroutine of the mesh: one that
-// runs code of the servicemesh package or was started by it (directly, by
-// its event bus, or by a timer of it), and was not started by test code
-// (a test goroutine that calls the API is the application's).
+// runs code of the servicemesh package or of its internal packages, or was
+// started by it (directly, by its event bus, or by a timer of it), and was
+// not started by test code (a test goroutine that calls the API is the
+// application's).
 func glIsMesh(g string) bool {
 	createdBy := ""
 	if i := strings.LastIndex(g, "\ncreated by "); i >= 0 {
@@ -85,7 +86,8 @@ func glIsMesh(g string) bool {
 	if strings.Contains(createdBy, "servicemesh_test.") || strings.Contains(createdBy, "testing.") {
 		return false
 	}
-	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(createdBy, "gravestench/eventemitter.")
+	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(g, "gravestench/servicemesh/internal/") ||
+		strings.Contains(createdBy, "gravestench/eventemitter.")
 }
 
 // glAlwaysAllowed are the frames of goroutines the mesh may leave: an Init
@@ -94,8 +96,8 @@ func glIsMesh(g string) bool {
 // (see TestGoroutinesSignalAnchorOutlivesLastMesh).
 var glAlwaysAllowed = []string{
 	"servicemesh.(*mesh).callInit(",
-	"servicemesh.(*signalAnchor).dispatch(",
-	"servicemesh.(*signalAnchor).end(",
+	"internal/signals.(*anchor).dispatch(",
+	"internal/signals.(*anchor).end(",
 }
 
 // glLeft returns the stacks of the goroutines of the mesh that did not
@@ -777,7 +779,7 @@ func TestGoroutinesSignalAnchorOutlivesLastMesh(t *testing.T) {
 	_, stacks := glStacks()
 	n := 0
 	for _, g := range stacks {
-		if strings.Contains(g, "servicemesh.(*signalAnchor).dispatch(") {
+		if strings.Contains(g, "internal/signals.(*anchor).dispatch(") {
 			n++
 		}
 	}
