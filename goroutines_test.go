@@ -131,7 +131,7 @@ var glWaitedFor = []string{
 	"servicemesh.(*mesh).handleSignals(", "eventemitter.(*EventEmitter).Emit.",
 	// The shutdown goroutine alone, past shutdownWG.Done: ending, unless
 	// deferred calls are still to run after Done — those show as frames
-	// above it (budget.release, clock.stop) and are caught, and
+	// above it (deadline.(*Clock).Stop) and are caught, and
 	// TestGoroutinesInternalShutdownReleasesBudgetBeforeDone proves them.
 	"servicemesh.(*mesh).shutdown(",
 }
@@ -688,10 +688,10 @@ var glScenarios = []glScenario{
 // failures are told" fail every time — work that begins after the
 // shutdown's last waitBusy (a lifecycle tail, a removal) emits while
 // waitTells waits and nothing waits for it; "stop past the budget" fails
-// often — the budget context's own timer (budgetContext.expire) runs after
+// often — the budget context's own timer (deadline.BudgetContext.Expire) runs after
 // Wait; any subtest may catch the lane's watchdog tick (laneWatchdog)
-// firing after Wait, or the shutdown goroutine in budget.release or
-// clock.stop after shutdownWG.Done.
+// firing after Wait, or the shutdown goroutine releasing the budget and the
+// clock (then budget.release, clock.stop) after shutdownWG.Done.
 //
 // DESIGN §8, Shutdown: "Once Shutdown().Wait() returns, no goroutine of the
 // mesh remains beyond those Inits left behind", and "no events after
@@ -969,8 +969,8 @@ func TestGoroutinesFailDuringStop(t *testing.T) {
 // its OnShutdownContext has ended, at the latest when Shutdown().Wait()
 // returns (DESIGN §5: the context "carries the stop deadline").
 //
-// The budget's context ends on a timer of its own (budgetContext.setBudget's
-// time.AfterFunc(wait, b.expire)), apart from the shutdown's clock: when
+// The budget's context ends on a timer of its own (BudgetContext.SetBudget's
+// time.AfterFunc(wait, b.Expire)), apart from the shutdown's clock: when
 // both fire at the deadline, the shutdown may name the stop timed out,
 // complete, and return from Wait before that timer's goroutine has run, so
 // the stop's context is still live after Wait, and expire runs mesh code
