@@ -36,19 +36,23 @@ func SetShutdownTimeout(m Mesh, d time.Duration) bool {
 	return true
 }
 
-// newStopClock returns the clock of a shutdown that begins now, with its
-// budget context stored in stopBudget, where SetShutdownTimeout finds it.
-// When the budget passes, the emissions under way are noted as abandoned:
-// the shutdown does not wait for them again (waitLate).
-func (m *mesh) newStopClock() *deadline.Clock {
-	clock := deadline.NewClock(time.Now(), m.shutdownBudget, m.stopTimeoutChanged, func() {
-		m.abandoned.Store(m.emitting.Load())
-	})
+// startBudget makes the budget context of the shutdown that clock keeps
+// the one SetShutdownTimeout moves. Called by the shutdown goroutine as the
+// shutdown begins.
+func (m *mesh) startBudget(clock *deadline.Clock) {
 	budget := clock.BudgetContext()
 	m.stopBudget.Store(budget)
 	budget.SetBudget(clock.Budget()) // a SetShutdownTimeout that raced with the Store
-	return clock
 }
 
-// shutdownBudget is the shutdown's budget now; zero or less means none.
-func (m *mesh) shutdownBudget() time.Duration { return time.Duration(m.stopTimeout.Load()) }
+// shutdownOwner is the mesh as its shutdown's clock sees it
+// (deadline.Owner): a view of the same mesh, converted from *mesh for
+// free, so that the clock is handed the mesh without an allocation.
+type shutdownOwner mesh
+
+// Budget is the shutdown's budget now; zero or less means none.
+func (o *shutdownOwner) Budget() time.Duration { return time.Duration(o.stopTimeout.Load()) }
+
+// BudgetPassed notes the emissions under way as abandoned: the shutdown
+// does not wait for them again (waitLate).
+func (o *shutdownOwner) BudgetPassed() { o.abandoned.Store(o.emitting.Load()) }

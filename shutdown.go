@@ -71,7 +71,8 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 // waiting for Inits still running, and waits for the goroutines the mesh
 // started, all within the shutdown's budget (SetShutdownTimeout).
 func (m *mesh) shutdown() {
-	clock := m.newStopClock()
+	clock := deadline.NewClock(time.Now(), (*shutdownOwner)(m), m.stopTimeoutChanged)
+	m.startBudget(&clock)
 	defer func() {
 		m.over.Store(true) // no event from here on
 		m.waitLate()       // what began before over: late lifecycles, removals
@@ -108,11 +109,11 @@ func (m *mesh) shutdown() {
 	m.starts.fence.Lock()
 	//lint:ignore SA2001 the empty critical section is a fence: it waits out every Init that holds fence, and the lock itself is the point
 	m.starts.fence.Unlock()
-	m.stopAll(m.stopOrder(), clock)
+	m.stopAll(m.stopOrder(), &clock)
 
-	m.waitBusy(clock)
-	if m.settleInits(clock) {
-		m.waitBusy(clock) // the lifecycles of the Inits that returned: their last events
+	m.waitBusy(&clock)
+	if m.settleInits(&clock) {
+		m.waitBusy(&clock) // the lifecycles of the Inits that returned: their last events
 	}
 	m.waitTells()
 	if names := m.stillInInit(); len(names) > 0 {

@@ -6,8 +6,9 @@
 // shutdown goroutine makes one Clock per shutdown and is the Clock's only
 // user; the Clock's BudgetContext is handed to every OnShutdownContext and
 // is safe for concurrent use, and root's SetShutdownTimeout moves its
-// deadline. What the Clock needs of the mesh (the budget now, a channel
-// that says it changed, what to do when it passes) it is given when made.
+// deadline. What the Clock needs of the mesh (the budget now and what to
+// do when it passes, an Owner; a channel that says the budget changed) it
+// is given when made.
 package deadline
 
 import (

@@ -10,14 +10,15 @@ import (
 // Clock keeps a shutdown's deadline with one timer for the whole shutdown:
 // the budget from the shutdown's start, then, once it has passed, a grace
 // of a tenth of it (at most timing.MaxStopGrace) within which what is left
-// is still stopped. It is used by the shutdown goroutine only; its
-// BudgetContext is safe for concurrent use.
+// is still stopped. It is used by the shutdown goroutine only, through a
+// pointer, and never copied once used; its BudgetContext is safe for
+// concurrent use. (NewClock returns it by value so that it costs the
+// shutdown no allocation of its own.)
 type Clock struct {
-	start    time.Time
-	budget   func() time.Duration // the budget now; zero or less: none
-	changed  <-chan struct{}      // receives when budget changed
-	onExpire func()               // called when the budget passes; may be nil
-	ctx      *BudgetContext
+	start   time.Time
+	owner   Owner
+	changed <-chan struct{} // receives when the owner's budget changed
+	ctx     *BudgetContext
 	// graceEnd is zero until the budget has passed; then it is the end of
 	// the grace within which the remaining services are still stopped.
 	graceEnd time.Time
@@ -25,23 +26,31 @@ type Clock struct {
 	at       time.Time   // when timer fires
 }
 
-// NewClock returns the clock of a shutdown that began at start. budget
-// returns the budget now (zero or less: none) and may change at any time;
-// changed receives after it changed, so that a wait under way takes the new
-// deadline at once. onExpire, if not nil, is called on the shutdown
-// goroutine once, when the budget passes, after the BudgetContext ended.
-// The BudgetContext is made with budget() as it is now.
-func NewClock(start time.Time, budget func() time.Duration, changed <-chan struct{}, onExpire func()) *Clock {
-	c := &Clock{start: start, budget: budget, changed: changed, onExpire: onExpire}
-	c.ctx = NewBudgetContext(start, budget())
-	return c
+// Owner is what a Clock needs of the shutdown it keeps the time of. An
+// interface rather than functions so that the owner, a pointer, is handed
+// over without an allocation.
+type Owner interface {
+	// Budget returns the shutdown's budget now (zero or less: none). It
+	// may change at any time; see NewClock's changed.
+	Budget() time.Duration
+	// BudgetPassed is called on the shutdown goroutine once, when the
+	// budget passes, after the BudgetContext has ended.
+	BudgetPassed()
+}
+
+// NewClock returns the clock of a shutdown of owner that began at start.
+// changed receives after the owner's budget changed, so that a wait under
+// way takes the new deadline at once. The BudgetContext is made with the
+// budget as it is now.
+func NewClock(start time.Time, owner Owner, changed <-chan struct{}) Clock {
+	return Clock{start: start, owner: owner, changed: changed, ctx: NewBudgetContext(start, owner.Budget())}
 }
 
 // Start is when the shutdown began.
 func (c *Clock) Start() time.Time { return c.start }
 
 // Budget is the shutdown's budget now; zero or less means none.
-func (c *Clock) Budget() time.Duration { return c.budget() }
+func (c *Clock) Budget() time.Duration { return c.owner.Budget() }
 
 // BudgetContext is the context of the stops until the budget has passed
 // (see StopContext).
@@ -52,7 +61,7 @@ func (c *Clock) deadline() (time.Time, bool) {
 	if !c.graceEnd.IsZero() {
 		return c.graceEnd, true
 	}
-	if b := c.budget(); b > 0 {
+	if b := c.owner.Budget(); b > 0 {
 		return c.start.Add(b), true
 	}
 	return time.Time{}, false
@@ -91,9 +100,32 @@ func (c *Clock) Fired() { c.at = time.Time{} }
 // Wait waits for ch until the deadline and reports whether ch came first.
 // When the budget passes, the grace begins: a tenth of the budget, at most
 // timing.MaxStopGrace. A change of the budget takes effect at once.
+//
+// It is WaitUntil for the channels of the shutdown's own steps, written
+// out: a generic call from another package makes the Clock escape to the
+// heap, and with it the functions it was given.
 func (c *Clock) Wait(ch <-chan struct{}) bool {
-	_, ok := WaitUntil(c, ch)
-	return ok
+	select {
+	case <-ch:
+		return true
+	default:
+	}
+	for {
+		timeout, passed := c.Expired()
+		if passed {
+			c.expire()
+			return false
+		}
+		select {
+		case <-ch:
+			return true
+		case <-timeout:
+			c.Fired()
+			c.expire()
+			return false
+		case <-c.changed:
+		}
+	}
 }
 
 // WaitUntil receives from ch until c's deadline, and reports whether it
@@ -155,11 +187,9 @@ func (c *Clock) StopContext() (context.Context, context.CancelFunc) {
 // expire starts the grace, once.
 func (c *Clock) expire() {
 	if c.graceEnd.IsZero() {
-		c.graceEnd = time.Now().Add(min(c.budget()/10, timing.MaxStopGrace))
+		c.graceEnd = time.Now().Add(min(c.owner.Budget()/10, timing.MaxStopGrace))
 		c.ctx.Expire() // the stops' context ends before any stop is named timed out
-		if c.onExpire != nil {
-			c.onExpire()
-		}
+		c.owner.BudgetPassed()
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 type testBudget struct {
 	d       atomic.Int64
 	changed chan struct{}
-	expired atomic.Int32 // calls of onExpire
+	expired atomic.Int32 // calls of BudgetPassed
 }
 
 func newTestBudget(d time.Duration) *testBudget {
@@ -25,7 +25,8 @@ func newTestBudget(d time.Duration) *testBudget {
 	return b
 }
 
-func (b *testBudget) get() time.Duration { return time.Duration(b.d.Load()) }
+func (b *testBudget) Budget() time.Duration { return time.Duration(b.d.Load()) }
+func (b *testBudget) BudgetPassed()         { b.expired.Add(1) }
 
 func (b *testBudget) set(d time.Duration) {
 	b.d.Store(int64(d))
@@ -36,7 +37,8 @@ func (b *testBudget) set(d time.Duration) {
 }
 
 func (b *testBudget) clock(start time.Time) *Clock {
-	return NewClock(start, b.get, b.changed, func() { b.expired.Add(1) })
+	c := NewClock(start, b, b.changed)
+	return &c
 }
 
 // What comes before the deadline is received; the clock reports it.
@@ -58,9 +60,9 @@ func TestClockWaitReceivesFirst(t *testing.T) {
 	})
 }
 
-// At the deadline the wait ends, the budget context has ended, onExpire is
-// called once, and the grace (a tenth of the budget) begins; after it the
-// clock is over its grace.
+// At the deadline the wait ends, the budget context has ended,
+// BudgetPassed is called once, and the grace (a tenth of the budget)
+// begins; after it the clock is over its grace.
 func TestClockBudgetThenGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
@@ -89,7 +91,7 @@ func TestClockBudgetThenGrace(t *testing.T) {
 		assert.False(t, c.Wait(never))
 		assert.Equal(t, 2*time.Second+200*time.Millisecond, time.Since(start))
 		assert.True(t, c.OverGrace())
-		assert.Equal(t, int32(1), b.expired.Load(), "onExpire once")
+		assert.Equal(t, int32(1), b.expired.Load(), "BudgetPassed once")
 		assert.False(t, c.Wait(never), "over: at once")
 		assert.Equal(t, 2*time.Second+200*time.Millisecond, time.Since(start))
 	})
