@@ -46,10 +46,6 @@ func (r *Restarts) Restart(now time.Time) (wait time.Duration) {
 	return wait
 }
 
-// Within is how many restarts count within Window as of the last Failed
-// or Restart.
-func (r *Restarts) Within() int { return len(r.at) }
-
 // GiveUpError is the error of a give-up after Failed said so, wrapping
 // last, the error of the Serve that failed last.
 func (r *Restarts) GiveUpError(last error) error {
