@@ -71,9 +71,10 @@ package servicemesh
 // cancels resolutions, tells the handlers, stops the services whose Init
 // began in the order of the dependency graph (graph.go: a service stops
 // after everything that holds it, unrelated services concurrently), never
-// waiting for an Init, all within a budget, then waits for the mesh's
-// own goroutines (counted in busy). Signals reach each mesh through one
-// process-wide registration that is kept while any mesh listens.
+// waiting for an Init, all within a budget (kept by internal/deadline's
+// clock), then waits for the mesh's own goroutines (counted in busy).
+// Signals reach each mesh through one process-wide registration that is
+// kept while any mesh listens (internal/signals).
 //
 // No lock is held while service code runs or while the mesh waits on the
 // event bus; service code is called through guard (panics.go), which turns a

@@ -10,6 +10,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -47,41 +48,44 @@ func giWait(t *testing.T, wg *sync.WaitGroup, d time.Duration) bool {
 // Guards: the shutdown goroutine has finished its work when Shutdown's
 // WaitGroup is done.
 //
-// shutdown() makes shutdownWG done in the first deferred call to run, and
-// only then runs budget.release() and clock.stop() (deferred earlier): mesh
-// code, on a goroutine of the mesh, after Wait returned. Here the test
-// holds the budget's mutex while the shutdown completes: Wait returns while
-// the shutdown goroutine is still blocked in budget.release.
+// shutdown() made shutdownWG done in the first deferred call to run, and
+// only then released the budget context's timer and the clock's (deferred
+// earlier): mesh code, on a goroutine of the mesh, after Wait returned.
+// Here, in a synctest bubble (where the mesh has no signal goroutine), the
+// test holds the shutdown goroutine at its last step before Done, the wait
+// for the signal goroutine, and lets the budget's deadline pass meanwhile:
+// had the budget's timer not been released by then, it ends the stops'
+// context, after the shutdown completed.
 //
-// Fix (shutdown.go, shutdown): run budget.release() and clock.stop() inside
-// the completion func, before close(m.finished) / shutdownWG.Done(), or
-// register the completion func first so that it runs last.
+// Fix (shutdown.go, shutdown): release the clock (deadline.Clock.Stop)
+// inside the completion func, before close(m.finished) / shutdownWG.Done(),
+// or register the completion func first so that it runs last.
 func TestGoroutinesInternalShutdownReleasesBudgetBeforeDone(t *testing.T) {
-	m := New("gi budget").(*mesh)
-	m.SetLogDestination(io.Discard)
-	stopping, release := make(chan struct{}), make(chan struct{})
-	s := &giStopper{giPlain: giPlain{"stopper"}, stop: func() { close(stopping); <-release }}
-	if !giWait(t, m.Add(s), giBound) {
-		t.Fatal("Add did not complete")
-	}
-	wg := m.Shutdown()
-	select {
-	case <-stopping: // the budget was made and set before the stops began
-	case <-time.After(giBound):
-		close(release)
-		t.Fatal("OnShutdown was not called")
-	}
-	b := m.stopBudget.Load()
-	b.mu.Lock()
-	close(release)
-	returned := giWait(t, wg, 300*time.Millisecond)
-	b.mu.Unlock()
-	if returned {
-		t.Error("Shutdown().Wait() returned while the shutdown goroutine had yet to run budget.release (it waits on the budget's mutex): the shutdown goroutine outlives Wait")
-	}
-	if !giWait(t, wg, giBound) {
-		t.Fatal("shutdown did not complete")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m := New("gi budget").(*mesh)
+		m.SetLogDestination(io.Discard)
+		SetShutdownTimeout(m, time.Second)
+		sigDone := make(chan struct{})
+		m.sigDone = sigDone // in a bubble the mesh does not listen: no goroutine reads it
+		if !giWait(t, m.Add(&giStopper{giPlain: giPlain{"stopper"}, stop: func() {}}), giBound) {
+			t.Fatal("Add did not complete")
+		}
+		wg := m.Shutdown()
+		synctest.Wait() // the shutdown goroutine waits for sigDone, its last step before Done
+		select {
+		case <-m.finished:
+		default:
+			t.Fatal("the shutdown did not reach its completion")
+		}
+		b := m.stopBudget.Load()
+		time.Sleep(2 * time.Second) // past the budget's deadline
+		synctest.Wait()
+		if b.Err() != nil {
+			t.Error("the budget's timer ended the stops' context after the shutdown completed: it was released after the wait for the last goroutine, so after Shutdown().Wait() could return")
+		}
+		close(sigDone)
+		wg.Wait()
+	})
 }
 
 // Guards: the lane's watchdog is not armed once Shutdown().Wait() returned.

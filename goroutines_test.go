@@ -74,9 +74,10 @@ func glSnapshot() map[string]bool {
 }
 
 // glIsMesh reports whether stack g is a goroutine of the mesh: one that
-// runs code of the servicemesh package or was started by it (directly, by
-// its event bus, or by a timer of it), and was not started by test code
-// (a test goroutine that calls the API is the application's).
+// runs code of the servicemesh package or of its internal packages, or was
+// started by it (directly, by its event bus, or by a timer of it), and was
+// not started by test code (a test goroutine that calls the API is the
+// application's).
 func glIsMesh(g string) bool {
 	createdBy := ""
 	if i := strings.LastIndex(g, "\ncreated by "); i >= 0 {
@@ -85,7 +86,8 @@ func glIsMesh(g string) bool {
 	if strings.Contains(createdBy, "servicemesh_test.") || strings.Contains(createdBy, "testing.") {
 		return false
 	}
-	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(createdBy, "gravestench/eventemitter.")
+	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(g, "gravestench/servicemesh/internal/") ||
+		strings.Contains(createdBy, "gravestench/eventemitter.")
 }
 
 // glAlwaysAllowed are the frames of goroutines the mesh may leave: an Init
@@ -94,8 +96,8 @@ func glIsMesh(g string) bool {
 // (see TestGoroutinesSignalAnchorOutlivesLastMesh).
 var glAlwaysAllowed = []string{
 	"servicemesh.(*mesh).callInit(",
-	"servicemesh.(*signalAnchor).dispatch(",
-	"servicemesh.(*signalAnchor).end(",
+	"internal/signals.(*anchor).dispatch(",
+	"internal/signals.(*anchor).end(",
 }
 
 // glLeft returns the stacks of the goroutines of the mesh that did not
@@ -129,7 +131,7 @@ var glWaitedFor = []string{
 	"servicemesh.(*mesh).handleSignals(", "eventemitter.(*EventEmitter).Emit.",
 	// The shutdown goroutine alone, past shutdownWG.Done: ending, unless
 	// deferred calls are still to run after Done — those show as frames
-	// above it (budget.release, clock.stop) and are caught, and
+	// above it (deadline.(*Clock).Stop) and are caught, and
 	// TestGoroutinesInternalShutdownReleasesBudgetBeforeDone proves them.
 	"servicemesh.(*mesh).shutdown(",
 }
@@ -692,10 +694,10 @@ var glScenarios = []glScenario{
 // failures are told" fail every time — work that begins after the
 // shutdown's last waitBusy (a lifecycle tail, a removal) emits while
 // waitTells waits and nothing waits for it; "stop past the budget" fails
-// often — the budget context's own timer (budgetContext.expire) runs after
+// often — the budget context's own timer (deadline.BudgetContext.Expire) runs after
 // Wait; any subtest may catch the lane's watchdog tick (laneWatchdog)
-// firing after Wait, or the shutdown goroutine in budget.release or
-// clock.stop after shutdownWG.Done.
+// firing after Wait, or the shutdown goroutine releasing the budget and the
+// clock (then budget.release, clock.stop) after shutdownWG.Done.
 //
 // DESIGN §8, Shutdown: "Once Shutdown().Wait() returns, no goroutine of the
 // mesh remains beyond those Inits left behind", and "no events after
@@ -783,7 +785,7 @@ func TestGoroutinesSignalAnchorOutlivesLastMesh(t *testing.T) {
 	_, stacks := glStacks()
 	n := 0
 	for _, g := range stacks {
-		if strings.Contains(g, "servicemesh.(*signalAnchor).dispatch(") {
+		if strings.Contains(g, "internal/signals.(*anchor).dispatch(") {
 			n++
 		}
 	}
@@ -973,8 +975,8 @@ func TestGoroutinesFailDuringStop(t *testing.T) {
 // its OnShutdownContext has ended, at the latest when Shutdown().Wait()
 // returns (DESIGN §5: the context "carries the stop deadline").
 //
-// The budget's context ends on a timer of its own (budgetContext.setBudget's
-// time.AfterFunc(wait, b.expire)), apart from the shutdown's clock: when
+// The budget's context ends on a timer of its own (BudgetContext.SetBudget's
+// time.AfterFunc(wait, b.Expire)), apart from the shutdown's clock: when
 // both fire at the deadline, the shutdown may name the stop timed out,
 // complete, and return from Wait before that timer's goroutine has run, so
 // the stop's context is still live after Wait, and expire runs mesh code

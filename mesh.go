@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ee "github.com/gravestench/eventemitter"
+	"github.com/gravestench/servicemesh/internal/deadline"
 	"github.com/gravestench/servicemesh/internal/fanout"
 	"github.com/gravestench/servicemesh/internal/logroute"
 	"github.com/gravestench/servicemesh/internal/timing"
@@ -100,8 +101,8 @@ type mesh struct {
 	// shutdown under way recomputes its deadline (cap 1).
 	stopTimeoutChanged chan struct{}
 	// stopBudget is the context of the stops of the shutdown under way
-	// (deadline.go); nil before it began.
-	stopBudget atomic.Pointer[budgetContext]
+	// (deadline.go, internal/deadline); nil before it began.
+	stopBudget atomic.Pointer[deadline.BudgetContext]
 	// running is set by Run (and so RunContext): only from then on is the
 	// mesh's first readiness latched (ready.go).
 	running atomic.Bool

@@ -1,16 +1,15 @@
 package servicemesh
 
-// Restart policies: RestartPolicy with its defaults, the mesh's
-// (SetRestartPolicy) and a service's own (read once at Add), and the
-// backoff arithmetic, which saturates: no policy, however large, yields a
-// negative or zero wait.
+// Restart policies: RestartPolicy, the mesh's (SetRestartPolicy, an atomic
+// pointer) and a service's own (read once at Add, kept in its entry). Its
+// defaults and the backoff arithmetic, which saturates (no policy, however
+// large, yields a negative or zero wait), are internal/supervise's; the
+// types have the same fields and convert.
 
 import (
-	"math"
-	"math/rand/v2"
 	"time"
 
-	"github.com/gravestench/servicemesh/internal/timing"
+	"github.com/gravestench/servicemesh/internal/supervise"
 )
 
 // RestartPolicy says when and how often a failing Serve is restarted. A
@@ -41,37 +40,10 @@ type RestartPolicy struct {
 	KeepRunning bool
 }
 
-// Defaults of RestartPolicy.
-const (
-	defaultMaxRestarts = 5
-	defaultJitter      = 0.1
-)
-
 // withDefaults returns p with its zero fields set to the defaults and its
-// others made sensible.
+// others made sensible (supervise.Policy.WithDefaults).
 func (p RestartPolicy) withDefaults() RestartPolicy {
-	if p.MaxRestarts == 0 {
-		p.MaxRestarts = defaultMaxRestarts
-	}
-	if p.Window <= 0 {
-		p.Window = timing.RestartWindow
-	}
-	if p.Backoff <= 0 {
-		p.Backoff = timing.RestartBackoff
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = timing.RestartMaxBackoff
-	}
-	p.MaxBackoff = max(p.MaxBackoff, p.Backoff)
-	switch {
-	case p.Jitter == 0:
-		p.Jitter = defaultJitter
-	case p.Jitter < 0:
-		p.Jitter = 0
-	case p.Jitter > 1:
-		p.Jitter = 1
-	}
-	return p
+	return RestartPolicy(supervise.Policy(p).WithDefaults())
 }
 
 // SetRestartPolicy sets the mesh's restart policy, for services that have
@@ -109,55 +81,13 @@ func (m *mesh) ownPolicy(svc Service, name string) *RestartPolicy {
 
 // warnUnreachable logs at Warn when p can never give up: the backoffs of
 // MaxRestarts restarts (doubling, capped at MaxBackoff, without jitter) add
-// up to more than Window, so that restarts never pile up within it.
+// up to more than Window, so that restarts never pile up within it
+// (supervise.Policy.Unreachable).
 func (m *mesh) warnUnreachable(whose string, p RestartPolicy) {
-	p = p.withDefaults()
-	if p.MaxRestarts < 0 {
+	if !supervise.Policy(p).Unreachable() {
 		return
 	}
-	var sum time.Duration
-	b := p.Backoff
-	for range p.MaxRestarts {
-		sum = addSaturating(sum, b)
-		if sum > p.Window {
-			m.logger.Warn("restart policy never gives up: its MaxRestarts restarts cannot happen within its Window at its backoff",
-				"policy", whose, "max_restarts", p.MaxRestarts, "window", p.Window, "backoff", p.Backoff, "max_backoff", p.MaxBackoff)
-			return
-		}
-		b = doubled(b, p.MaxBackoff)
-	}
-}
-
-// doubled returns 2*d, at most limit, without overflowing.
-func doubled(d, limit time.Duration) time.Duration {
-	if d > limit/2 {
-		return limit
-	}
-	return 2 * d
-}
-
-// addSaturating returns a+b for non-negative a and b, at most the largest
-// Duration.
-func addSaturating(a, b time.Duration) time.Duration {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// jittered spreads d, which is positive, by up to jitter (at most 1) of
-// itself either way. The result saturates: it is never zero or negative,
-// never less than a tenth of d, and never overflows.
-func jittered(d time.Duration, jitter float64) time.Duration {
-	if jitter <= 0 {
-		return max(d, 1)
-	}
-	f := float64(d) * (1 + jitter*(2*rand.Float64()-1))
-	switch {
-	case f >= math.MaxInt64:
-		return math.MaxInt64
-	case f < float64(d)/10:
-		return max(d/10, 1)
-	}
-	return max(time.Duration(f), 1)
+	p = p.withDefaults()
+	m.logger.Warn("restart policy never gives up: its MaxRestarts restarts cannot happen within its Window at its backoff",
+		"policy", whose, "max_restarts", p.MaxRestarts, "window", p.Window, "backoff", p.Backoff, "max_backoff", p.MaxBackoff)
 }

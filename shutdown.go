@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/deadline"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
@@ -12,7 +13,7 @@ import (
 // stop in order (stop.go) within the budget (deadline.go), wait for the
 // mesh's goroutines), and what is reported when something does not stop. All of it runs
 // on the shutdown goroutine the first Shutdown call starts, except Run and
-// Shutdown themselves; its clock (stopClock) is that goroutine's alone.
+// Shutdown themselves; its clock (deadline.Clock) is that goroutine's alone.
 
 // Run emits EventRuntimeRunLoopInitiated and blocks until SIGINT or SIGTERM
 // arrives or Shutdown is called, then returns once shutdown has completed.
@@ -71,17 +72,14 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 // waiting for Inits still running, and waits for the goroutines the mesh
 // started, all within the shutdown's budget (SetShutdownTimeout).
 func (m *mesh) shutdown() {
-	clock := &stopClock{m: m, start: time.Now()}
-	budget := newBudgetContext(clock.start, clock.budget())
-	m.stopBudget.Store(budget)
-	budget.setBudget(clock.budget()) // a SetShutdownTimeout that raced with the Store
+	clock := deadline.NewClock(time.Now(), (*shutdownOwner)(m), m.stopTimeoutChanged)
+	m.startBudget(&clock)
 	defer func() {
 		m.over.Store(true) // no event from here on
 		m.waitLate()       // what began before over: late lifecycles, removals
 		m.closeHub()       // subscribers hear that the mesh stopped
 		m.closeLane()
-		budget.release()
-		clock.stop()
+		clock.Stop() // its timers, the budget context's too
 		close(m.finished)
 		<-m.sigDone // the signal goroutine ends on finished
 		m.shutdownWG.Done()
@@ -95,7 +93,7 @@ func (m *mesh) shutdown() {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
-		case <-clock.expiredOrNever():
+		case <-clock.ExpiredOrNever():
 		}
 		t.Stop()
 	}
@@ -104,27 +102,27 @@ func (m *mesh) shutdown() {
 		defer close(told)
 		m.emit(EventRuntimeShutdownInitiated)
 	}()
-	if !clock.wait(told) {
+	if !clock.Wait(told) {
 		m.logger.Error("shutdown deadline passed in the handlers of EventRuntimeShutdownInitiated; stopping the services without them",
-			"timeout", clock.budget())
+			"timeout", clock.Budget())
 	}
 
 	// No Init begins from here on, and every one that began is on the stack.
 	m.starts.fence.Lock()
 	//lint:ignore SA2001 the empty critical section is a fence: it waits out every Init that holds fence, and the lock itself is the point
 	m.starts.fence.Unlock()
-	m.stopAll(m.stopOrder(), clock)
+	m.stopAll(m.stopOrder(), &clock)
 
-	m.waitBusy(clock)
-	if m.settleInits(clock) {
-		m.waitBusy(clock) // the lifecycles of the Inits that returned: their last events
+	m.waitBusy(&clock)
+	if m.settleInits(&clock) {
+		m.waitBusy(&clock) // the lifecycles of the Inits that returned: their last events
 	}
 	m.waitTells()
 	if names := m.stillInInit(); len(names) > 0 {
 		m.logger.Warn("shutdown complete, leaving behind Inits that have not returned", "services", names)
 	}
 	stopped, failures := m.stopReport()
-	m.logger.Info("shutdown complete", "stopped", stopped, "took", time.Since(clock.start).Round(time.Microsecond), "failures", failures)
+	m.logger.Info("shutdown complete", "stopped", stopped, "took", time.Since(clock.Start()).Round(time.Microsecond), "failures", failures)
 }
 
 // stopReport counts the services stopped and the failures of the run.
@@ -159,12 +157,12 @@ func SetDrainDelay(m Mesh, d time.Duration) bool {
 
 // waitBusy waits, within the deadline, for the goroutines the mesh started
 // other than Inits: lifecycles on their way to Init, removals, the poller.
-func (m *mesh) waitBusy(clock *stopClock) {
+func (m *mesh) waitBusy(clock *deadline.Clock) {
 	defer m.warnIfSlow("lifecycle goroutines to end", m.unsettled)()
 	for m.busy.Load() > 0 {
-		if !clock.wait(m.idleWake) {
+		if !clock.Wait(m.idleWake) {
 			m.logger.Error("shutdown deadline passed: leaving behind lifecycles stuck in service code",
-				"timeout", clock.budget(), "services", m.unsettled())
+				"timeout", clock.Budget(), "services", m.unsettled())
 			return
 		}
 	}
@@ -173,7 +171,7 @@ func (m *mesh) waitBusy(clock *stopClock) {
 // settleInits waits, at most timing.InitSettle and within the deadline, for the
 // Inits of services whose OnShutdown has returned to return as well. It
 // reports whether it waited.
-func (m *mesh) settleInits(clock *stopClock) bool {
+func (m *mesh) settleInits(clock *deadline.Clock) bool {
 	told := func() bool {
 		m.starts.mu.Lock()
 		defer m.starts.mu.Unlock()
@@ -193,7 +191,7 @@ func (m *mesh) settleInits(clock *stopClock) bool {
 	settled := time.NewTimer(timing.InitSettle)
 	defer settled.Stop()
 	for told() {
-		timeout, passed := clock.expired()
+		timeout, passed := clock.Expired()
 		if passed {
 			return true
 		}
@@ -202,7 +200,7 @@ func (m *mesh) settleInits(clock *stopClock) bool {
 		case <-settled.C:
 			return true
 		case <-timeout:
-			clock.at = time.Time{}
+			clock.Fired()
 			return true
 		}
 	}

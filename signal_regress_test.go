@@ -165,9 +165,9 @@ func lingerSignalChild() int {
 // about 10 s under -race and, at that rate, find it nearly every time.
 const lingerSignalRunsEnv = "SERVICEMESH_TEST_LINGER_SIGNAL_RUNS"
 
-// Design §3, Signals (see the anchor in signals.go): a signal that arrives
-// while no mesh listens is raised again with the process's default action:
-// SIGTERM ends the process. It is not the next mesh's, and it is never
+// Design §3, Signals (see the anchor in internal/signals): a signal that
+// arrives while no mesh listens is raised again with the process's default
+// action: SIGTERM ends the process. It is not the next mesh's, and it is never
 // caught again, lost, or left for the next mesh to act on.
 func TestSignalWhileNoMeshListensIsNotCaughtAgain(t *testing.T) {
 	runs, err := strconv.Atoi(os.Getenv(lingerSignalRunsEnv))

@@ -10,6 +10,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/gravestench/servicemesh/internal/deadline"
 )
 
 // maxParallelStops bounds how many stops are in flight at once: enough that
@@ -27,7 +29,7 @@ const maxParallelStops = 1024
 // recorded as ErrStopTimeout and left behind, and what they depend on is
 // still stopped, within the grace; when the grace passes too, what is left
 // is named and left.
-func (m *mesh) stopAll(order []*entry, clock *stopClock) {
+func (m *mesh) stopAll(order []*entry, clock *deadline.Clock) {
 	if len(order) == 0 {
 		return
 	}
@@ -99,7 +101,7 @@ func (m *mesh) stopAll(order []*entry, clock *stopClock) {
 			free = append(free, next)
 			continue
 		}
-		if i, ok := waitUntilDeadline(clock, done); ok {
+		if i, ok := deadline.WaitUntil(clock, done); ok {
 			if !stopped[i] { // not a stop already left behind at the deadline
 				finish(i)
 			}
@@ -113,9 +115,9 @@ func (m *mesh) stopAll(order []*entry, clock *stopClock) {
 				names = append(names, order[i].name)
 			}
 		}
-		if !clock.overGrace() {
+		if !clock.OverGrace() {
 			m.logger.Error("shutdown deadline passed: leaving behind OnShutdown calls that have not returned, and stopping the services they depend on",
-				"timeout", clock.budget(), "services", names)
+				"timeout", clock.Budget(), "services", names)
 			for _, i := range slices.Collect(maps.Keys(running)) {
 				finish(i)
 			}
@@ -130,14 +132,14 @@ func (m *mesh) stopAll(order []*entry, clock *stopClock) {
 			}
 		}
 		m.logger.Error("shutdown grace passed: leaving behind the services still stopping or not stopped",
-			"timeout", clock.budget(), "services", names)
+			"timeout", clock.Budget(), "services", names)
 		return
 	}
 }
 
 // startStop begins the stop of e, node i, and reports whether it runs in the
 // background (it sends i on done when over); false means it is over already.
-func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) bool {
+func (m *mesh) startStop(e *entry, i int, clock *deadline.Clock, done chan<- int) bool {
 	// An Init that failed since the stop order was taken, a start cut
 	// short, or a removal, takes the service out of it. A service whose
 	// Serve ended is stopped still, and so is one whose Serve failed for
@@ -155,7 +157,7 @@ func (m *mesh) startStop(e *entry, i int, clock *stopClock, done chan<- int) boo
 		m.stepFrom(e, StateStopped, StateStopping)
 		return false
 	}
-	ctx, cancel := clock.context() // carries the deadline to OnShutdownContext
+	ctx, cancel := clock.StopContext() // carries the deadline to OnShutdownContext
 	go func() {
 		defer cancel()
 		returned := false

@@ -2,16 +2,18 @@ package servicemesh
 
 // Supervision: a service's Serve, run by the mesh after its Init on a
 // goroutine of its own (counted in busy), restarted with backoff when it
-// fails, stopped in the service's turn (shutdown.go) or when it is removed.
-// A service's serveState is guarded by its own mutex; the restart loop's
+// fails (the count and the backoff are internal/supervise's Restarts),
+// stopped in the service's turn (shutdown.go) or when it is removed. A
+// service's serveState is guarded by its own mutex; the restart loop's
 // state is its goroutine's alone.
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
+
+	"github.com/gravestench/servicemesh/internal/supervise"
 )
 
 // HasServe is implemented by long-running services. After Init returned,
@@ -172,9 +174,7 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 			}
 		}
 	}()
-	p := m.policyFor(e)
-	var restarts []time.Time // within the window
-	backoff := p.Backoff
+	restarts := supervise.NewRestarts(supervise.Policy(m.policyFor(e)))
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -204,22 +204,15 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 		}
 		e.setError(err)
 		now := time.Now()
-		if now.Sub(began) > p.Window { // it had been fine for a while
-			restarts, backoff = restarts[:0], p.Backoff
-		}
-		for len(restarts) > 0 && now.Sub(restarts[0]) > p.Window {
-			restarts = restarts[1:]
-		}
-		if p.MaxRestarts < 0 || len(restarts) >= p.MaxRestarts {
-			m.giveUp(e, p, len(restarts), err)
+		if restarts.Failed(began, now) {
+			m.fail(e, "serve", restarts.GiveUpError(err)) // fail fast unless KeepRunning (failures.go)
 			return
 		}
 		if m.stopping.Load() || !m.stepErr(e, StateBackingOff, err) {
 			return // removed, or its stop began, meanwhile
 		}
-		restarts = append(restarts, now)
+		wait := restarts.Restart(now)
 		e.restarts.Add(1)
-		wait := jittered(backoff, p.Jitter)
 		m.logger.Warn("Serve failed; restarting after a backoff", "subject", e.name, "error", err,
 			"restarts", e.restarts.Load(), "backoff", wait)
 		m.emit(EventServiceRestarting, e.svc, err)
@@ -234,18 +227,5 @@ func (m *mesh) supervise(ctx context.Context, e *entry, s HasServe, done chan st
 		if m.stopping.Load() || !m.stepFrom(e, StateRunning, StateBackingOff) || !e.serveAgain() {
 			return // removed, or its stop began, meanwhile
 		}
-		backoff = doubled(backoff, p.MaxBackoff)
 	}
-}
-
-// giveUp fails e after too many restarts and, unless the policy says
-// KeepRunning, shuts the mesh down.
-func (m *mesh) giveUp(e *entry, p RestartPolicy, n int, last error) {
-	var err error
-	if p.MaxRestarts < 0 {
-		err = fmt.Errorf("gave up: its policy allows no restart: %w", last)
-	} else {
-		err = fmt.Errorf("gave up after %d restarts within %v: %w", n, p.Window, last)
-	}
-	m.fail(e, "serve", err) // fail fast unless KeepRunning (failures.go)
 }

@@ -270,7 +270,7 @@ func TestFailingServeUnderTheDefaultPolicy(t *testing.T) {
 		m.Add(s).Wait()
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		assert.Len(t, s.callTimes(), 1+defaultMaxRestarts)
+		assert.Len(t, s.callTimes(), 1+RestartPolicy{}.withDefaults().MaxRestarts)
 		assert.True(t, isClosed(m.down), "gave up: fail fast")
 		m.Shutdown().Wait()
 	})
@@ -295,29 +295,14 @@ func TestServeWindowForgetsOldFailures(t *testing.T) {
 	})
 }
 
-func TestRestartPolicyDefaultsAndBounds(t *testing.T) {
-	tests := []struct {
-		name string
-		in   RestartPolicy
-		want RestartPolicy
-	}{
-		{"zero", RestartPolicy{}, RestartPolicy{MaxRestarts: 5, Window: 30 * time.Second, Backoff: 100 * time.Millisecond, MaxBackoff: 15 * time.Second, Jitter: 0.1}},
-		{"negative", RestartPolicy{MaxRestarts: -1, Window: -1, Backoff: -1, MaxBackoff: -1, Jitter: -1},
-			RestartPolicy{MaxRestarts: -1, Window: 30 * time.Second, Backoff: 100 * time.Millisecond, MaxBackoff: 15 * time.Second}},
-		{"huge", RestartPolicy{MaxRestarts: 1 << 30, Backoff: time.Hour, MaxBackoff: time.Minute, Jitter: 7},
-			RestartPolicy{MaxRestarts: 1 << 30, Window: 30 * time.Second, Backoff: time.Hour, MaxBackoff: time.Hour, Jitter: 1}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, tc.in.withDefaults())
-		})
-	}
-	for range 1000 {
-		d := jittered(time.Second, 0.1)
-		assert.GreaterOrEqual(t, d, 900*time.Millisecond)
-		assert.LessOrEqual(t, d, 1100*time.Millisecond)
-	}
-	assert.Equal(t, time.Second, jittered(time.Second, 0))
+// RestartPolicy takes the documented defaults (the arithmetic, bounds and
+// jitter are tested in internal/supervise); a mesh not made by New is
+// refused.
+func TestRestartPolicyDefaults(t *testing.T) {
+	assert.Equal(t, RestartPolicy{MaxRestarts: 5, Window: 30 * time.Second, Backoff: 100 * time.Millisecond, MaxBackoff: 15 * time.Second, Jitter: 0.1},
+		RestartPolicy{}.withDefaults())
+	assert.Equal(t, RestartPolicy{MaxRestarts: -1, Window: 30 * time.Second, Backoff: 100 * time.Millisecond, MaxBackoff: 15 * time.Second, KeepRunning: true},
+		RestartPolicy{MaxRestarts: -1, Jitter: -1, KeepRunning: true}.withDefaults())
 	var foreign Mesh
 	assert.False(t, SetRestartPolicy(foreign, RestartPolicy{}))
 }

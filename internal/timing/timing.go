@@ -97,7 +97,7 @@ const (
 	HandlerStall = 5 * time.Millisecond
 )
 
-// Shutdown (root shutdown.go, deadline.go, hooks.go).
+// Shutdown (root shutdown.go, hooks.go; internal/deadline, internal/signals).
 const (
 	// ShutdownTimeout is the whole shutdown's budget unless the application
 	// sets another: inside the 30 s that Kubernetes waits by default between
@@ -125,7 +125,7 @@ const (
 	AnchorLinger = 100 * time.Millisecond
 )
 
-// Supervision: RestartPolicy's defaults (root restartpolicy.go).
+// Supervision: RestartPolicy's defaults (internal/supervise).
 const (
 	// RestartWindow is the span over which restarts are counted.
 	RestartWindow = 30 * time.Second

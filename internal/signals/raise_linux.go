@@ -1,4 +1,4 @@
-package servicemesh
+package signals
 
 import (
 	"os"

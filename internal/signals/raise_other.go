@@ -1,6 +1,6 @@
 //go:build !linux
 
-package servicemesh
+package signals
 
 import "os"
 

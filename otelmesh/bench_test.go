@@ -1,0 +1,95 @@
+package otelmesh_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gravestench/servicemesh"
+	"github.com/gravestench/servicemesh/otelmesh"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// BenchmarkMeshChange runs a mesh whose one service's Serve fails and is
+// restarted b.N times at once (two changes each: running → backing off →
+// running), bare and with otelmesh attached, and reports the time per
+// change ("ns/change") until the last one was taken in: by the mesh (bare),
+// or by otelmesh's subscriber, which keeps up (no change is lost). The
+// difference between the two is what otelmesh costs the process per
+// change; on two cores its subscriber runs beside the mesh.
+func BenchmarkMeshChange(b *testing.B) {
+	for _, instrumented := range []bool{false, true} {
+		b.Run(map[bool]string{false: "bare", true: "otelmesh"}[instrumented], func(b *testing.B) {
+			benchRestarts(b, instrumented)
+		})
+	}
+}
+
+var errBench = errors.New("bench")
+
+func benchRestarts(b *testing.B, instrumented bool) {
+	m := servicemesh.New(b.Name())
+	m.SetLogDestination(nil)
+	defer m.Shutdown().Wait()
+	servicemesh.SetRestartPolicy(m, servicemesh.RestartPolicy{
+		KeepRunning: true, MaxRestarts: math.MaxInt, Window: time.Nanosecond,
+		Backoff: time.Nanosecond, MaxBackoff: time.Nanosecond, Jitter: -1})
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	if instrumented {
+		stop, err := otelmesh.Instrument(m, otelmesh.WithMeterProvider(mp), otelmesh.WithTracerProvider(tp))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stop()
+	}
+	n := int64(b.N)
+	var serves atomic.Int64
+	done := make(chan struct{})
+	m.Add(servicemesh.Func("looping", func(ctx context.Context) error {
+		switch k := serves.Add(1); {
+		case k <= n:
+			return errBench
+		case k == n+1:
+			close(done)
+		}
+		<-ctx.Done()
+		return nil
+	}))
+	b.ResetTimer()
+	began := time.Now()
+	<-done
+	if instrumented { // until otelmesh has counted the last restart
+		for restarts(b, reader) < n {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	elapsed := time.Since(began)
+	b.StopTimer()
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(2*n), "ns/change")
+}
+
+func restarts(b *testing.B, reader *sdkmetric.ManualReader) int64 {
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		b.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			if mt.Name == otelmesh.MetricServiceRestarts {
+				var sum int64
+				for _, p := range mt.Data.(metricdata.Sum[int64]).DataPoints {
+					sum += p.Value
+				}
+				return sum
+			}
+		}
+	}
+	return 0
+}

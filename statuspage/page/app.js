@@ -1,0 +1,187 @@
+// The model of the mesh and the stream that keeps it up to date. Every
+// name and text from the mesh reaches the page through textContent or an
+// attribute value (render.js), never as markup.
+
+var model = {
+  name: "",
+  ready: false,
+  mesh: "connecting", // "connecting", "not ready", "ready", "shutting down", "stopped"
+  entries: [],        // the services in the order added
+  byName: new Map(),  // name -> its entries (names need not be unique)
+  seq: 0,             // how many changes of services were applied
+  nextID: 1
+};
+
+function newEntry(name) {
+  var e = {
+    id: model.nextID++, name: name, state: "added", since: "",
+    resolve: 0, init: 0, stop: 0, restarts: 0, error: "", dependsOn: [],
+    row: null, node: null
+  };
+  var list = model.byName.get(name);
+  if (!list) {
+    list = [];
+    model.byName.set(name, list);
+  }
+  list.push(e);
+  model.entries.push(e);
+  view.structure = true;
+  return e;
+}
+
+function dropEntry(e) {
+  var list = model.byName.get(e.name) || [];
+  var i = list.indexOf(e);
+  if (i >= 0) list.splice(i, 1);
+  if (list.length === 0) model.byName.delete(e.name);
+  i = model.entries.indexOf(e);
+  if (i >= 0) model.entries.splice(i, 1);
+  view.removed.push(e);
+  view.structure = true;
+}
+
+// applyStatus takes a Report (the stream's first message, or
+// status.json). With full, it is the truth: states, services added and
+// gone. Without, it only brings what changes do not carry (durations,
+// restarts, errors, dependencies), for changes came in since it was taken.
+function applyStatus(rep, full) {
+  model.name = rep.name || "";
+  if (full) {
+    model.ready = !!rep.ready;
+    if (rep.stopped) model.mesh = "stopped";
+    else if (model.mesh !== "shutting down") model.mesh = rep.ready ? "ready" : "not ready";
+  }
+  var pools = new Map();
+  model.byName.forEach(function (list, name) { pools.set(name, list.slice()); });
+  var order = [];
+  (rep.services || []).forEach(function (s) {
+    var pool = pools.get(s.name);
+    var e = pool && pool.length ? pool.shift() : null;
+    if (!e) {
+      if (!full) return;
+      e = newEntry(s.name);
+    }
+    if (full) {
+      e.state = s.state;
+      e.since = s.since || "";
+    }
+    e.resolve = s.resolve || 0;
+    e.init = s.init || 0;
+    e.stop = s.stop || 0;
+    e.restarts = s.restarts || 0;
+    e.error = s.error || "";
+    var deps = s.dependsOn || [];
+    if (deps.join("\n") !== e.dependsOn.join("\n")) {
+      e.dependsOn = deps;
+      view.structure = true;
+    }
+    view.dirty.add(e);
+    order.push(e);
+  });
+  if (full) {
+    pools.forEach(function (pool) { pool.forEach(dropEntry); });
+    model.entries = order;
+    view.reorder = true;
+  }
+  schedule();
+}
+
+// applyChange applies one message of the stream.
+function applyChange(c) {
+  if (c.lost !== undefined) { // the stream dropped changes: fetch the truth
+    refetch(true);
+    return;
+  }
+  if (c.service === "") {
+    model.mesh = c.mesh;
+    model.ready = c.mesh === "ready";
+    if (c.mesh === "stopped") end();
+    schedule();
+    return;
+  }
+  model.seq++;
+  var list = model.byName.get(c.service) || [];
+  var e = null;
+  for (var i = 0; i < list.length && !e; i++) if (list[i].state === c.from) e = list[i];
+  if (!e && c.from !== "added" && list.length) e = list[0];
+  if (!e) e = newEntry(c.service);
+  if (c.to === "removed") {
+    dropEntry(e);
+  } else {
+    if (c.from === "backing off" && c.to === "running") e.restarts++;
+    e.state = c.to;
+    e.since = c.time;
+    if (c.error) e.error = c.error;
+    view.dirty.add(e);
+  }
+  refetch(false);
+  schedule();
+}
+
+// refetch asks status.json for what changes do not carry, once the changes
+// have settled (or at once, after a loss), never while a fetch is under way.
+var fetching = false, refetchTimer = 0, refetchFull = false, firstPending = 0;
+var settle = 400, maxWait = 3000;
+
+function refetch(full) {
+  refetchFull = refetchFull || full;
+  var now = Date.now();
+  if (!firstPending) firstPending = now;
+  clearTimeout(refetchTimer);
+  var wait = full ? 0 : Math.min(settle, Math.max(0, firstPending + maxWait - now));
+  refetchTimer = setTimeout(fetchStatus, wait);
+}
+
+function fetchStatus() {
+  if (fetching) {
+    refetchTimer = setTimeout(fetchStatus, settle);
+    return;
+  }
+  fetching = true;
+  var full = refetchFull, seq = model.seq;
+  refetchFull = false;
+  firstPending = 0;
+  fetch("status.json", { cache: "no-store", credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (rep) {
+      fetching = false;
+      if (!rep) return;
+      var quiet = seq === model.seq;
+      applyStatus(rep, full || quiet);
+      if (full && !quiet) refetch(false); // changes came meanwhile: look again once settled
+    }, function () {
+      fetching = false; // the server is gone; the stream says so
+    });
+}
+
+// The stream.
+var source = null;
+
+function setConn(s) {
+  view.conn = s;
+  schedule();
+}
+
+function end() {
+  if (source) source.close();
+  source = null;
+  setConn("ended");
+}
+
+function connect() {
+  source = new EventSource("events");
+  source.onopen = function () { setConn("live"); };
+  source.onerror = function () {
+    if (!source) return;
+    setConn(source.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting");
+  };
+  source.addEventListener("status", function (ev) {
+    var rep = JSON.parse(ev.data);
+    applyStatus(rep, true);
+    setConn("live");
+    if (rep.stopped) end();
+  });
+  source.onmessage = function (ev) { applyChange(JSON.parse(ev.data)); };
+}
+
+connect();
