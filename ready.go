@@ -111,15 +111,17 @@ func (m *mesh) waitReady(ctx context.Context) error {
 // unreachable returns why the mesh can no longer become ready without
 // help, or nil: its shutdown began (ErrShuttingDown, wrapping as well the
 // failure that began it, when one did), or a service failed for good and
-// the mesh is not kept running (which begins the shutdown too).
+// the mesh is not kept running (which begins the shutdown too). stopping
+// is read first: failFast notes the cause before the shutdown begins, so
+// that a shutdown seen begun shows its cause too.
 func (m *mesh) unreachable() error {
+	if !m.stopping.Load() {
+		return nil
+	}
 	if se := m.failures.cause.Load(); se != nil {
 		return fmt.Errorf("%w: %w", ErrShuttingDown, se)
 	}
-	if m.stopping.Load() {
-		return ErrShuttingDown
-	}
-	return nil
+	return ErrShuttingDown
 }
 
 // readiness reports whether the mesh is ready (see Ready). With wait, it
