@@ -25,15 +25,16 @@ type run struct {
 }
 
 // Failing returns the first of os with a HealthCheck whose check fails, and
-// true, or false when every check passes; ps are their probes, from For. A
-// result less than timing.HealthCacheTTL old is used as it is; otherwise a
-// check is started, unless one is in flight, or fails when Hooks.Begin
-// refuses it (the shutdown has begun). With wait, the checks not answered
-// from the cache are waited for, in parallel, each until its timeout or
-// until ctx ends; without, their latest results are used, and a check never
-// completed counts as failing. A check in flight past
-// timing.HealthCheckTimeout fails at once, and is not called again until it
-// returns.
+// true, or false when every check passes; ps are their probes, from For(os),
+// one for each, in order (fewer panics). A result less than
+// timing.HealthCacheTTL old is used as it is; otherwise a check is started,
+// unless one is in flight, or fails when Hooks.Begin refuses it (the
+// shutdown has begun). With wait, the checks not answered from the cache
+// are waited for, in parallel, each until its timeout or until ctx ends;
+// without, their latest results are used, and a check never completed
+// counts as failing. A check in flight past timing.HealthCheckTimeout fails
+// at once, and is not called again until it returns. Safe for concurrent
+// use: callers at the same moment share the checks in flight.
 func (c *Probes[O]) Failing(ctx context.Context, os []O, ps []*Probe[O], wait bool) (O, bool) {
 	type waiting struct {
 		o O

@@ -78,13 +78,15 @@ type Probe[O Owner] struct {
 	cur, last *run
 }
 
-// Init gives c its hooks. It must be called once, before any other method.
+// Init gives c its hooks. It must be called once, before any other method
+// and before c is shared: a check started without hooks panics.
 func (c *Probes[O]) Init(h Hooks[O]) { c.hooks = h }
 
 // For returns the probe of each of os, in order, making those missing, and
 // notes os as their owners. With prune it then drops the probes of services
 // gone, except those with a check in flight: the service may be added again
-// before the check returns, and must not get a second one.
+// before the check returns, and must not get a second one. os are records
+// of the mesh, never the zero O (For would call its methods).
 func (c *Probes[O]) For(os []O, prune bool) []*Probe[O] {
 	ps := make([]*Probe[O], len(os))
 	c.mu.Lock()
