@@ -1,31 +1,19 @@
 package servicemesh
 
-// Health checks: HasHealthCheck, run in parallel, each bounded by a timeout,
-// one in flight per service, results cached briefly (healthState).
-// healthState's flags are atomics; its probes, and the fields of each probe
-// said to be, are guarded by healthState.mu, which is never held while
-// service code runs, while the event bus is waited on, or while registry.mu
-// is taken. A health check runs on a goroutine of its own, counted in busy.
+// Health checks: HasHealthCheck, and the glue between the mesh and the
+// probes of internal/readiness, which run the checks (in parallel, each
+// bounded by a timeout, one in flight per service, results cached briefly).
+// healthState's fields are atomics or safe for concurrent use on their own;
+// the probes' lock (readiness.Probes) is never held while service code runs,
+// while the event bus is waited on, or while registry.mu is taken. A health
+// check runs on a goroutine of its own, counted in busy.
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/gravestench/servicemesh/internal/timing"
+	"github.com/gravestench/servicemesh/internal/readiness"
 )
-
-const (
-	// slowestNamed is how many of the slowest Inits the "mesh ready" line
-	// names.
-	slowestNamed = 3
-)
-
-// errHealthCheckTimeout is the failure of a HealthCheck that did not return
-// within timing.HealthCheckTimeout.
-var errHealthCheckTimeout = fmt.Errorf("health check did not return within %v", timing.HealthCheckTimeout)
 
 // HasHealthCheck is implemented by services that can tell whether they are
 // healthy now, for example by pinging the database they hold. A mesh is
@@ -51,191 +39,47 @@ type HasHealthCheck interface {
 	HealthCheck(ctx context.Context) error
 }
 
-// healthState is the mesh's part for readiness: the probes of its services
-// and whether EventMeshReady was told.
+// healthState is the mesh's part for readiness: the probes of its services,
+// the memo of the service that blocked readiness, the readiness watcher,
+// and whether the mesh was ready and EventMeshReady told.
 type healthState struct {
-	// wasReady is set once the mesh was found ready; told once
-	// EventMeshReady was told (or skipped, the shutdown having begun);
-	// watching once the readiness watcher was started.
-	wasReady, told, watching atomic.Bool
+	// wasReady is set once the mesh was found ready from Run on; told once
+	// EventMeshReady was told (or skipped, the shutdown having begun).
+	wasReady, told atomic.Bool
+	// watcher looks at the mesh until it is first ready (ready.go).
+	watcher readiness.Watcher
 	// blocker is the service that kept the mesh from being ready when it
 	// was last looked at, or nil: readiness looks at it first.
-	blocker atomic.Pointer[entry]
-	// wake pokes the watcher when the last pending lifecycle settles (cap
-	// 1, made once by wakeOnce).
-	wakeOnce sync.Once
-	wake     chan struct{}
-
-	mu sync.Mutex // guards probes and the fields of probes said to be
+	blocker readiness.Blocker[entry]
 	// probes holds what the mesh keeps for each service with Ready or
-	// HealthCheck that readiness has looked at, by probeKey: a service
-	// removed and added again keeps its probe, so its check in flight is
-	// still the one. Removed services are dropped on the next look. Made on
-	// first use.
-	probes map[any]*probe
+	// HealthCheck that readiness has looked at; its hooks are set by
+	// initHealth.
+	probes readiness.Probes[*entry]
 }
 
-// probe is what the mesh keeps about one service's Ready and HealthCheck.
-type probe struct {
-	// owner is the entry that last used it; guarded by healthState.mu.
-	owner *entry
-	// inReady is set while a Ready call runs; lastReady is its last
-	// answer, which a Ready call made from inside Ready (through Status
-	// or Ready) gets instead of recursing.
-	inReady, lastReady atomic.Bool
-	// readyPanicked and checkPanicked are set while the last call of
-	// Ready, or of HealthCheck, panicked: a panic that repeats is not
-	// logged again, so that probes polling a broken service do not flood
-	// the log.
-	readyPanicked, checkPanicked atomic.Bool
-	// Guarded by healthState.mu: the HealthCheck in flight, nil if none,
-	// and the last one that ended, nil if none.
-	cur, last *checkRun
+const (
+	// slowestNamed is how many of the slowest Inits the "mesh ready" line
+	// names.
+	slowestNamed = 3
+)
+
+// initHealth gives the probes their hooks: the checks' context, the
+// counting of their goroutines in busy, the guarded call of HealthCheck and
+// the log lines of checks that start failing or pass again. New calls it,
+// once m.ctx is set.
+func (m *mesh) initHealth() {
+	m.health.probes.Init(readiness.Hooks[*entry]{
+		Ctx:     m.ctx,
+		Begin:   m.beginCheck,
+		Done:    m.busyDone,
+		Check:   m.callHealthCheck,
+		Changed: m.healthChanged,
+	})
 }
 
-// checkRun is one call of a HealthCheck.
-type checkRun struct {
-	began time.Time
-	done  chan struct{} // closed when the call has ended
-	ended time.Time     // written before done is closed
-	err   error         // written before done is closed
-}
-
-func (h *healthState) wakeCh() chan struct{} {
-	h.wakeOnce.Do(func() { h.wake = make(chan struct{}, 1) })
-	return h.wake
-}
-
-// probesFor returns the probe of each of es, making those missing; with
-// prune, it first drops those of removed services.
-func (h *healthState) probesFor(es []*entry, prune bool) []*probe {
-	ps := make([]*probe, len(es))
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.probes == nil {
-		h.probes = make(map[any]*probe)
-	}
-	for i, e := range es {
-		k := probeKey(e)
-		p := h.probes[k]
-		if p == nil {
-			p = &probe{}
-			h.probes[k] = p
-		}
-		p.owner = e
-		ps[i] = p
-	}
-	if prune { // after the owners were brought up to date
-		for k, p := range h.probes {
-			// A check in flight keeps its probe: the service may be
-			// added again before it returns, and must not get a second.
-			if p.owner.gone.Load() && p.cur == nil {
-				delete(h.probes, k)
-			}
-		}
-	}
-	return ps
-}
-
-// checkUnderWay reports whether e's health check is running with no fresh
-// result to answer from.
-func (m *mesh) checkUnderWay(e *entry) bool {
-	h := &m.health
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	p := h.probes[probeKey(e)]
-	return p != nil && p.cur != nil && (p.last == nil || time.Since(p.last.ended) >= timing.HealthCacheTTL)
-}
-
-// probeKey is what a service's probe is kept under: the service itself
-// where Go can compare it, so that it outlives a removal and a new Add, or
-// else its entry.
-func probeKey(e *entry) any {
-	if e.comparable && !e.zeroSize {
-		return e.svc
-	}
-	return e
-}
-
-// probeGuard runs fn, a call of the service's Ready or HealthCheck, as
-// guard does, except that a panic right after a panic of the same call is
-// recovered without being logged again. panicked tells whether the last
-// call panicked.
-func (m *mesh) probeGuard(panicked *atomic.Bool, name, call string, fn func()) (err error) {
-	if !panicked.Load() {
-		err = m.guard(name, call, fn)
-		panicked.Store(err != nil)
-		return err
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			m.recovered.Add(1)
-			err = &PanicError{Service: name, Call: call, Value: v}
-			return
-		}
-		panicked.Store(false)
-	}()
-	fn()
-	return nil
-}
-
-// unhealthy returns the first of the services among es with a HealthCheck
-// whose check fails, or nil if all pass (ps are their probes). A result
-// less than timing.HealthCacheTTL old is used as it is; otherwise a check is
-// started, unless one is in flight. With wait, the checks not answered from
-// the cache are waited for, in parallel, each until its timeout or until
-// ctx ends; without, their latest results are used, and a check never
-// completed counts as failing. A check in flight past its timeout fails at
-// once.
-func (m *mesh) unhealthy(ctx context.Context, es []*entry, ps []*probe, wait bool) *entry {
-	type waiting struct {
-		e *entry
-		r *checkRun
-	}
-	now := time.Now()
-	var failed *entry
-	var waits []waiting
-	h := &m.health
-	h.mu.Lock()
-	for i, e := range es {
-		hc, has := e.svc.(HasHealthCheck)
-		if !has {
-			continue
-		}
-		p := ps[i]
-		pass := true
-		switch {
-		case p.last != nil && now.Sub(p.last.ended) < timing.HealthCacheTTL:
-			pass = p.last.err == nil
-		case p.cur == nil && !m.startCheck(e, hc, p, now):
-			pass = false // the shutdown has begun
-		case !now.Before(p.cur.began.Add(timing.HealthCheckTimeout)):
-			pass = false // hung: the call is not made again until it returns
-		case wait:
-			waits = append(waits, waiting{e, p.cur})
-		default:
-			pass = p.last != nil && p.last.err == nil
-		}
-		if !pass && failed == nil {
-			failed = e
-		}
-	}
-	h.mu.Unlock()
-	if failed != nil {
-		return failed
-	}
-	for _, w := range waits {
-		if !w.r.await(ctx) {
-			return w.e
-		}
-	}
-	return nil
-}
-
-// startCheck starts a HealthCheck of e, recording it as p's run in flight,
-// and reports whether it did: not once the shutdown has begun. The caller
-// holds healthState.mu.
-func (m *mesh) startCheck(e *entry, hc HasHealthCheck, p *probe, now time.Time) bool {
+// beginCheck counts a health check's goroutine in busy and reports true,
+// or false, counting nothing, once the shutdown has begun.
+func (m *mesh) beginCheck() bool {
 	// Counted before stopping is read: a shutdown that begins after this
 	// read waits for the check.
 	m.busy.Add(1)
@@ -243,58 +87,117 @@ func (m *mesh) startCheck(e *entry, hc HasHealthCheck, p *probe, now time.Time) 
 		m.busyDone()
 		return false
 	}
-	r := &checkRun{began: now, done: make(chan struct{})}
-	p.cur = r
-	go m.runCheck(e, hc, p, r)
 	return true
 }
 
-// runCheck calls e's HealthCheck for run r and records the result. It runs
-// on a goroutine of its own, counted in busy.
-func (m *mesh) runCheck(e *entry, hc HasHealthCheck, p *probe, r *checkRun) {
-	defer m.busyDone()
-	ctx, cancel := context.WithTimeout(m.ctx, timing.HealthCheckTimeout)
-	var err error
-	if perr := m.probeGuard(&p.checkPanicked, e.name, "HealthCheck", func() { err = hc.HealthCheck(ctx) }); perr != nil {
-		err = perr
+// callHealthCheck calls e's HealthCheck with ctx, guarded: a panic is its
+// error, logged unless quiet.
+func (m *mesh) callHealthCheck(ctx context.Context, e *entry, quiet bool) (panicked bool, err error) {
+	hc := e.svc.(HasHealthCheck)
+	if perr := m.probeGuard(quiet, e.name, "HealthCheck", func() { err = hc.HealthCheck(ctx) }); perr != nil {
+		return true, perr
 	}
-	cancel()
-	ended := time.Now()
-	if err == nil && ended.Sub(r.began) >= timing.HealthCheckTimeout {
-		err = errHealthCheckTimeout
-	}
-	h := &m.health
-	h.mu.Lock()
-	wasFailing := p.last != nil && p.last.err != nil
-	r.ended, r.err = ended, err
-	p.cur, p.last = nil, r
-	close(r.done)
-	h.mu.Unlock()
+	return false, err
+}
+
+// healthChanged logs a health check of e that started failing (err) or
+// passes again (nil), unless the shutdown has begun: a context ended by the
+// shutdown is no news.
+func (m *mesh) healthChanged(e *entry, err error) {
 	switch {
-	case m.stopping.Load(): // a context ended by the shutdown is no news
-	case err != nil && !wasFailing:
+	case m.stopping.Load():
+	case err != nil:
 		m.logger.Warn("health check failing", "subject", e.name, "error", err)
-	case err == nil && wasFailing:
+	default:
 		m.logger.Info("health check passing again", "subject", e.name)
 	}
 }
 
-// await waits for r until its timeout or until ctx ends, and reports
-// whether it ended and passed.
-func (r *checkRun) await(ctx context.Context) bool {
-	select {
-	case <-r.done:
-		return r.err == nil
-	default:
-	}
-	t := time.NewTimer(time.Until(r.began.Add(timing.HealthCheckTimeout)))
-	defer t.Stop()
-	select {
-	case <-r.done:
-		return r.err == nil
-	case <-t.C:
-		return false
-	case <-ctx.Done():
+// readyButForShutdown reports whether the mesh would be ready but for its
+// shutdown having begun: every service running, and the latest answer of
+// every Ready and the latest result of every HealthCheck, however old,
+// passing. It tells the shutdown whether there is anything to drain. It
+// calls no service code (Shutdown's caller may be anywhere), so a Ready
+// never asked counts as not ready: nobody was told the mesh was ready.
+func (m *mesh) readyButForShutdown() bool {
+	probed, _, ok := m.runningServices()
+	if !ok {
 		return false
 	}
+	h := &m.health
+	ps := h.probes.For(probed, false)
+	for i, e := range probed {
+		if _, ok := e.svc.(HasReadiness); ok && !ps[i].LastReady() {
+			return false
+		}
+		if e.HasCheck() && !h.probes.Passed(ps[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// serviceReady reports whether e alone is ready: running, its lifecycle
+// over, Ready if it has Ready, passing its HealthCheck if it has one.
+func (m *mesh) serviceReady(ctx context.Context, e *entry, wait bool) bool {
+	if !e.up() {
+		return false
+	}
+	r, isR := e.svc.(HasReadiness)
+	if !isR && !e.HasCheck() {
+		return true
+	}
+	es := []*entry{e}
+	ps := m.health.probes.For(es, false)
+	if isR && !m.callReady(e, r, ps[0]) {
+		return false
+	}
+	_, failing := m.health.probes.Failing(ctx, es, ps, wait)
+	return !failing
+}
+
+// callReady calls r.Ready through e's probe p, guarded: a panic counts as
+// not ready, and is logged unless the previous call panicked too; a call
+// from inside that Ready gets its last answer (readiness.Probe.Ready).
+func (m *mesh) callReady(e *entry, r HasReadiness, p *readiness.Probe[*entry]) bool {
+	return p.Ready(func(quiet bool) (ready, panicked bool) {
+		err := m.probeGuard(quiet, e.name, "Ready", func() { ready = r.Ready() })
+		return ready, err != nil
+	})
+}
+
+// probeGuard runs fn, a call of the service's Ready or HealthCheck, as
+// guard does, except that with quiet, when the last call of it panicked, a
+// panic is recovered without being logged again.
+func (m *mesh) probeGuard(quiet bool, name, call string, fn func()) (err error) {
+	if !quiet {
+		return m.guard(name, call, fn)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			m.recovered.Add(1)
+			err = &PanicError{Service: name, Call: call, Value: v}
+		}
+	}()
+	fn()
+	return nil
+}
+
+// ProbeKey is what e's probe is kept under (readiness.Owner): the service
+// itself where Go can compare it, so that the probe outlives a removal and
+// a new Add, or else e.
+func (e *entry) ProbeKey() any {
+	if e.comparable && !e.zeroSize {
+		return e.svc
+	}
+	return e
+}
+
+// Gone reports whether e was removed (readiness.Owner).
+func (e *entry) Gone() bool { return e.gone.Load() }
+
+// HasCheck reports whether e's service has a HealthCheck (readiness.Owner).
+func (e *entry) HasCheck() bool {
+	_, ok := e.svc.(HasHealthCheck)
+	return ok
 }

@@ -53,6 +53,7 @@ func New(name ...string) Mesh {
 	}
 	m.logger = m.logs.Logger(n)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.initHealth()
 	m.fanOuts = m.newFanOuts()
 	m.reg.index = make(map[Service]*entry)
 	m.reg.retiring = make(map[Service]*entry)

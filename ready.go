@@ -3,7 +3,8 @@ package servicemesh
 // Readiness: whether the mesh is ready (Ready, WaitReady) and the one-time
 // EventMeshReady with its Info line. Readiness reads the registry under
 // registry.mu without calling service code there, then calls Ready and
-// HealthCheck (healthcheck.go) with no lock held. The readiness watcher and
+// HealthCheck through the services' probes (healthcheck.go, which glues the
+// mesh to internal/readiness) with no lock held. The readiness watcher and
 // the goroutine that tells EventMeshReady are counted in busy.
 
 import (
@@ -14,7 +15,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gravestench/servicemesh/internal/timing"
+	"github.com/gravestench/servicemesh/internal/readiness"
 )
 
 // ErrShuttingDown is returned by WaitReady when the mesh's shutdown begins
@@ -77,7 +78,8 @@ func WaitReady(ctx context.Context, m Mesh) error {
 
 func (m *mesh) waitReady(ctx context.Context) error {
 	var t *time.Timer
-	for wait := timing.ReadyPollMin; ; wait = min(2*wait, timing.ReadyPollMax) {
+	var b readiness.Backoff
+	for {
 		if err := m.unreachable(); err != nil {
 			return err
 		}
@@ -91,10 +93,10 @@ func (m *mesh) waitReady(ctx context.Context) error {
 			return err
 		}
 		if t == nil {
-			t = time.NewTimer(wait)
+			t = time.NewTimer(b.Next())
 			defer t.Stop()
 		} else {
-			t.Reset(wait)
+			t.Reset(b.Next())
 		}
 		select {
 		case <-ctx.Done():
@@ -109,15 +111,17 @@ func (m *mesh) waitReady(ctx context.Context) error {
 // unreachable returns why the mesh can no longer become ready without
 // help, or nil: its shutdown began (ErrShuttingDown, wrapping as well the
 // failure that began it, when one did), or a service failed for good and
-// the mesh is not kept running (which begins the shutdown too).
+// the mesh is not kept running (which begins the shutdown too). stopping
+// is read first: failFast notes the cause before the shutdown begins, so
+// that a shutdown seen begun shows its cause too.
 func (m *mesh) unreachable() error {
+	if !m.stopping.Load() {
+		return nil
+	}
 	if se := m.failures.cause.Load(); se != nil {
 		return fmt.Errorf("%w: %w", ErrShuttingDown, se)
 	}
-	if m.stopping.Load() {
-		return ErrShuttingDown
-	}
-	return nil
+	return ErrShuttingDown
 }
 
 // readiness reports whether the mesh is ready (see Ready). With wait, it
@@ -149,84 +153,35 @@ func (m *mesh) readyNow(ctx context.Context, wait bool) bool {
 		return false
 	}
 	h := &m.health
-	if b := h.blocker.Load(); b != nil {
-		// The service that blocked readiness last time is looked at first,
-		// without waiting: when only its health check is under way, the
-		// scan below waits for it together with the others, in parallel.
-		if !b.gone.Load() && !m.serviceReady(ctx, b, false) && !(wait && m.checkUnderWay(b)) {
-			return false
-		}
-		h.blocker.CompareAndSwap(b, nil)
+	// The service that blocked readiness last time is looked at first,
+	// without waiting: when only its health check is under way, the scan
+	// below waits for it together with the others, in parallel.
+	if h.blocker.Blocks(func(b *entry) bool {
+		return !b.gone.Load() && !m.serviceReady(ctx, b, false) && !(wait && h.probes.UnderWay(b))
+	}) {
+		return false
 	}
 	probed, blocker, ok := m.runningServices()
 	if !ok {
 		if blocker != nil {
-			h.blocker.Store(blocker)
+			h.blocker.Set(blocker)
 		}
 		return false
 	}
 	if len(probed) > 0 {
-		ps := h.probesFor(probed, true)
+		ps := h.probes.For(probed, true)
 		for i, e := range probed {
 			if r, ok := e.svc.(HasReadiness); ok && !m.callReady(e, r, ps[i]) {
-				h.blocker.Store(e)
+				h.blocker.Set(e)
 				return false
 			}
 		}
-		if e := m.unhealthy(ctx, probed, ps, wait); e != nil {
-			h.blocker.Store(e)
+		if e, failing := h.probes.Failing(ctx, probed, ps, wait); failing {
+			h.blocker.Set(e)
 			return false
 		}
 	}
 	return !m.stopping.Load()
-}
-
-// readyButForShutdown reports whether the mesh would be ready but for its
-// shutdown having begun: every service running, and the latest answer of
-// every Ready and the latest result of every HealthCheck, however old,
-// passing. It tells the shutdown whether there is anything to drain. It
-// calls no service code (Shutdown's caller may be anywhere), so a Ready
-// never asked counts as not ready: nobody was told the mesh was ready.
-func (m *mesh) readyButForShutdown() bool {
-	probed, _, ok := m.runningServices()
-	if !ok {
-		return false
-	}
-	h := &m.health
-	ps := h.probesFor(probed, false)
-	for i, e := range probed {
-		if _, ok := e.svc.(HasReadiness); ok && !ps[i].lastReady.Load() {
-			return false
-		}
-		if _, ok := e.svc.(HasHealthCheck); ok {
-			h.mu.Lock()
-			passed := ps[i].last != nil && ps[i].last.err == nil
-			h.mu.Unlock()
-			if !passed {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// serviceReady reports whether e alone is ready: running, its lifecycle
-// over, Ready if it has Ready, passing its HealthCheck if it has one.
-func (m *mesh) serviceReady(ctx context.Context, e *entry, wait bool) bool {
-	if !e.up() {
-		return false
-	}
-	r, isR := e.svc.(HasReadiness)
-	_, isC := e.svc.(HasHealthCheck)
-	if !isR && !isC {
-		return true
-	}
-	es := []*entry{e}
-	ps := m.health.probesFor(es, false)
-	if isR && !m.callReady(e, r, ps[0]) {
-		return false
-	}
-	return m.unhealthy(ctx, es, ps, wait) == nil
 }
 
 // runningServices reports whether every service is listed and running, its
@@ -266,23 +221,6 @@ func (e *entry) up() bool {
 	return (st == StateRunning || st == StateStopped) && e.ended.Load()
 }
 
-// callReady calls r.Ready, guarded: a panic counts as not ready, and is
-// logged unless the previous call panicked too.
-func (m *mesh) callReady(e *entry, r HasReadiness, p *probe) (ready bool) {
-	if !p.inReady.CompareAndSwap(false, true) {
-		// Called from inside its own Ready (through Status or Ready), or
-		// at the same moment as another caller: its last answer. The
-		// mesh cannot tell the two apart, and a readiness poll that gets a
-		// stale answer looks again at its next step.
-		return p.lastReady.Load()
-	}
-	defer p.inReady.Store(false)
-	err := m.probeGuard(&p.readyPanicked, e.name, "Ready", func() { ready = r.Ready() })
-	ready = err == nil && ready
-	p.lastReady.Store(ready)
-	return ready
-}
-
 // noteSettled is called whenever a service's way to Init has ended. Once
 // none is pending, it starts the readiness watcher, once per mesh, or wakes
 // it: the watcher tells EventMeshReady when the mesh is first ready.
@@ -291,11 +229,11 @@ func (m *mesh) noteSettled() {
 	if m.pending.Load() != 0 || h.told.Load() || !m.running.Load() {
 		return // Run calls it again
 	}
-	if !h.watching.CompareAndSwap(false, true) {
-		poke(h.wakeCh())
+	if !h.watcher.Start() {
+		h.watcher.Wake()
 		return
 	}
-	m.busy.Add(1) // before stopping is read, as in startCheck
+	m.busy.Add(1) // before stopping is read, as in beginCheck
 	if m.stopping.Load() {
 		m.busyDone()
 		return
@@ -304,31 +242,16 @@ func (m *mesh) noteSettled() {
 }
 
 // watchReady looks at the mesh until it is ready, backing off from
-// timing.ReadyPollMin to timing.ReadyPollMax and starting again from timing.ReadyPollMin when
-// noteSettled wakes it, and ends once EventMeshReady was told or the
-// shutdown begins: it holds the shutdown up only while a Ready it called runs (a wait for health checks
+// timing.ReadyPollMin to timing.ReadyPollMax and starting again from
+// timing.ReadyPollMin when noteSettled wakes it (readiness.Watcher), and
+// ends once EventMeshReady was told or the shutdown begins: it holds the
+// shutdown up only while a Ready it called runs (a wait for health checks
 // ends with m.ctx). It runs on a goroutine of the mesh counted in busy.
 func (m *mesh) watchReady() {
 	defer m.busyDone()
 	h := &m.health
-	wake := h.wakeCh()
-	t := time.NewTimer(timing.ReadyPollMin)
-	defer t.Stop()
-	wait := timing.ReadyPollMin
-	for !h.told.Load() {
-		if m.readiness(m.ctx, true) {
-			return // readiness had EventMeshReady told
-		}
-		t.Reset(wait)
-		select {
-		case <-m.down:
-			return
-		case <-wake:
-			wait = timing.ReadyPollMin
-		case <-t.C:
-			wait = min(2*wait, timing.ReadyPollMax)
-		}
-	}
+	// readiness has EventMeshReady told when it finds the mesh ready.
+	h.watcher.Watch(m.down, func() bool { return h.told.Load() || m.readiness(m.ctx, true) })
 }
 
 // tellReady tells EventMeshReady, and logs that the mesh is ready, the
@@ -339,7 +262,7 @@ func (m *mesh) tellReady() {
 	if h.told.Load() || !h.told.CompareAndSwap(false, true) {
 		return
 	}
-	m.busy.Add(1) // before stopping is read, as in startCheck
+	m.busy.Add(1) // before stopping is read, as in beginCheck
 	if m.stopping.Load() {
 		m.busyDone()
 		return

@@ -250,9 +250,11 @@ func TestStatusFromInsideCallbacks(t *testing.T) {
 		t.Run(tc.at, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				m := statusMesh(t)
-				runInBackground(t, m)
 				s := &stCallbacks{at: tc.at, m: m}
 				m.Add(s)
+				// Run after the Add: a mesh run empty may be found ready,
+				// and EventMeshReady told, before s is in it.
+				runInBackground(t, m)
 				synctest.Wait()
 				Ready(m)        // runs the health check, and may tell EventMeshReady
 				synctest.Wait() // its handlers run before the shutdown begins

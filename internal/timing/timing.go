@@ -53,7 +53,7 @@ const (
 	InitNamesTTL = 100 * time.Millisecond
 )
 
-// Readiness and health (root ready.go, healthcheck.go).
+// Readiness and health (internal/readiness; root ready.go, healthcheck.go).
 const (
 	// HealthCheckTimeout bounds one HealthCheck: its context ends then, and
 	// a check that has not returned by then counts as failing. Kubernetes
