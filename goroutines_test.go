@@ -74,9 +74,10 @@ func glSnapshot() map[string]bool {
 }
 
 // glIsMesh reports whether stack g is a goroutine of the mesh: one that
-// runs code of the servicemesh package or was started by it (directly, by
-// its event bus, or by a timer of it), and was not started by test code
-// (a test goroutine that calls the API is the application's).
+// runs code of the servicemesh package or of its internal packages, or was
+// started by it (directly, by its event bus, or by a timer of it), and was
+// not started by test code (a test goroutine that calls the API is the
+// application's).
 func glIsMesh(g string) bool {
 	createdBy := ""
 	if i := strings.LastIndex(g, "\ncreated by "); i >= 0 {
@@ -85,7 +86,8 @@ func glIsMesh(g string) bool {
 	if strings.Contains(createdBy, "servicemesh_test.") || strings.Contains(createdBy, "testing.") {
 		return false
 	}
-	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(createdBy, "gravestench/eventemitter.")
+	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(g, "gravestench/servicemesh/internal/") ||
+		strings.Contains(createdBy, "gravestench/eventemitter.")
 }
 
 // glAlwaysAllowed are the frames of goroutines the mesh may leave: an Init
@@ -123,7 +125,7 @@ func glLeft(stacks map[string]string, ids []string, before map[string]bool, allo
 // for, each through a count or a channel it signals as its last act.
 var glWaitedFor = []string{
 	"servicemesh.(*mesh).Add.gowrap", "servicemesh.(*mesh).runLane(",
-	"servicemesh.(*mesh).runScheduler(", "servicemesh.(*mesh).runCheck(", "servicemesh.(*mesh).watchReady(",
+	"sched.(*Scheduler[...]).run(", "servicemesh.(*mesh).runCheck(", "servicemesh.(*mesh).watchReady(",
 	"servicemesh.(*mesh).tellReady.func", "servicemesh.(*mesh).Remove.func", "servicemesh.(*mesh).supervise(",
 	"servicemesh.(*mesh).startStop.func", "servicemesh.(*mesh).stopTimedOut.func", "servicemesh.(*mesh).shutdown.func2(",
 	"servicemesh.(*mesh).handleSignals(", "eventemitter.(*EventEmitter).Emit.",

@@ -56,7 +56,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 		m.drain = drain
 		m.stopping.Store(true)
 		m.cancel()
-		m.queueAll() // to cancel them
+		m.sched.QueueAll() // to cancel them
 		m.shutdownWG.Add(1)
 		close(m.down)
 		go m.shutdown()
