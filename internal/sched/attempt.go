@@ -27,7 +27,7 @@ func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) *Failure {
 		return s.failure(w, now, s.cfg.ErrCanceled, reason)
 	}
 	w.seq = seq
-	w.start, w.seenAt, w.seen = now, now, s.changes.Load()
+	w.start, w.seenAt, w.seen = now, now.Sub(s.cfg.Epoch), s.changes.Load()
 	w.poll = timing.FirstPoll
 	w.waitElem = s.enqueueWaiting(w)
 	s.nwaiting.Add(1)
@@ -85,7 +85,7 @@ func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) {
 	s.mu.Lock()
 	w.attempting = false
 	if c := s.changes.Load(); c != w.seen {
-		w.seen, w.seenAt = c, now
+		w.seen, w.seenAt = c, now.Sub(s.cfg.Epoch)
 	}
 	if polled {
 		w.poll = min(2*w.poll, timing.MaxPoll)
@@ -104,7 +104,7 @@ func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) {
 			wait = min(wait, delay-waited)
 		}
 	}
-	quiet := now.Sub(w.seenAt)
+	quiet := now.Sub(s.cfg.Epoch) - w.seenAt
 	switch {
 	case timedOut:
 		w.attempting = true // finish ends it

@@ -62,7 +62,7 @@ type pollBuckets[D any] struct {
 type bucket[D any] struct{ waiters []*Waiter[D] }
 
 func (p *pollBuckets[D]) add(w *Waiter[D]) {
-	k := w.due.UnixNano()
+	k := w.due
 	b := p.last
 	if b == nil || k != p.lastKey {
 		if p.buckets == nil {
@@ -90,7 +90,7 @@ func (p *pollBuckets[D]) remove(w *Waiter[D]) {
 	if w.pollIndex < 0 {
 		return
 	}
-	k := w.due.UnixNano()
+	k := w.due
 	b := p.last
 	if b == nil || k != p.lastKey {
 		b = p.buckets[k]

@@ -85,7 +85,7 @@ func TestPollBucketsTakeWhatIsDue(t *testing.T) {
 	ws := make([]*Waiter[int], 6)
 	for i := range ws {
 		ws[i] = NewWaiter("w", i)
-		ws[i].due = t0.Add(time.Duration(i%3) * time.Millisecond)
+		ws[i].due = t0.Add(time.Duration(i%3) * time.Millisecond).UnixNano()
 		p.add(ws[i])
 	}
 	p.remove(ws[4])

@@ -26,8 +26,9 @@ type Config[D any] struct {
 	// removed), or "".
 	Begin func(w *Waiter[D]) (reason string)
 	// Canceled returns why w's wait must end now (removed, shutting down),
-	// or "", with or without Scheduler.mu held. Whoever cancels sets what Canceled reads and then queues w
-	// (Removed, QueueAll), so a cancellation is never missed.
+	// or "", with or without Scheduler.mu held. Whoever cancels sets what
+	// Canceled reads and then queues w (Removed, QueueAll), so a
+	// cancellation is never missed.
 	Canceled func(w *Waiter[D]) (reason string)
 	// Slow reports, once per waiter, that w has waited waited for its
 	// dependencies while the mesh has not changed for quiet.
@@ -181,7 +182,7 @@ func (s *Scheduler[D]) queue(w *Waiter[D]) {
 // schedulePoll asks for an attempt of w at t. The caller holds mu.
 func (s *Scheduler[D]) schedulePoll(w *Waiter[D], t time.Time) {
 	s.polls.remove(w)
-	w.due = t
+	w.due = t.UnixNano()
 	s.polls.add(w)
 	s.kick(t)
 }

@@ -13,7 +13,7 @@ import (
 type Waiter[D any] struct {
 	// Guarded by Scheduler.mu, read by every poll:
 	pollIndex  int           // its index in its bucket of Scheduler.polls; -1 when not there
-	due        time.Time     // when its next poll is due
+	due        int64         // when its next poll is due (UnixNano): its bucket
 	poll       time.Duration // its poll interval now
 	seen       uint64        // Scheduler.changes when last seen to move
 	seq        uint64        // the order its service was added (Await)
@@ -40,7 +40,7 @@ type Waiter[D any] struct {
 	// Guarded by Scheduler.mu:
 	waitElem *list.Element  // its element in Scheduler.waiting while it waits
 	watching []*Watchers[D] // the services its resolver holds
-	seenAt   time.Time      // when seen last moved
+	seenAt   time.Duration  // when seen last moved, since Config.Epoch
 }
 
 // NewWaiter returns the record of the resolution of the service called
