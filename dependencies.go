@@ -7,14 +7,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gravestench/servicemesh/internal/timing"
+	"github.com/gravestench/servicemesh/internal/sched"
 )
 
-// Dependency resolution: the errors, the settings, and what one attempt of a
-// service's resolver does and decides (resolve, await, runAttempt, finish).
-// Which goroutine runs an attempt, and when, is the scheduler's
-// (scheduler.go); an attempt's fields are owned by whoever runs it, the rest
-// of type resolution is guarded by scheduler.mu.
+// Dependency resolution: the errors, the settings, the resolution's events
+// (resolve), and what the mesh lends the scheduler (internal/sched), which
+// runs the attempts and decides when: one attempt of a service's resolver
+// (attempt), whether a wait is canceled, and which services a resolver
+// holds (watch). Each service with dependencies has a waiting record,
+// sched.Waiter, with the mesh's part of it (resolverState) beside the
+// scheduler's.
 
 // ErrDependencyResolutionTimeout is wrapped by the error reported when a
 // service's dependencies were not resolved within the resolution timeout.
@@ -64,8 +66,7 @@ func (e *ResolutionError) Unwrap() error { return e.Err }
 // SetDependencyResolutionTimeout sets how long a service may wait for its
 // dependencies. It applies to resolutions under way as well as later ones.
 func (m *mesh) SetDependencyResolutionTimeout(d time.Duration) {
-	m.timeout.Store(int64(d))
-	m.queueAll()
+	m.sched.SetTimeout(d)
 }
 
 // SetDependencyWarningDelay sets after how long a service that is still
@@ -86,7 +87,7 @@ func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
 		return false
 	}
 	mm.warnDelay.Store(int64(d))
-	mm.queueAll()
+	mm.sched.QueueAll()
 	return true
 }
 
@@ -109,233 +110,148 @@ func (m *mesh) resolve(e *entry, about []any) bool {
 	return true
 }
 
-// await resolves e's dependencies: it runs the first attempt itself, on the
-// lifecycle goroutine, and leaves the others to the scheduler (see
-// scheduler.go) until the dependencies are resolved, the timeout passes, the
-// resolution is canceled, or a resolver method panics.
+// await resolves e's dependencies through the scheduler (see
+// internal/sched): the first attempt on this goroutine, the others on the
+// scheduler's, until they are resolved, the timeout passes, the resolution
+// is canceled, or a resolver method panics.
 func (m *mesh) await(e *entry) error {
-	s := &m.sched
-	now := time.Now()
-	s.mu.Lock()
-	if e.gone.Load() { // removed before its resolution began
-		s.mu.Unlock()
-		e.finished = true
-		close(e.resolved)
-		return m.resolutionError(e, now, ErrDependencyResolutionCanceled, "the service was removed")
+	r := e.resolution
+	f := m.sched.Await(r, e.seq)
+	r.Data.watched = nil // no attempt runs once it has ended
+	if f == nil {
+		return nil
+	}
+	return (*ResolutionError)(f)
+}
+
+// resolution is a service's waiting record; entry.resolution is nil for a
+// service without dependencies.
+type resolution = sched.Waiter[resolverState]
+
+// resolverState is the mesh's part of a waiting record.
+type resolverState struct {
+	deps HasDependencies // the service, as a resolver
+	// watched is the snapshot the watches were taken against; owned by
+	// whoever runs the attempt.
+	watched []Service
+	e       *entry
+}
+
+// newResolution returns the waiting record of e, whose service is d.
+func newResolution(e *entry, d HasDependencies) *resolution {
+	return sched.NewWaiter(e.name, resolverState{deps: d, e: e})
+}
+
+// initScheduler hands the scheduler what of a resolution is the mesh's.
+// New calls it once, after setting epoch.
+func (m *mesh) initScheduler() {
+	m.sched.Init(sched.Config[resolverState]{
+		Attempt:     m.attemptOnce,
+		Begin:       m.beginResolution,
+		Canceled:    m.canceled,
+		Slow:        m.warnSlow,
+		Stalled:     func() { m.debug("a resolver has not returned; other resolutions go on without it") },
+		BusyAdd:     func() { m.busy.Add(1) },
+		BusyDone:    m.busyDone,
+		WarnDelay:   &m.warnDelay,
+		Epoch:       m.epoch,
+		Named:       maxNamed,
+		ErrTimeout:  ErrDependencyResolutionTimeout,
+		ErrCanceled: ErrDependencyResolutionCanceled,
+	})
+}
+
+// beginResolution tells the scheduler, under its lock, whether w's wait
+// may begin, and moves its service to StateResolving when it may: a Remove
+// that came first is seen here, one that comes later finds it waiting
+// (sched.Removed) and cancels it.
+func (m *mesh) beginResolution(w *resolution) string {
+	e := w.Data.e
+	if e.gone.Load() {
+		return reasonRemoved
 	}
 	m.step(e, StateResolving)
-	e.start, e.seenAt, e.seen = now, now, m.changes.Load()
-	e.poll = timing.FirstPoll
-	e.waitElem = m.enqueueWaiting(e)
-	s.nwaiting.Add(1)
-	e.attempting = true
-	s.mu.Unlock()
-	m.runAttempt(e, false, time.Time{})
-	for {
-		select {
-		case <-e.resolved:
-			return e.err
-		case <-e.handoff: // wakeOwn made this goroutine the attempt's owner
-			m.runAttempt(e, false, time.Time{})
-		}
-	}
+	return ""
 }
 
-// runAttempt asks e's resolver once, then ends the resolution or arranges
-// the next attempt. The caller made e.attempting true: nobody else runs an
-// attempt of e meanwhile. A poll (polled) is a scheduler's attempt at a
-// time when nothing was asked of e: whoever cancels e queues it, which
-// makes its next attempt a queued one (or marks the poll under way
-// dirty), so a poll need not look for a cancellation. clock is a recent
-// reading of the clock, taken before the resolver was called; zero: read
-// it after. Because it is taken before, a resolver that runs past the
-// timeout is found timed out only at its next attempt: that attempt ends
-// the resolution before it calls the resolver, so a service is never
-// initialized on a call that began after its timeout.
-func (m *mesh) runAttempt(e *entry, polled bool, clock time.Time) {
-	if !polled {
-		if reason := m.canceled(e); reason != "" {
-			m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionCanceled, reason))
-			return
-		}
-	}
-	if limit := time.Duration(m.timeout.Load()); limit > 0 && !clock.IsZero() && clock.Sub(e.start) >= limit {
-		m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionTimeout, ""))
-		return
-	}
-	services := m.snapshot()
-	done, err := m.attempt(e, services)
+// maxNamed bounds how many services an error or warning names, so that a
+// thousand failing services do not each carry a thousand names.
+const maxNamed = 10
+
+// The reasons of a cancellation.
+const (
+	reasonRemoved  = "the service was removed"
+	reasonShutdown = "the mesh is shutting down"
+)
+
+// canceled returns why w's resolution must stop, or "". Whoever cancels
+// sets the flag and then queues the resolver (sched.Removed, QueueAll), so
+// a cancellation is never missed.
+func (m *mesh) canceled(w *resolution) string {
 	switch {
-	case err != nil:
-		m.finish(e, m.resolutionError(e, e.start, err, ""))
-		return
-	case done:
-		m.finish(e, nil)
-		return
-	}
-	// A poll of an unchanged mesh keeps the watches it had: that is what
-	// keeps a thousand services waiting on the outside cheap.
-	if !polled || !sameSnapshot(services, e.watched) {
-		m.watch(e)
-		e.watched = services
-	}
-
-	now := clock
-	if now.IsZero() {
-		now = time.Now()
-	}
-	waited := now.Sub(e.start)
-	var warn, timedOut bool
-	s := &m.sched
-	s.mu.Lock()
-	e.attempting = false
-	if c := m.changes.Load(); c != e.seen {
-		e.seen, e.seenAt = c, now
-	}
-	if polled {
-		e.poll = min(2*e.poll, timing.MaxPoll)
-	}
-	wait := m.alignPoll(e, now, e.poll)
-	if limit := time.Duration(m.timeout.Load()); limit > 0 {
-		if waited >= limit {
-			timedOut = true
-		}
-		wait = min(wait, limit-waited)
-	}
-	if delay := time.Duration(m.warnDelay.Load()); !e.warned && delay > 0 {
-		if waited >= delay {
-			e.warned, warn = true, true
-		} else {
-			wait = min(wait, delay-waited)
-		}
-	}
-	quiet := now.Sub(e.seenAt)
-	switch {
-	case timedOut:
-		e.attempting = true // finish ends it
-	case e.dirty || !polled && m.canceled(e) != "":
-		e.dirty = false
-		m.queue(e)
-	default:
-		m.schedulePoll(e, now.Add(wait))
-	}
-	s.mu.Unlock()
-	if timedOut {
-		m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionTimeout, ""))
-		return
-	}
-	if warn {
-		m.warnSlow(e, waited, quiet)
-	}
-}
-
-// finish ends e's resolution with err (nil: resolved) and lets its
-// lifecycle go on. Called by whoever runs e's attempt, once.
-func (m *mesh) finish(e *entry, err error) {
-	s := &m.sched
-	s.mu.Lock()
-	if e.waitElem != nil {
-		s.waiting.Remove(e.waitElem)
-		e.waitElem = nil
-		s.nwaiting.Add(-1)
-		if s.waiting.Len() == 0 && s.idle {
-			poke(s.wake) // so that it ends
-		}
-	}
-	s.polls.remove(e)
-	m.setWatching(e, nil)
-	e.finished, e.attempting, e.queued = true, false, false
-	e.watched = nil
-	e.err = err
-	s.mu.Unlock()
-	close(e.resolved)
-}
-
-// attempt asks e's resolver once, containing panics: resolved already, or
-// resolved after being handed the services.
-func (m *mesh) attempt(e *entry, services []Service) (done bool, err error) {
-	d := e.deps
-	err = m.guard(e.name, "DependenciesResolved", func() { done = d.DependenciesResolved() })
-	if err != nil || done {
-		return done, err
-	}
-	err = m.guard(e.name, "ResolveDependencies", func() { d.ResolveDependencies(services) })
-	if err != nil {
-		return false, err
-	}
-	err = m.guard(e.name, "DependenciesResolved", func() { done = d.DependenciesResolved() })
-	return done, err
-}
-
-// canceled returns why e's resolution must stop, or "". Whoever cancels sets
-// the flag and then queues the resolver, so a cancellation is never missed.
-func (m *mesh) canceled(e *entry) string {
-	switch {
-	case e.gone.Load():
-		return "the service was removed"
+	case w.Data.e.gone.Load():
+		return reasonRemoved
 	case m.stopping.Load():
-		return "the mesh is shutting down"
+		return reasonShutdown
 	}
 	return ""
 }
 
-// resolutionError builds the error for a failed resolution of e.
-func (m *mesh) resolutionError(e *entry, start time.Time, err error, reason string) *ResolutionError {
-	names, more := m.unresolved()
-	return &ResolutionError{
-		Service:    e.name,
-		Waited:     time.Since(start),
-		Unresolved: names,
-		More:       more,
-		Reason:     reason,
-		Err:        err,
+// attemptOnce asks w's resolver once, with the shared snapshot of the
+// services; when it did not resolve, it records which services the resolver
+// now holds, except on a poll of an unchanged mesh, which keeps the watches
+// it had: that is what keeps a thousand services waiting on the outside
+// cheap. Called by whoever runs w's attempt.
+func (m *mesh) attemptOnce(w *resolution, polled bool) (done bool, err error) {
+	r := &w.Data
+	services := m.snapshot()
+	done, err = m.attempt(w.Name(), r.deps, services)
+	if err != nil || done {
+		return done, err
 	}
+	if !polled || !sameSnapshot(services, r.watched) {
+		m.watch(w)
+		r.watched = services
+	}
+	return false, nil
 }
 
-// maxNamed bounds how many unresolved services an error or warning names, so
-// that a thousand failing services do not each carry a thousand names.
-const maxNamed = 10
+// attempt asks the resolver d of the service called name once, containing
+// panics: resolved already, or resolved after being handed the services.
+func (m *mesh) attempt(name string, d HasDependencies, services []Service) (done bool, err error) {
+	err = m.guard(name, "DependenciesResolved", func() { done = d.DependenciesResolved() })
+	if err != nil || done {
+		return done, err
+	}
+	err = m.guard(name, "ResolveDependencies", func() { d.ResolveDependencies(services) })
+	if err != nil {
+		return false, err
+	}
+	err = m.guard(name, "DependenciesResolved", func() { done = d.DependenciesResolved() })
+	return done, err
+}
 
 // sameSnapshot reports whether a and b are the same snapshot of the mesh.
 func sameSnapshot(a, b []Service) bool {
 	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
-// watch records which services e's resolver now holds, so that e is
-// attempted at once when one of them is initialized or removed. Called by
-// whoever runs e's attempt.
-func (m *mesh) watch(e *entry) {
+// watch tells the scheduler which services w's resolver now holds (see
+// watch.go), so that w is attempted at once when one of them is
+// initialized or removed. Called by whoever runs w's attempt.
+func (m *mesh) watch(w *resolution) {
+	e := w.Data.e
 	addrs := heldAddresses(e.svc)
-	var held []*entry
+	var held []*sched.Watchers[resolverState]
 	m.reg.mu.Lock()
 	if m.reg.byAddr == nil {
 		m.indexAddresses()
 	}
 	for _, a := range addrs {
-		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(held, x) {
-			held = append(held, x)
+		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(held, &x.watchers) {
+			held = append(held, &x.watchers)
 		}
 	}
 	m.reg.mu.Unlock()
-	s := &m.sched
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !e.finished {
-		m.setWatching(e, held)
-	}
-}
-
-// setWatching replaces the set of services e watches. The caller holds
-// sched.mu.
-func (m *mesh) setWatching(e *entry, held []*entry) {
-	for _, x := range e.watching {
-		delete(x.watchers, e)
-	}
-	e.watching = held
-	for _, x := range held {
-		if x.watchers == nil {
-			x.watchers = make(map[*entry]struct{})
-		}
-		x.watchers[e] = struct{}{}
-	}
+	m.sched.Watch(w, held)
 }

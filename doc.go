@@ -54,7 +54,7 @@ package servicemesh
 // shutdown reads behind a fence so that no Init it does not know of begins
 // after it) and emits EventServiceInitialized.
 //
-// Resolution (dependencies.go, scheduler.go): the lifecycle goroutine runs
+// Resolution (dependencies.go, internal/sched): the lifecycle goroutine runs
 // the first attempt, then sleeps. Later attempts are run by one scheduler
 // goroutine, one after another: polls, backing off to 40 ms and aligned so
 // that they fall due together (in phases, when more than a thousand wait),

@@ -3,8 +3,8 @@ package servicemesh
 // No timer or goroutine of the mesh outlives Shutdown().Wait() (DESIGN §8,
 // Shutdown), checked from inside where the black-box tests of
 // goroutines_test.go can only catch it by chance: the shutdown goroutine's
-// own deferred calls, and the watchdog timers of the lane and the
-// scheduler, which run mesh code when they fire.
+// own deferred calls, and the watchdog timer of the lane, which runs mesh
+// code when it fires (the scheduler's is checked in internal/sched).
 
 import (
 	"io"
@@ -27,11 +27,6 @@ type giStopper struct {
 }
 
 func (s *giStopper) OnShutdown() { s.stop() }
-
-type giWaiter struct{ giPlain }
-
-func (s *giWaiter) DependenciesResolved() bool    { return false }
-func (s *giWaiter) ResolveDependencies([]Service) {}
 
 func giWait(t *testing.T, wg *sync.WaitGroup, d time.Duration) bool {
 	t.Helper()
@@ -119,31 +114,5 @@ func TestGoroutinesInternalLaneWatchdogDisarmedAfterWait(t *testing.T) {
 	}
 	if armed > 0 {
 		t.Errorf("the lane's watchdog tick was still armed right after Shutdown().Wait() returned in %d of 50 shutdowns", armed)
-	}
-}
-
-// Guards: the scheduler's watchdog is not armed once Shutdown().Wait()
-// returned (it is stopped when the scheduler goes idle; a tick that could
-// not be stopped still runs mesh code).
-func TestGoroutinesInternalSchedulerWatchdogDisarmedAfterWait(t *testing.T) {
-	armed := 0
-	for range 30 {
-		m := New("gi sched").(*mesh)
-		m.SetLogDestination(io.Discard)
-		for i := range 10 {
-			m.Add(&giWaiter{giPlain{string(rune('a' + i))}})
-		}
-		time.Sleep(3 * time.Millisecond) // a few polls
-		if !giWait(t, m.Shutdown(), giBound) {
-			t.Fatal("shutdown did not complete")
-		}
-		m.sched.mu.Lock()
-		if m.sched.ticking {
-			armed++
-		}
-		m.sched.mu.Unlock()
-	}
-	if armed > 0 {
-		t.Errorf("the scheduler's watchdog tick was still armed right after Shutdown().Wait() returned in %d of 30 shutdowns", armed)
 	}
 }

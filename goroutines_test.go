@@ -125,7 +125,7 @@ func glLeft(stacks map[string]string, ids []string, before map[string]bool, allo
 // for, each through a count or a channel it signals as its last act.
 var glWaitedFor = []string{
 	"servicemesh.(*mesh).Add.gowrap", "servicemesh.(*mesh).runLane(",
-	"servicemesh.(*mesh).runScheduler(", "internal/readiness.(*Probes[...]).check(", "servicemesh.(*mesh).watchReady(",
+	"sched.(*Scheduler[...]).run(", "internal/readiness.(*Probes[...]).check(", "servicemesh.(*mesh).watchReady(",
 	"servicemesh.(*mesh).tellReady.func", "servicemesh.(*mesh).Remove.func", "servicemesh.(*mesh).supervise(",
 	"servicemesh.(*mesh).startStop.func", "servicemesh.(*mesh).stopTimedOut.func", "servicemesh.(*mesh).shutdown.func2(",
 	"servicemesh.(*mesh).handleSignals(", "eventemitter.(*EventEmitter).Emit.",

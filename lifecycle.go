@@ -1,12 +1,12 @@
 package servicemesh
 
 import (
-	"container/list"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gravestench/servicemesh/internal/lifecycle"
+	"github.com/gravestench/servicemesh/internal/sched"
 )
 
 // The lifecycle of one service: its entry, its state, and the goroutine
@@ -163,11 +163,7 @@ func (m *mesh) settle(e *entry, ok bool) (running bool) {
 		// Without waiting resolvers there is nobody to wake, and a resolver
 		// that begins waiting later sees this Init's effects on its first
 		// attempt: most services settle without taking mu.
-		if m.sched.nwaiting.Load() > 0 {
-			m.sched.mu.Lock()
-			m.wakeDependents(e)
-			m.sched.mu.Unlock()
-		}
+		m.sched.Initialized(&e.watchers)
 	} else {
 		m.stepFrom(e, StateStopped, StateAdded, StateResolving, StateStarting)
 	}
@@ -212,13 +208,14 @@ func (m *mesh) stepFrom(e *entry, to State, from ...State) bool {
 	return false
 }
 
-// entry is the mesh's record of one added service. The fields a poll of a
-// waiting service reads (resolution, name, seq) come first, in one cache
-// line: ten thousand waiters are polled from memory, not from cache.
+// entry is the mesh's record of one added service. A poll of a waiting
+// service reads its waiting record (resolution) only, not the entry: ten
+// thousand waiters are polled from memory, not from cache.
 type entry struct {
-	// resolution is the state of a service with dependencies, nil for the
-	// others: most services never wait, so they do not carry it.
-	*resolution
+	// resolution is the waiting record of a service with dependencies
+	// (dependencies.go), nil for the others: most services never wait, so
+	// they do not carry it.
+	resolution *resolution
 	name       string
 	seq        uint64 // order added; set under registry.mu before use
 	svc        Service
@@ -278,7 +275,7 @@ type entry struct {
 	// never stopped. A service whose Serve ended or failed is, in its turn.
 	startFailed atomic.Bool
 
-	watchers map[*entry]struct{} // resolvers holding this service; guarded by scheduler.mu
+	watchers sched.Watchers[resolverState] // resolvers holding this service; the scheduler's
 }
 
 // handlerSet is the handler interfaces of one service. Add binds them unless
@@ -288,37 +285,6 @@ type handlerSet struct {
 	mu        sync.Mutex // guards bound and removed
 	bound     bool
 	removed   bool
-}
-
-// resolution is what the mesh keeps to resolve one service's dependencies.
-// What a poll reads and writes comes first, so that a poll touches two or
-// three cache lines of it.
-type resolution struct {
-	// Guarded by scheduler.mu (scheduler.go), read by every poll:
-	pollIndex  int           // its index in its bucket of scheduler.polls; -1 when not there
-	due        time.Time     // when its next poll is due
-	poll       time.Duration // its poll interval now
-	seen       uint64        // mesh.changes when last seen to move
-	queued     bool          // in the run queue
-	attempting bool          // an attempt runs
-	dirty      bool          // attempt again once the attempt under way is over
-	polled     bool          // the next attempt is a poll
-	finished   bool          // the resolution has ended
-	warned     bool          // the slow resolution was reported
-
-	deps HasDependencies
-	// Whoever runs an attempt owns these while attempting is true:
-	start   time.Time // when the resolution began (set before the first attempt)
-	watched []Service // the snapshot the watches were taken against
-
-	// Read and written only when something changes:
-	resolved chan struct{} // closed when the resolution ends
-	err      error         // why it failed; written before resolved is closed
-	handoff  chan struct{} // hands an attempt to the lifecycle goroutine (cap 1; see wakeOwn)
-	// Guarded by scheduler.mu:
-	waitElem *list.Element // its element in scheduler.waiting while it waits
-	watching []*entry      // services the resolver holds
-	seenAt   time.Time     // when seen last moved
 }
 
 // addDone makes e's Add WaitGroup done, once.
@@ -344,12 +310,7 @@ func newEntry(svc Service, name string) *entry {
 		e.serve = &serveState{}
 	}
 	if d, ok := svc.(HasDependencies); ok {
-		e.resolution = &resolution{
-			deps:      d,
-			resolved:  make(chan struct{}),
-			handoff:   make(chan struct{}, 1),
-			pollIndex: -1,
-		}
+		e.resolution = newResolution(e, d)
 	}
 	return e
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gravestench/servicemesh/internal/deadline"
 	"github.com/gravestench/servicemesh/internal/fanout"
 	"github.com/gravestench/servicemesh/internal/logroute"
+	"github.com/gravestench/servicemesh/internal/sched"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
@@ -43,7 +44,6 @@ func New(name ...string) Mesh {
 		name:     n,
 		events:   ee.New(),
 		logs:     logroute.New(),
-		sched:    newScheduler(),
 		down:     make(chan struct{}),
 		finished: make(chan struct{}),
 		idleWake: make(chan struct{}, 1),
@@ -54,6 +54,7 @@ func New(name ...string) Mesh {
 	m.logger = m.logs.Logger(n)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.initHealth()
+	m.initScheduler()
 	m.fanOuts = m.newFanOuts()
 	m.reg.index = make(map[Service]*entry)
 	m.reg.retiring = make(map[Service]*entry)
@@ -61,7 +62,6 @@ func New(name ...string) Mesh {
 	m.reg.slots = []*entry{nil}
 	m.reg.view = []Service{m}
 	m.storeSnapshot()
-	m.timeout.Store(int64(timing.ResolutionTimeout))
 	m.warnDelay.Store(int64(timing.WarnDelay))
 	m.stopTimeout.Store(int64(timing.ShutdownTimeout))
 	m.listenForSignals()
@@ -79,7 +79,6 @@ type mesh struct {
 	logger  *slog.Logger
 	epoch   time.Time // when the mesh was made; polls align to it
 
-	timeout      atomic.Int64 // time.Duration; resolution timeout, <= 0 disables
 	stopTimeout  atomic.Int64 // time.Duration; the shutdown's budget, <= 0 none
 	startTimeout atomic.Int64 // time.Duration; how long one Init may take, <= 0 no limit
 	// sequentialStop makes the shutdown stop one service at a time.
@@ -135,19 +134,18 @@ type mesh struct {
 	// EventMeshReady and stop timeouts. Reaching zero pokes idleWake.
 	busy     atomic.Int64
 	idleWake chan struct{} // cap 1
-	// changes counts services added, initialized or removed. Waiting
-	// resolvers note when they see it move, which tells how long the mesh
-	// has been quiet without a clock read on every change.
-	changes   atomic.Uint64
-	warnDelay atomic.Int64 // time.Duration; when a slow resolution is reported
+	// warnDelay (a time.Duration) is when a slow resolution is reported;
+	// the scheduler reads it too.
+	warnDelay atomic.Int64
 	// inits caches the names of the Inits under way for the warnings of
 	// slow resolutions (dependencies.go).
 	inits initNames
 
 	// starts records the Inits that began (lifecycle.go).
 	starts startStack
-	// sched runs the resolvers of waiting services (scheduler.go).
-	sched scheduler
+	// sched runs the resolvers of waiting services (internal/sched), and
+	// counts the changes they look for (changed).
+	sched sched.Scheduler[resolverState]
 
 	// stopping is set, and down closed, when shutdown begins: the flag
 	// cancels resolutions, the channel wakes Run. finished is closed when
@@ -278,6 +276,14 @@ func (m *mesh) busyDone() {
 	}
 }
 
+// poke sends a wake-up that is never lost and never blocks.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // Remove takes svc out of the mesh. See Mesh.Remove.
 func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	if isNil(svc) {
@@ -300,14 +306,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 	// Wait only for a resolution under way: one that has not begun sees the
 	// flag and never calls the resolver, and waiting for it could wait on
 	// the very handler that called Remove.
-	var resolving chan struct{}
-	m.sched.mu.Lock()
-	if e.resolution != nil && e.waitElem != nil {
-		resolving = e.resolved
-		m.queue(e) // to cancel it
-	}
-	m.wakeDependents(e)
-	m.sched.mu.Unlock()
+	resolving := m.sched.Removed(e.resolution, &e.watchers)
 	m.busy.Add(1)
 	m.reg.mu.Unlock()
 	m.changed()
@@ -346,7 +345,7 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 }
 
 // changed notes that the set of services or their states changed.
-func (m *mesh) changed() { m.changes.Add(1) }
+func (m *mesh) changed() { m.sched.NoteChange() }
 
 // serviceName calls svc.Name, containing a panic.
 func (m *mesh) serviceName(svc Service) (name string, err error) {

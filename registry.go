@@ -197,11 +197,7 @@ func (m *mesh) publish(e *entry) {
 		m.reg.view = appendDoubling(m.reg.view, e.svc)
 		m.storeSnapshot()
 	}
-	if m.sched.nwaiting.Load() > 0 {
-		m.sched.mu.Lock()
-		m.requestBroadcast()
-		m.sched.mu.Unlock()
-	}
+	m.sched.Broadcast()
 }
 
 // reserve enters e in the index, so that lookups find it; Add then

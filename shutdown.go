@@ -58,7 +58,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 		m.stopping.Store(true)
 		m.tellMesh(MeshShuttingDown)
 		m.cancel()
-		m.queueAll() // to cancel them
+		m.sched.QueueAll() // to cancel them
 		m.shutdownWG.Add(1)
 		close(m.down)
 		go m.shutdown()

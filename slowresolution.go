@@ -12,19 +12,19 @@ import (
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
-// warnSlow logs, once per service, that e has waited long for its
-// dependencies, and says when the mesh looks stuck.
-func (m *mesh) warnSlow(e *entry, waited, quiet time.Duration) {
-	names, more := m.unresolved()
+// warnSlow logs, once per service (the scheduler calls it once), that w
+// has waited long for its dependencies, and says when the mesh looks stuck.
+func (m *mesh) warnSlow(w *resolution, waited, quiet time.Duration) {
+	names, more := m.sched.Unresolved()
 	running := m.initializing() // an Init that waits for this service would show here
-	stuck := m.pending.Load() == m.sched.nwaiting.Load() && quiet >= time.Duration(m.warnDelay.Load())
+	stuck := m.pending.Load() == m.sched.Waiting() && quiet >= time.Duration(m.warnDelay.Load())
 	if stuck {
 		m.logger.Warn("service still waiting for dependencies; every unresolved service is waiting and the mesh has not changed since, so a dependency cycle or a missing service is likely",
-			"subject", e.name, "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
+			"subject", w.Name(), "waited", waited.Round(time.Millisecond), "unchanged_for", quiet.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
 		return
 	}
 	m.logger.Warn("service still waiting for dependencies",
-		"subject", e.name, "waited", waited.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
+		"subject", w.Name(), "waited", waited.Round(time.Millisecond), "unresolved", names, "more", more, "initializing", running)
 }
 
 // initNames is the names of the services in Init, as last read for the

@@ -12,7 +12,7 @@ import (
 // fields, also inside structs held by value) and wakes the resolver when one
 // of those services is initialized or removed. The answer is only a hint for
 // whom to wake first: every waiting resolver is also re-run shortly after any
-// change (in a broadcast, see scheduler.go), and polled.
+// change (in a broadcast, see internal/sched), and polled.
 //
 // It earns its place on chains of dependencies: each link is re-run on its
 // own goroutine the moment the service it holds is initialized, not at the

@@ -51,10 +51,12 @@
 // "service" and "mesh": the servicemesh.MeshState's name ("not ready",
 // "ready", "shutting down", "stopped"). A message with "lost" says that
 // the stream fell more than 10,000 changes behind and that many were
-// dropped (servicemesh.ErrChangesLost): the client should fetch
-// status.json again, which the page does. The stream never drops a change
-// otherwise: a slow client holds its own subscription back, never the
-// mesh.
+// dropped (servicemesh.ErrChangesLost; 0 when the count is unknown): the
+// client should fetch status.json again, which the page does. The stream
+// never drops a change otherwise: a slow client holds its own subscription
+// back, never the mesh. A stream that fell behind also looks, every
+// second, whether the mesh has stopped, for the "stopped" it may have
+// lost: it then tells a loss and "stopped" itself.
 //
 // After "stopped" the stream ends: the mesh will not change any more, and
 // the page closes its EventSource rather than reconnect. A client that

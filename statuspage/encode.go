@@ -17,12 +17,12 @@ import (
 // appendMessage appends c to b as one message of the default type, its
 // data one JSON object on one line (see the package documentation).
 func appendMessage(b []byte, c servicemesh.Change, showErrors bool) []byte {
+	if c.Err != nil && errors.Is(c.Err, servicemesh.ErrChangesLost) {
+		return appendLost(b, uint64(lostCount(c.Err)), c.Time)
+	}
 	b = append(b, `data: {"service":`...)
 	b = appendString(b, c.Service)
 	switch {
-	case c.Err != nil && errors.Is(c.Err, servicemesh.ErrChangesLost):
-		b = append(b, `,"lost":`...)
-		b = strconv.AppendInt(b, int64(lostCount(c.Err)), 10)
 	case c.Service == "":
 		b = append(b, `,"mesh":`...)
 		b = appendString(b, c.Mesh.String())
@@ -35,11 +35,21 @@ func appendMessage(b []byte, c servicemesh.Change, showErrors bool) []byte {
 	b = append(b, `,"time":"`...)
 	b = c.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
-	if showErrors && c.Err != nil && !errors.Is(c.Err, servicemesh.ErrChangesLost) {
+	if showErrors && c.Err != nil {
 		b = append(b, `,"error":`...)
 		b = appendString(b, c.Err.Error())
 	}
 	return append(b, "}\n\n"...)
+}
+
+// appendLost appends the message that tells n changes were lost (0: how
+// many is unknown).
+func appendLost(b []byte, n uint64, at time.Time) []byte {
+	b = append(b, `data: {"service":"","lost":`...)
+	b = strconv.AppendUint(b, n, 10)
+	b = append(b, `,"time":"`...)
+	b = at.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, "\"}\n\n"...)
 }
 
 // lostCount reads how many changes were lost from the text of the error

@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -9,22 +10,37 @@ import (
 )
 
 const (
-	// heartbeat is how often a stream with nothing to say sends a comment:
-	// under the 30 to 60 s after which common proxies and load balancers
-	// close an idle connection.
+	// heartbeat is how long a stream stays silent before it sends a
+	// comment: under the 30 to 60 s after which common proxies and load
+	// balancers close an idle connection.
 	heartbeat = 15 * time.Second
+	// checkEvery is how often a stream that may have missed the end of the
+	// mesh (see fanout.mayHaveMissedEnd) asks whether it has stopped.
+	checkEvery = time.Second
+	// settle is how long a stream waits for the last changes of a mesh
+	// found stopped before it tells the end itself: the subscription
+	// delivers what it still holds within microseconds.
+	settle = 100 * time.Millisecond
 	// writeTimeout bounds one write to a client: a client that stopped
 	// reading without closing its connection is dropped after it, rather
-	// than holding its handler (and its subscription) for ever.
+	// than holding its handler for ever.
 	writeTimeout = 10 * time.Second
-	// pending is how many changes wait between the subscription's goroutine
-	// and the handler; when it is full the subscription waits, and its own
-	// queue (servicemesh.Subscribe's 10,000) tells what it had to drop.
-	pending = 1024
-	// batchBytes is about how much the handler writes before it flushes
-	// while changes keep coming, so that a burst costs few flushes.
-	batchBytes = 32 << 10
+	// coalesce is how long a stream that was waiting lets a burst of
+	// changes gather before it sends them, so that a burst costs one
+	// wake-up and one write per client rather than one per change: a
+	// delay no one sees on a page. A stream with a backlog does not wait.
+	coalesce = 5 * time.Millisecond
 )
+
+// stream is one /events response.
+type stream struct {
+	cursor uint64 // the next change of the log to send; guarded by fanout.mu
+
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	buf  []byte
+	last time.Time // of the last write
+}
 
 // events streams the changes of the mesh as Server-Sent Events: first the
 // current state (event "status"), then one message per change, until the
@@ -36,98 +52,112 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
+	s := &stream{w: w, rc: http.NewResponseController(w), buf: make([]byte, 0, 4096)}
 	// The server does not reset a write deadline for the connection's next
 	// request unless it has a WriteTimeout of its own: clear ours.
-	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
 
-	// Subscribe before the snapshot: a change that happens between the
-	// two is then told after the snapshot, and replaying it there is
-	// harmless (it names the state the service went to). fn never blocks
-	// the mesh (it runs on the subscription's own goroutine), and it
-	// returns as soon as the handler is gone.
-	ch := make(chan servicemesh.Change, pending)
-	gone := make(chan struct{})
-	cancel := servicemesh.Subscribe(h.m, func(c servicemesh.Change) {
-		select {
-		case ch <- c:
-		case <-gone:
-		}
-	})
-	defer cancel()
-	defer close(gone) // runs first: fn returns, then cancel ends the goroutine
-
+	// Join before the snapshot: a change that happens between the two is
+	// then sent after the snapshot, and replaying it there is harmless (it
+	// names the state the service went to).
+	meshMsg := h.fan.join(s)
+	defer h.fan.leave(s)
 	rep := h.report()
 	snap, err := json.Marshal(rep)
 	if err != nil { // a Report always marshals; be safe anyway
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	buf := make([]byte, 0, 4096)
-	buf = append(buf, "retry: 2000\n\nevent: status\ndata: "...)
-	buf = append(buf, snap...)
-	buf = append(buf, "\n\n"...)
-	if !write(rc, w, buf) || rep.Stopped {
+	s.buf = append(s.buf, "retry: 2000\n\nevent: status\ndata: "...)
+	s.buf = append(s.buf, snap...)
+	s.buf = append(s.buf, "\n\n"...)
+	s.buf = append(s.buf, meshMsg...)
+	if !s.flush() || rep.Stopped {
 		return // a stopped mesh tells nothing more: the stream ends
 	}
 
-	tick := time.NewTicker(heartbeat)
+	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()
-	heard := false // whether the subscription told anything yet
+	gather := time.NewTimer(coalesce)
+	defer gather.Stop()
 	for {
-		select {
-		case <-ctx.Done():
+		if ready := h.fan.wait(s); ready != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				if h.fan.mayHaveMissedEnd() && servicemesh.Status(h.m).Stopped {
+					h.finish(ctx, s)
+					return
+				}
+				if now.Sub(s.last) >= heartbeat && !s.send(": keep-alive\n\n") {
+					return
+				}
+				continue
+			case <-ready:
+			}
+			gather.Reset(coalesce)
+			select {
+			case <-ctx.Done():
+				return
+			case <-gather.C:
+			}
+		}
+		var end bool
+		s.buf, end = h.fan.read(s, s.buf[:0])
+		if (len(s.buf) > 0 && !s.flush()) || end {
 			return
-		case <-tick.C:
-			// A live subscription is told the mesh's state at once, so
-			// silence means none was made: the mesh was not made by New,
-			// or its shutdown completed between Subscribe and Status.
-			if !heard && servicemesh.Status(h.m).Stopped {
-				stopped := servicemesh.Change{Time: time.Now(), Mesh: servicemesh.MeshStopped}
-				_ = write(rc, w, appendMessage(buf[:0], stopped, false))
-				return
-			}
-			if !write(rc, w, []byte(": keep-alive\n\n")) {
-				return
-			}
-		case c := <-ch:
-			heard = true
-			buf = buf[:0]
-			end := false
-			for {
-				buf = appendMessage(buf, c, h.cfg.errors)
-				if end = isStopped(c); end || len(buf) >= batchBytes {
-					break
-				}
-				var more bool
-				select {
-				case c = <-ch:
-					more = true
-				default:
-				}
-				if !more {
-					break
-				}
-			}
-			if !write(rc, w, buf) || end {
-				return
-			}
 		}
 	}
 }
 
-// isStopped reports whether c tells that the mesh has stopped: the last
-// change of a stream.
-func isStopped(c servicemesh.Change) bool {
-	return c.Service == "" && c.Err == nil && c.Mesh == servicemesh.MeshStopped
+// finish ends the stream of a mesh found stopped although the stream was
+// not told: it sends what the subscription still delivers until it has
+// been quiet for settle, then, unless "stopped" came, tells that changes
+// were lost (how many is unknown: 0), so that the client fetches
+// status.json, and that the mesh has stopped.
+func (h *handler) finish(ctx context.Context, s *stream) {
+	quiet := time.NewTimer(settle)
+	defer quiet.Stop()
+	for {
+		var end bool
+		s.buf, end = h.fan.read(s, s.buf[:0])
+		if (len(s.buf) > 0 && !s.flush()) || end {
+			return
+		}
+		ready := h.fan.wait(s)
+		if ready == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ready:
+			continue
+		case <-quiet.C:
+		}
+		break
+	}
+	now := time.Now()
+	s.buf = s.buf[:0]
+	s.buf = appendLost(s.buf, 0, now) // the services' last steps too, probably
+	s.buf = appendMessage(s.buf, servicemesh.Change{Time: now, Mesh: servicemesh.MeshStopped}, false)
+	s.flush()
 }
 
-// write sends b and flushes it, within writeTimeout. It reports false when
-// the client is gone.
-func write(rc *http.ResponseController, w http.ResponseWriter, b []byte) bool {
-	_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // not every writer has deadlines
-	if _, err := w.Write(b); err != nil {
+// send writes text.
+func (s *stream) send(text string) bool {
+	s.buf = append(s.buf[:0], text...)
+	return s.flush()
+}
+
+// flush writes the buffer and flushes it, within writeTimeout. It reports
+// false when the client is gone.
+func (s *stream) flush() bool {
+	s.last = time.Now()
+	_ = s.rc.SetWriteDeadline(s.last.Add(writeTimeout)) // not every writer has deadlines
+	if _, err := s.w.Write(s.buf); err != nil {
 		return false
 	}
-	return rc.Flush() == nil
+	return s.rc.Flush() == nil
 }

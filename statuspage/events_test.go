@@ -47,6 +47,13 @@ func TestEventsFormatAndFirstMessage(t *testing.T) {
 	assert.Equal(t, "", c.Service)
 	assert.Equal(t, "ready", c.Mesh)
 
+	// A second client, while the first is open (they share one
+	// subscription), also gets the status and then the mesh's state.
+	second := openEvents(t, srv)
+	assert.Len(t, second.status().Services, 1)
+	assert.Equal(t, "ready", second.message().Mesh)
+	second.close()
+
 	m.Add(&plain{name: "cache"})
 	got := s.until(5*time.Second, func(c message) bool { return c.Service == "cache" && c.To == "running" })
 	var steps []string

@@ -26,9 +26,10 @@ func ShowErrors() Option {
 
 // Handler returns an http.Handler that serves the status page of m and
 // its two endpoints, /status.json and /events (see the package
-// documentation). It is safe for concurrent use and holds nothing but m:
-// each events stream subscribes to m when it opens and cancels its
-// subscription when it ends. A nil Option is ignored.
+// documentation). It is safe for concurrent use. Its events streams share
+// one subscription to m (servicemesh.Subscribe), made when the first opens
+// and canceled when the last ends: each change is encoded once however
+// many pages are open. A nil Option is ignored.
 func Handler(m servicemesh.Mesh, opts ...Option) http.Handler {
 	h := &handler{m: m}
 	for _, o := range opts {
@@ -36,12 +37,14 @@ func Handler(m servicemesh.Mesh, opts ...Option) http.Handler {
 			o(&h.cfg)
 		}
 	}
+	h.fan = &fanout{m: m, errors: h.cfg.errors}
 	return h
 }
 
 type handler struct {
 	m   servicemesh.Mesh
 	cfg config
+	fan *fanout // the events streams' shared subscription
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,145 @@
+package sched
+
+// One resolution: Await begins it and runs its first attempt; runAttempt
+// runs one attempt and decides what follows (the end of the resolution, or
+// its next attempt); finish ends it. An attempt's fields are owned by
+// whoever runs it, the rest of Waiter is guarded by Scheduler.mu.
+
+import (
+	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
+)
+
+// Await resolves w's dependencies, w's service being the seq-th added: it
+// runs the first attempt itself, on the calling goroutine, and leaves the
+// others to the scheduler until the dependencies are resolved, the timeout
+// passes, the resolution is canceled, or Config.Attempt returns an error.
+// It returns nil once resolved, or why not. Call it once per Waiter, from
+// the goroutine that waits for it; Config.Begin may end it at once.
+func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) *Failure {
+	now := time.Now()
+	s.mu.Lock()
+	if reason := s.cfg.Begin(w); reason != "" { // removed before its resolution began
+		w.finished = true
+		s.mu.Unlock()
+		close(w.resolved)
+		return s.failure(w, now, s.cfg.ErrCanceled, reason)
+	}
+	w.seq = seq
+	w.start, w.seenAt, w.seen = now, now.Sub(s.cfg.Epoch), s.changes.Load()
+	w.poll = timing.FirstPoll
+	w.waitElem = s.enqueueWaiting(w)
+	s.nwaiting.Add(1)
+	w.attempting = true
+	s.mu.Unlock()
+	s.runAttempt(w, false, time.Time{})
+	for {
+		select {
+		case <-w.resolved:
+			return w.err
+		case <-w.handoff: // wakeOwn made this goroutine the attempt's owner
+			s.runAttempt(w, false, time.Time{})
+		}
+	}
+}
+
+// runAttempt asks w's resolver once, then ends the resolution or arranges
+// the next attempt. The caller made w.attempting true: nobody else runs an
+// attempt of w meanwhile. A poll (polled) is a scheduler's attempt at a
+// time when nothing was asked of w: whoever cancels w queues it, which
+// makes its next attempt a queued one (or marks the poll under way
+// dirty), so a poll need not look for a cancellation. clock is a recent
+// reading of the clock, taken before the resolver was called; zero: read
+// it after. Because it is taken before, a resolver that runs past the
+// timeout is found timed out only at its next attempt: that attempt ends
+// the resolution before it calls the resolver, so a service is never
+// initialized on a call that began after its timeout.
+func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) {
+	if !polled {
+		if reason := s.cfg.Canceled(w); reason != "" {
+			s.finish(w, s.failure(w, w.start, s.cfg.ErrCanceled, reason))
+			return
+		}
+	}
+	if limit := time.Duration(s.timeout.Load()); limit > 0 && !clock.IsZero() && clock.Sub(w.start) >= limit {
+		s.finish(w, s.failure(w, w.start, s.cfg.ErrTimeout, ""))
+		return
+	}
+	done, err := s.cfg.Attempt(w, polled)
+	switch {
+	case err != nil:
+		s.finish(w, s.failure(w, w.start, err, ""))
+		return
+	case done:
+		s.finish(w, nil)
+		return
+	}
+
+	now := clock
+	if now.IsZero() {
+		now = time.Now()
+	}
+	waited := now.Sub(w.start)
+	var warn, timedOut bool
+	s.mu.Lock()
+	w.attempting = false
+	if c := s.changes.Load(); c != w.seen {
+		w.seen, w.seenAt = c, now.Sub(s.cfg.Epoch)
+	}
+	if polled {
+		w.poll = min(2*w.poll, timing.MaxPoll)
+	}
+	wait := s.alignPoll(w, now, w.poll)
+	if limit := time.Duration(s.timeout.Load()); limit > 0 {
+		if waited >= limit {
+			timedOut = true
+		}
+		wait = min(wait, limit-waited)
+	}
+	if delay := time.Duration(s.cfg.WarnDelay.Load()); !w.warned && delay > 0 {
+		if waited >= delay {
+			w.warned, warn = true, true
+		} else {
+			wait = min(wait, delay-waited)
+		}
+	}
+	quiet := now.Sub(s.cfg.Epoch) - w.seenAt
+	switch {
+	case timedOut:
+		w.attempting = true // finish ends it
+	case w.dirty || !polled && s.cfg.Canceled(w) != "":
+		w.dirty = false
+		s.queue(w)
+	default:
+		s.schedulePoll(w, now.Add(wait))
+	}
+	s.mu.Unlock()
+	if timedOut {
+		s.finish(w, s.failure(w, w.start, s.cfg.ErrTimeout, ""))
+		return
+	}
+	if warn {
+		s.cfg.Slow(w, waited, quiet)
+	}
+}
+
+// finish ends w's resolution with f (nil: resolved) and lets its waiting
+// goroutine go on. Called by whoever runs w's attempt, once.
+func (s *Scheduler[D]) finish(w *Waiter[D], f *Failure) {
+	s.mu.Lock()
+	if w.waitElem != nil {
+		s.waiting.Remove(w.waitElem)
+		w.waitElem = nil
+		s.nwaiting.Add(-1)
+		if s.waiting.Len() == 0 && s.idle {
+			poke(s.wake) // so that it ends
+		}
+	}
+	s.polls.remove(w)
+	s.setWatching(w, nil)
+	w.finished, w.attempting, w.queued = true, false, false
+	w.err = f
+	s.mu.Unlock()
+	close(w.resolved)
+}

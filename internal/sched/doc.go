@@ -1,0 +1,57 @@
+// Package sched runs the resolvers of the services that wait for their
+// dependencies. It owns the waiting records (Waiter), the queue of attempts,
+// the polls of dependencies that arrive from outside the mesh, the
+// broadcasts after a change, the wake-ups of the waiters that hold a
+// service (Watchers), the resolution timeout, and the watchdog that leaves
+// a stuck resolver behind.
+//
+// It knows nothing of services: the mesh (the root package, its only
+// caller) embeds what it needs beside each record (Waiter.Data) and hands
+// the Scheduler, once, the functions that are the mesh's own: running one
+// attempt of a resolver, telling whether a wait is canceled, reporting a
+// slow wait, counting the scheduler's goroutine among the mesh's. It
+// imports internal/timing only.
+//
+// The contract:
+//
+// A waiting service's lifecycle goroutine runs its first attempt itself
+// (Await) and then sleeps until the resolution ends; every later attempt is
+// run by the scheduler's goroutine, one after another, so that a thousand
+// waiters polling for a dependency from outside the mesh cost a loop over
+// them, not a thousand goroutine switches.
+//
+// An attempt is run:
+//   - at once, for a waiter that holds a service that was initialized or
+//     removed (Initialized, Removed), on the waiter's own goroutine; for a
+//     waiter removed or canceled by shutdown, and after new settings
+//     (QueueAll);
+//   - in a broadcast, for every waiter, after any service was added,
+//     initialized or removed: within timing.BroadcastDelay (0.1 ms) of the
+//     change, or, when one broadcast over every waiter takes longer, within
+//     timing.BroadcastShare times as long as the last one took, so that
+//     broadcasts never take more than about a tenth of a core however many
+//     waiters and changes there are. Changes within that window share one
+//     broadcast: a burst of N additions costs each waiter a number of
+//     attempts that grows with the burst's duration, not with N;
+//   - otherwise on its poll, backing off from timing.FirstPoll to
+//     timing.MaxPoll and aligned on a grid, so that the polls of many
+//     waiters fall due together and the scheduler wakes once for all of
+//     them; from 2*pollSlotSize waiters on, in phases of that grid
+//     (polls.go). A poll does not look for a cancellation: whoever cancels
+//     queues the waiter, which turns a poll already queued into an
+//     asked-for attempt.
+//
+// The scheduler reads the clock once per timing.ClockEvery attempts while
+// they are quick. Never two attempts of one service at once: a waiter is
+// queued at most once, and a change that arrives while its attempt runs
+// queues it again when the attempt is over. A resolver that does not return
+// holds up only its own service: when an attempt has run for
+// timing.ResolverStallTicks ticks of the watchdog, the scheduler goes on on
+// a new goroutine and leaves the old one to it.
+//
+// The Scheduler's fields, and the fields of waiting records, are guarded by
+// Scheduler.mu, which is never held while a resolver, or any function of
+// the Config, runs (Config.Begin and Config.Canceled aside, which only read
+// and step the service's state). Lock order: the mesh's registry mutex before
+// Scheduler.mu.
+package sched
