@@ -3,7 +3,6 @@ package servicemesh
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -163,7 +162,7 @@ func (m *mesh) runAttempt(e *entry, polled bool, clock time.Time) {
 		m.finish(e, m.resolutionError(e, e.start, ErrDependencyResolutionTimeout, ""))
 		return
 	}
-	services := m.snapshot()
+	services := m.reg.Snapshot()
 	done, err := m.attempt(e, services)
 	switch {
 	case err != nil:
@@ -306,17 +305,7 @@ func sameSnapshot(a, b []Service) bool {
 // whoever runs e's attempt.
 func (m *mesh) watch(e *entry) {
 	addrs := heldAddresses(e.svc)
-	var held []*entry
-	m.reg.mu.Lock()
-	if m.reg.byAddr == nil {
-		m.indexAddresses()
-	}
-	for _, a := range addrs {
-		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(held, x) {
-			held = append(held, x)
-		}
-	}
-	m.reg.mu.Unlock()
+	held := m.reg.Held(addrs, e)
 	s := &m.sched
 	s.mu.Lock()
 	defer s.mu.Unlock()

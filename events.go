@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/registry"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
@@ -224,7 +225,7 @@ func (fo *fanOut) add(b *bound) {
 	if p := fo.list.Load(); p != nil {
 		list = *p
 	}
-	list = appendDoubling(list, b)
+	list = registry.AppendDoubling(list, b)
 	fo.list.Store(&list)
 	if !fo.onBus {
 		fo.m.events.On(fo.event, fo.listener)

@@ -93,6 +93,12 @@ func TestHandlersHearEventsEmittedOnTheBus(t *testing.T) {
 	m.Shutdown().Wait()
 }
 
+// lookup returns the entry of svc, nil if it is not in m.
+func lookup(m *mesh, svc Service) *entry {
+	e, _ := m.reg.Lookup(svc)
+	return e
+}
+
 // lookupByName returns the first service named name.
 func (m *mesh) lookupByName(name string) Service {
 	for _, s := range m.Services() {

@@ -151,7 +151,7 @@ func (m *mesh) checkUnderWay(e *entry) bool {
 // where Go can compare it, so that it outlives a removal and a new Add, or
 // else its entry.
 func probeKey(e *entry) any {
-	if e.comparable && !e.zeroSize {
+	if e.node.ByValue() {
 		return e.svc
 	}
 	return e
