@@ -101,7 +101,8 @@ type mesh struct {
 	running atomic.Bool
 	// drain is whether the mesh was ready when its shutdown began, so
 	// that the shutdown drains it (SetDrainDelay); set by the first
-	// Shutdown under registry.mu, before the shutdown goroutine starts.
+	// Shutdown under the registry's lock (BeginShutdown), before the
+	// shutdown goroutine starts.
 	drain bool
 	// over is set once shutdown has completed: from then on the mesh
 	// emits no event (events.go).
@@ -307,8 +308,9 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		hs.mu.Unlock()
 	}
 
-	m.starts.Removed(removed)
+	m.starts.Removed(wasRemoved)
 
+	resolved := resolving // captured by value, so that resolving, set under the lock, stays on the stack
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -316,8 +318,8 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		defer wg.Done()
 		m.debug("service removed", "subject", e.name)
 		m.emit(EventServiceRemoved, svc)
-		if resolving != nil {
-			<-resolving
+		if resolved != nil {
+			<-resolved
 		}
 		m.reg.Told(&e.node)
 	}()

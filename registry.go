@@ -37,13 +37,13 @@ func (m *mesh) retired(e *entry) {
 
 // stopOrder returns the entries to stop: those whose Init began, that were
 // not removed and whose start did not fail, newest Init first.
-func (m *mesh) stopOrder() []*entry { return m.starts.Order(stoppable) }
+func (m *mesh) stopOrder() []*entry { return m.starts.Order(toStop) }
 
-// stoppable reports whether e, whose Init began, is to be stopped.
-func stoppable(e *entry) bool { return !e.gone.Load() && !e.startFailed.Load() }
+// toStop reports whether e, whose Init began, is to be stopped.
+func toStop(e *entry) bool { return !e.gone.Load() && !e.startFailed.Load() }
 
-// removed reports whether e was removed.
-func removed(e *entry) bool { return e.gone.Load() }
+// wasRemoved reports whether e was removed.
+func wasRemoved(e *entry) bool { return e.gone.Load() }
 
 // listing is the registry seen under its lock (m.reg.Do).
 type listing = registry.Locked[Service, *entry]

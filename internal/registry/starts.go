@@ -152,21 +152,25 @@ func (s *Starts[S, E]) Order(keep func(E) bool) []E {
 	}
 	s.mu.Unlock()
 	inits := s.seq.Load()
-	order := make([]E, 0, len(live))
 	if inits > uint64(2*len(live)) { // sparse after many removals: sort
 		slices.SortFunc(live, func(a, b *Node[S, E]) int { return cmp.Compare(b.initSeq.Load(), a.initSeq.Load()) })
-		for _, n := range live {
-			order = append(order, n.entry)
+		order := make([]E, len(live))
+		for i, n := range live {
+			order[i] = n.entry
 		}
 		return order
 	}
-	slots := make([]*Node[S, E], inits)
+	// Newest first: the slot of Init number k is inits-k, so that the
+	// order is the slots without the empty ones, compacted in place.
+	slots := make([]E, inits)
 	for _, n := range live {
-		slots[n.initSeq.Load()-1] = n
+		slots[inits-n.initSeq.Load()] = n.entry
 	}
-	for i := len(slots) - 1; i >= 0; i-- {
-		if slots[i] != nil {
-			order = append(order, slots[i].entry)
+	var none E
+	order := slots[:0]
+	for _, e := range slots {
+		if e != none {
+			order = append(order, e)
 		}
 	}
 	return order
