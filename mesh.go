@@ -211,7 +211,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	if listed {
-		m.listed()
+		m.wakeResolvers()
 	}
 
 	// A service added again while its previous lifecycle or Serve still
@@ -252,7 +252,7 @@ func (m *mesh) attach(e *entry, publish bool) {
 		e.steps.Add(1)
 	}
 	if publish && m.reg.Publish(&e.node) {
-		m.listed()
+		m.wakeResolvers()
 	}
 }
 

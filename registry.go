@@ -12,10 +12,11 @@ import "github.com/gravestench/servicemesh/internal/registry"
 // Services returns a copy of the mesh's services, the mesh first.
 func (m *mesh) Services() []Service { return m.reg.Services() }
 
-// listed wakes the waiting resolvers after a service was listed: what they
-// wait for may be there now. The snapshot they read was stored before, so a
-// resolver that begins waiting later sees it on its first attempt.
-func (m *mesh) listed() {
+// wakeResolvers wakes the waiting resolvers after a service was listed:
+// what they wait for may be there now. The snapshot they read was stored
+// before, so a resolver that begins waiting later sees it on its first
+// attempt.
+func (m *mesh) wakeResolvers() {
 	if m.sched.nwaiting.Load() > 0 {
 		m.sched.mu.Lock()
 		m.requestBroadcast()
