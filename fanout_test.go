@@ -93,10 +93,14 @@ func TestHandlersHearEventsEmittedOnTheBus(t *testing.T) {
 	m.Shutdown().Wait()
 }
 
-// lookup returns the entry of svc, nil if it is not in m.
+// lookup returns the entry of svc, listed in m, or nil.
 func lookup(m *mesh, svc Service) *entry {
-	e, _ := m.reg.Lookup(svc)
-	return e
+	for e := range m.reg.Entries() {
+		if e.svc == svc {
+			return e
+		}
+	}
+	return nil
 }
 
 // lookupByName returns the first service named name.

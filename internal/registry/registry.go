@@ -114,19 +114,6 @@ func (r *Registry[S, E]) Hide(n *Node[S, E]) {
 	}
 }
 
-// Lookup returns the entry of svc, if svc is in the registry (admitted and
-// not removed, listed or not). Of services of zero size, which cannot be
-// told apart, it finds the earliest admitted of those the same as svc.
-func (r *Registry[S, E]) Lookup(svc S) (E, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if n := r.lookup(svc); n != nil {
-		return n.entry, true
-	}
-	var none E
-	return none, false
-}
-
 // Held returns the entries of the services at addrs (addresses a resolver
 // holds, see AddressOf), each once, in the order of addrs, leaving out self.
 func (r *Registry[S, E]) Held(addrs []uintptr, self E) []E {
