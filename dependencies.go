@@ -3,7 +3,6 @@ package servicemesh
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -204,7 +203,7 @@ func (m *mesh) canceled(w *resolution) string {
 // cheap. Called by whoever runs w's attempt.
 func (m *mesh) attemptOnce(w *resolution, polled bool) (done bool, err error) {
 	r := &w.Data
-	services := m.snapshot()
+	services := m.reg.Snapshot()
 	done, err = m.attempt(w.Name(), r.deps, services)
 	if err != nil || done {
 		return done, err
@@ -243,15 +242,8 @@ func (m *mesh) watch(w *resolution) {
 	e := w.Data.e
 	addrs := heldAddresses(e.svc)
 	var held []*sched.Watchers[resolverState]
-	m.reg.mu.Lock()
-	if m.reg.byAddr == nil {
-		m.indexAddresses()
+	for _, x := range m.reg.Held(addrs, e) {
+		held = append(held, &x.watchers)
 	}
-	for _, a := range addrs {
-		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(held, &x.watchers) {
-			held = append(held, &x.watchers)
-		}
-	}
-	m.reg.mu.Unlock()
 	m.sched.Watch(w, held)
 }

@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/registry"
 	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -272,22 +273,6 @@ func TestPanickingResolverFailsOnceAndIsNotRetried(t *testing.T) {
 	}
 }
 
-func TestResolversShareOneSnapshotWithoutAllocating(t *testing.T) {
-	m := quietMesh(t)
-	for range 10 {
-		o := &outsider{name: "x"}
-		o.ready.Store(true)
-		m.Add(o).Wait()
-	}
-	a, b := m.snapshot(), m.snapshot()
-	require.Len(t, a, 11)
-	assert.Same(t, &a[0], &b[0], "resolvers share the snapshot")
-	assert.Equal(t, len(a), cap(a), "appending to the snapshot cannot write into the mesh's array")
-	assert.NotSame(t, &a[0], &m.Services()[0], "Services returns a copy")
-	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = m.snapshot() }))
-	m.Shutdown().Wait()
-}
-
 func TestHeldAddressesSeesPointersInterfacesAndNestedStructs(t *testing.T) {
 	x, y, z := &link{name: "x"}, &link{name: "y"}, &link{name: "z"}
 	type inner struct{ found Service }
@@ -304,7 +289,7 @@ func TestHeldAddressesSeesPointersInterfacesAndNestedStructs(t *testing.T) {
 	h := &holder{dep: x, any: y, inner: inner{found: z}, skip: 1, nilPtr: nil, nilAny: nil}
 	h.nested.also = x
 	got := heldAddresses(h)
-	assert.ElementsMatch(t, []uintptr{addressOf(x), addressOf(y), addressOf(z), addressOf(x)}, got)
+	assert.ElementsMatch(t, []uintptr{registry.AddressOf(x), registry.AddressOf(y), registry.AddressOf(z), registry.AddressOf(x)}, got)
 	assert.Nil(t, heldAddresses(&outsider{}))
 }
 
@@ -349,39 +334,6 @@ func TestStateNamesAndJSON(t *testing.T) {
 	assert.Error(t, s.UnmarshalText([]byte("sleeping")))
 }
 
-type funcService struct {
-	fn   func()
-	m    map[string]int
-	n    int
-	name string
-}
-
-func (f funcService) Name() string { return f.name }
-func (f funcService) Init(Mesh)    {}
-
-func TestSameServiceComparesNonComparableValuesByIdentity(t *testing.T) {
-	fn := func() {}
-	m := map[string]int{}
-	a := funcService{fn: fn, m: m, n: 1, name: "a"}
-	cases := []struct {
-		name string
-		b    funcService
-		same bool
-	}{
-		{"the same value", a, true},
-		{"another func", funcService{fn: func() {}, m: m, n: 1, name: "a"}, false},
-		{"another map", funcService{fn: fn, m: map[string]int{}, n: 1, name: "a"}, false},
-		{"another number", funcService{fn: fn, m: m, n: 2, name: "a"}, false},
-		{"another name", funcService{fn: fn, m: m, n: 1, name: "b"}, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			assert.Equal(t, c.same, sameService(a, c.b))
-		})
-	}
-	assert.False(t, sameService(a, &link{}))
-}
-
 // lockedHolder guards a field the mesh looks at with a lock of its own.
 type lockedHolder struct {
 	Service
@@ -420,7 +372,7 @@ func TestHeldAddressesDoesNotRaceWithTheServicesOwnLocking(t *testing.T) {
 	close(stop)
 	<-stopped
 	for addr := range seen {
-		assert.Contains(t, []uintptr{addressOf(a), addressOf(b)}, addr, "only whole words are read")
+		assert.Contains(t, []uintptr{registry.AddressOf(a), registry.AddressOf(b)}, addr, "only whole words are read")
 	}
 }
 

@@ -42,7 +42,8 @@ package servicemesh
 // that a failed or removed service is never acted on again (step, in
 // lifecycle.go; the failure rule in failures.go).
 //
-// Add reserves the service in the registry (registry.go) under the
+// Add reserves the service in the registry (internal/registry, generic
+// over the service and the entry, adapted in registry.go) under the
 // registry's mutex, binds its handler interfaces to the fan-out of each event
 // (events.go) and calls SetLogger, then hands the service's lifecycle
 // (lifecycle.go) to a goroutine: the lane (startorder.go) for services
@@ -50,9 +51,9 @@ package servicemesh
 // order added and moves to a new goroutine when one gets stuck (an Init
 // running its loop, a handler waiting), or a goroutine of its own for a
 // service with dependencies. A lifecycle emits the service's events, resolves
-// its dependencies, begins its Init (recorded on the start stack, which
-// shutdown reads behind a fence so that no Init it does not know of begins
-// after it) and emits EventServiceInitialized.
+// its dependencies, begins its Init (recorded on the start stack,
+// registry.Starts, which shutdown reads behind a fence so that no Init it
+// does not know of begins after it) and emits EventServiceInitialized.
 //
 // Resolution (dependencies.go, internal/sched): the lifecycle goroutine runs
 // the first attempt, then sleeps. Later attempts are run by one scheduler

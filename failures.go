@@ -100,7 +100,7 @@ func (m *mesh) record(e *entry, op string, err error) *ServiceError {
 			"subject", e.name, "op", op, "error", err.Error())
 		return nil
 	}
-	m.reg.hide(e)
+	m.reg.Hide(&e.node)
 	m.note(se, e)
 	m.logger.Error("service failed", "subject", e.name, "op", op, "error", err)
 	return se

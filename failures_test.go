@@ -166,8 +166,8 @@ func TestInitContextFailureAndCancellation(t *testing.T) {
 		require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true}))
 		bad := &initErr{name: "bad", err: errors.New("no")}
 		m.Add(bad).Wait()
-		assert.Equal(t, StateFailed, m.lookup(bad).lc.State())
-		assert.NotContains(t, m.snapshot(), Service(bad), "resolvers no longer see it")
+		assert.Equal(t, StateFailed, lookup(m, bad).lc.State())
+		assert.NotContains(t, m.reg.Snapshot(), Service(bad), "resolvers no longer see it")
 		assert.Contains(t, m.Services(), Service(bad), "Services still lists it")
 
 		slow := &initErr{name: "slow", wait: true}
@@ -198,8 +198,8 @@ func TestStartTimeout(t *testing.T) {
 		m.Add(withCtx).Wait() // done at the timeout, as its context ends
 		synctest.Wait()
 		assert.True(t, withCtx.ctxEnded.Load())
-		assert.Equal(t, StateFailed, m.lookup(legacy).lc.State())
-		assert.Equal(t, StateFailed, m.lookup(withCtx).lc.State())
+		assert.Equal(t, StateFailed, lookup(m, legacy).lc.State())
+		assert.Equal(t, StateFailed, lookup(m, withCtx).lc.State())
 		err := m.failed()
 		assert.ErrorIs(t, err, ErrStartTimeout)
 		assert.Equal(t, 2, strings.Count(err.Error(), "start timed out"))

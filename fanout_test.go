@@ -93,6 +93,16 @@ func TestHandlersHearEventsEmittedOnTheBus(t *testing.T) {
 	m.Shutdown().Wait()
 }
 
+// lookup returns the entry of svc, listed in m, or nil.
+func lookup(m *mesh, svc Service) *entry {
+	for e := range m.reg.Entries() {
+		if e.svc == svc {
+			return e
+		}
+	}
+	return nil
+}
+
 // lookupByName returns the first service named name.
 func (m *mesh) lookupByName(name string) Service {
 	for _, s := range m.Services() {

@@ -136,6 +136,14 @@ var glWaitedFor = []string{
 	"servicemesh.(*mesh).shutdown(",
 }
 
+// glLastActs are the frames of what a goroutine does last, once the
+// shutdown may see its work over: the wake-up of the shutdown (poke, in
+// busyDone) and a WaitGroup's Done.
+var glLastActs = []string{
+	"github.com/gravestench/servicemesh.poke(", "github.com/gravestench/servicemesh.(*mesh).busyDone(",
+	"sync.runtime_Semrelease(", "sync.(*WaitGroup).Add(", "sync.(*WaitGroup).Done(",
+}
+
 // glEnding reports whether g is a goroutine whose work is over and that is
 // only returning: runnable, started by the mesh (not by a timer, whose
 // goroutine is about to run mesh code), with either no frame left outside
@@ -163,7 +171,9 @@ func glEnding(g string) bool {
 	// busyDone, and the poke of idleWake in it, is the last act of the
 	// goroutines counted in busy: the count reached, only the wake-up (a
 	// send that never blocks) and the return are left.
-	for len(frames) > 1 && (strings.Contains(frames[0], "servicemesh.poke(") || strings.Contains(frames[0], "servicemesh.(*mesh).busyDone(")) {
+	// Likewise a WaitGroup's Done as the last act (the shutdown's own,
+	// shutdownWG.Done): the waiter is woken, and the goroutine returns.
+	for len(frames) > 1 && slices.ContainsFunc(glLastActs, func(f string) bool { return strings.HasPrefix(frames[0], f) }) {
 		frames = frames[1:]
 	}
 	switch len(frames) {

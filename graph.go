@@ -2,7 +2,7 @@ package servicemesh
 
 // The dependency graph: who depends on whom, as far as the mesh can see, for
 // the order of the stop and for Status and Graph. An entry's edges are
-// guarded by registry.mu.
+// guarded by the registry's lock (m.reg.Do).
 //
 // A service depends on the services it holds a reference to after its
 // resolution and after its Init: a pointer or interface field of the struct
@@ -30,35 +30,29 @@ import (
 func (m *mesh) recordDependencies(e *entry) {
 	addrs := heldAddresses(e.svc)
 	self := uintptr(unsafe.Pointer(m))
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
-	if m.reg.byAddr == nil {
-		m.indexAddresses()
-	}
-	e.dependsOn = slices.DeleteFunc(e.dependsOn, func(x *entry) bool { return x.gone.Load() })
-	for _, a := range addrs {
-		if a == self {
-			e.holdsMesh = true
-			continue
+	m.reg.Do(func(l listing) {
+		e.dependsOn = slices.DeleteFunc(e.dependsOn, func(x *entry) bool { return x.gone.Load() })
+		for _, a := range addrs {
+			if a == self {
+				e.holdsMesh = true
+				continue
+			}
+			if x, ok := l.At(a); ok && x != e && !slices.Contains(e.dependsOn, x) {
+				e.dependsOn = append(e.dependsOn, x)
+			}
 		}
-		if x := m.reg.byAddr[a]; x != nil && x != e && !slices.Contains(e.dependsOn, x) {
-			e.dependsOn = append(e.dependsOn, x)
-		}
-	}
+	})
 }
 
 // refreshDependencies records again what every service holds now, for a
 // graph of the present: a service held may have been added again, and an
 // Init still running may hold what it found.
 func (m *mesh) refreshDependencies() {
-	m.reg.mu.Lock()
-	entries := make([]*entry, 0, len(m.reg.slots))
-	for _, e := range m.reg.slots {
-		if e != nil {
-			entries = append(entries, e)
-		}
-	}
-	m.reg.mu.Unlock()
+	var entries []*entry
+	m.reg.Do(func(l listing) {
+		entries = make([]*entry, 0, l.Len())
+		entries = slices.AppendSeq(entries, l.Entries())
+	})
 	for _, e := range entries {
 		m.recordDependencies(e)
 	}
@@ -89,21 +83,21 @@ func (m *mesh) planStop(order []*entry) *stopPlan {
 		// uses already, and a service it held may have been added again.
 		m.recordDependencies(e)
 	}
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
-	for i, e := range order {
-		for _, d := range e.dependsOn {
-			if j, ok := p.index[d]; ok && !slices.Contains(p.deps[i], j) {
-				p.deps[i] = append(p.deps[i], j)
-				p.blockers[j]++
+	m.reg.Do(func(listing) { // for the edges
+		for i, e := range order {
+			for _, d := range e.dependsOn {
+				if j, ok := p.index[d]; ok && !slices.Contains(p.deps[i], j) {
+					p.deps[i] = append(p.deps[i], j)
+					p.blockers[j]++
+				}
+			}
+			if e.holdsMesh {
+				for j := i + 1; j < len(order); j++ {
+					p.blockers[j]++
+				}
 			}
 		}
-		if e.holdsMesh {
-			for j := i + 1; j < len(order); j++ {
-				p.blockers[j]++
-			}
-		}
-	}
+	})
 	return p
 }
 
@@ -165,44 +159,38 @@ func Graph(m Mesh) DependencyGraph {
 
 func (m *mesh) graph() DependencyGraph {
 	m.refreshDependencies()
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
 	var g DependencyGraph
-	id := make(map[*entry]int)
-	var holders []*entry
-	for _, e := range m.reg.slots {
-		if e == nil {
-			continue
-		}
-		id[e] = len(g.Nodes)
-		g.Nodes = append(g.Nodes, GraphNode{ID: len(g.Nodes), Name: e.name, State: e.lc.State()})
-		if e.holdsMesh {
-			holders = append(holders, e)
-		}
-	}
-	for _, e := range m.reg.slots {
-		if e == nil {
-			continue
-		}
-		for _, d := range e.dependsOn {
-			if j, ok := id[d]; ok {
-				g.Edges = append(g.Edges, GraphEdge{From: id[e], To: j})
+	m.reg.Do(func(l listing) {
+		id := make(map[*entry]int)
+		var holders []*entry
+		for e := range l.Entries() {
+			id[e] = len(g.Nodes)
+			g.Nodes = append(g.Nodes, GraphNode{ID: len(g.Nodes), Name: e.name, State: e.lc.State()})
+			if e.holdsMesh {
+				holders = append(holders, e)
 			}
 		}
-	}
-	for _, h := range holders {
-		if h.initSeq.Load() == 0 {
-			continue
+		for e := range l.Entries() {
+			for _, d := range e.dependsOn {
+				if j, ok := id[d]; ok {
+					g.Edges = append(g.Edges, GraphEdge{From: id[e], To: j})
+				}
+			}
 		}
-		for _, e := range m.reg.slots {
-			if e == nil || e == h {
+		for _, h := range holders {
+			if h.node.InitSeq() == 0 {
 				continue
 			}
-			if seq := e.initSeq.Load(); seq != 0 && seq < h.initSeq.Load() && !slices.Contains(h.dependsOn, e) {
-				g.Edges = append(g.Edges, GraphEdge{From: id[h], To: id[e], Mesh: true})
+			for e := range l.Entries() {
+				if e == h {
+					continue
+				}
+				if seq := e.node.InitSeq(); seq != 0 && seq < h.node.InitSeq() && !slices.Contains(h.dependsOn, e) {
+					g.Edges = append(g.Edges, GraphEdge{From: id[h], To: id[e], Mesh: true})
+				}
 			}
 		}
-	}
+	})
 	return g
 }
 

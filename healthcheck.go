@@ -187,7 +187,7 @@ func (m *mesh) probeGuard(quiet bool, name, call string, fn func()) (err error) 
 // itself where Go can compare it, so that the probe outlives a removal and
 // a new Add, or else e.
 func (e *entry) ProbeKey() any {
-	if e.comparable && !e.zeroSize {
+	if e.node.ByValue() {
 		return e.svc
 	}
 	return e

@@ -6,14 +6,16 @@ import (
 	"time"
 
 	"github.com/gravestench/servicemesh/internal/lifecycle"
+	"github.com/gravestench/servicemesh/internal/registry"
 	"github.com/gravestench/servicemesh/internal/sched"
 )
 
 // The lifecycle of one service: its entry, its state, and the goroutine
-// work that takes it from added to initialized, plus the stack of Inits
-// that began, which shutdown stops in the order of the dependency graph. An entry's state is an
-// atomic value read and written without the mesh's lock; what else each
-// field of entry is guarded by is said beside it.
+// work that takes it from added to initialized, recording its Init on the
+// start stack (internal/registry), which shutdown stops in the order of the
+// dependency graph. An entry's state is an atomic value read and written
+// without the mesh's lock; what else each field of entry is guarded by is
+// said beside it.
 
 // lifecycle takes one service from added to initialized. It runs on the
 // lane (startorder.go) or in a goroutine of its own, counted in busy except
@@ -38,9 +40,9 @@ func (m *mesh) lifecycle(e *entry) {
 		// previous lifecycle may run an Init that never returns; once
 		// shutdown has begun no Init follows, so this one ends without
 		// setting the service up, and so never runs concurrently with it.
-		<-p.told
+		<-p.node.Told()
 		select {
-		case <-p.retired:
+		case <-p.node.Retired():
 		case <-m.down:
 			return
 		}
@@ -124,30 +126,26 @@ func (m *mesh) lifecycle(e *entry) {
 func (m *mesh) initEnded(e *entry) {
 	m.busy.Add(1)
 	e.inInit.Store(false)
-	if m.starts.running.Add(-1) == 0 || m.stopping.Load() {
+	if m.starts.Returned() || m.stopping.Load() {
 		poke(m.idleWake) // see settleInits
 	}
 }
 
 // beginInit reports whether e may be initialized now: not once it was
 // removed, nor once shutdown began. An Init that begins is recorded on the
-// started stack before shutdown can read it (see startMu), so that shutdown
-// stops every service whose Init began.
+// start stack before shutdown can read it (see registry.Starts.Seal), so
+// that shutdown stops every service whose Init began.
 func (m *mesh) beginInit(e *entry) bool {
 	if e.gone.Load() {
 		return false
 	}
-	m.starts.fence.RLock()
-	defer m.starts.fence.RUnlock()
-	if m.stopping.Load() || !m.step(e, StateStarting) {
-		return false
-	}
-	e.inInit.Store(true)
-	m.starts.running.Add(1)
-	e.initSeq.Store(m.starts.seq.Add(1))
-	m.pushStarted(e, e)
-	m.starts.n.Add(1)
-	return true
+	return m.starts.Begin(&e.node, func() bool {
+		if m.stopping.Load() || !m.step(e, StateStarting) {
+			return false
+		}
+		e.inInit.Store(true)
+		return true
+	})
 }
 
 // settle records the end of e's way to Init, and reports whether e is
@@ -217,11 +215,8 @@ type entry struct {
 	// they do not carry it.
 	resolution *resolution
 	name       string
-	seq        uint64 // order added; set under registry.mu before use
+	seq        uint64 // order added; set by Add under the registry's lock before use
 	svc        Service
-	initSeq    atomic.Uint64  // order its Init began; 0 before
-	comparable bool           // svc can be a map key
-	zeroSize   bool           // svc is, or points to, a value of zero size: never a duplicate
 	hasLogger  bool           // it implements HasLogger
 	done       sync.WaitGroup // returned by Add
 	gone       atomic.Bool    // set by Remove; cancels a resolution
@@ -230,23 +225,20 @@ type entry struct {
 	// lc is its state: read by anyone, changed only through step and
 	// stepFrom, which take a step only if its lifecycle allows it.
 	lc lifecycle.Machine
-	// nextStarted is the next entry down the mesh's started stack.
-	nextStarted *entry
 	// prev is the same service's previous entry, still retiring when this
 	// one was added; set by Add, cleared by the lifecycle.
 	prev *entry
+	// node is the registry's part of it (internal/registry): its place in
+	// the list of services, whether it is hidden from resolvers, its
+	// retirement once removed (told once its EventServiceRemoved has been
+	// delivered, retired once moreover its lifecycle has ended and no call
+	// of its Serve runs), all guarded by the registry's lock; and its link
+	// in the start stack and the number of its Init (InitSeq).
+	node registry.Node[Service, *entry]
 
-	// Guarded by registry.mu: slot is its index in the registry's svcs, -1
-	// while it is not listed there. told and retired are made by Remove:
-	// told is closed once its EventServiceRemoved has been delivered
-	// (awaitTold false), retired once its lifecycle has ended and no call
-	// of its Serve runs (awaitLife and awaitServe false).
-	slot                             int
-	hidden                           bool     // failed: not in the list handed to resolvers
-	dependsOn                        []*entry // the services it holds (graph.go)
-	holdsMesh                        bool     // it holds the Mesh (graph.go)
-	told, retired                    chan struct{}
-	awaitLife, awaitTold, awaitServe bool
+	// Guarded by the registry's lock (m.reg.Do):
+	dependsOn []*entry // the services it holds (graph.go)
+	holdsMesh bool     // it holds the Mesh (graph.go)
 
 	// steps counts the steps of its way to Init, and inUserCode tells
 	// whether it is inside SetLogger or an event's handlers, so that the
@@ -297,13 +289,8 @@ func (e *entry) setError(err error) {
 }
 
 func newEntry(svc Service, name string) *entry {
-	e := &entry{
-		svc:        svc,
-		name:       name,
-		comparable: isComparable(svc),
-		zeroSize:   zeroSized(svc),
-		slot:       -1,
-	}
+	e := &entry{svc: svc, name: name}
+	e.node.Init(e, svc)
 	e.lc.Reset(time.Now()) // StateAdded, since now
 	_, e.hasLogger = svc.(HasLogger)
 	if _, ok := svc.(HasServe); ok {

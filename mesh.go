@@ -13,6 +13,7 @@ import (
 	"github.com/gravestench/servicemesh/internal/deadline"
 	"github.com/gravestench/servicemesh/internal/fanout"
 	"github.com/gravestench/servicemesh/internal/logroute"
+	"github.com/gravestench/servicemesh/internal/registry"
 	"github.com/gravestench/servicemesh/internal/sched"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
@@ -56,12 +57,7 @@ func New(name ...string) Mesh {
 	m.initHealth()
 	m.initScheduler()
 	m.fanOuts = m.newFanOuts()
-	m.reg.index = make(map[Service]*entry)
-	m.reg.retiring = make(map[Service]*entry)
-	m.reg.svcs = []Service{m}
-	m.reg.slots = []*entry{nil}
-	m.reg.view = []Service{m}
-	m.storeSnapshot()
+	m.reg.Init(m)
 	m.warnDelay.Store(int64(timing.WarnDelay))
 	m.stopTimeout.Store(int64(timing.ShutdownTimeout))
 	m.listenForSignals()
@@ -110,7 +106,8 @@ type mesh struct {
 	hub changeHub
 	// drain is whether the mesh was ready when its shutdown began, so
 	// that the shutdown drains it (SetDrainDelay); set by the first
-	// Shutdown under registry.mu, before the shutdown goroutine starts.
+	// Shutdown under the registry's lock (BeginShutdown), before the
+	// shutdown goroutine starts.
 	drain bool
 	// over is set once shutdown has completed: from then on the mesh
 	// emits no event (events.go).
@@ -141,8 +138,8 @@ type mesh struct {
 	// slow resolutions (dependencies.go).
 	inits initNames
 
-	// starts records the Inits that began (lifecycle.go).
-	starts startStack
+	// starts records the Inits that began (lifecycle.go, internal/registry).
+	starts registry.Starts[Service, *entry]
 	// sched runs the resolvers of waiting services (internal/sched), and
 	// counts the changes they look for (changed).
 	sched sched.Scheduler[resolverState]
@@ -161,8 +158,8 @@ type mesh struct {
 	// order added (startorder.go).
 	lane lane
 
-	// reg is the set of services (registry.go).
-	reg registry
+	// reg is the set of services (registry.go, internal/registry).
+	reg registry.Registry[Service, *entry]
 
 	// health is readiness: the services' probes and whether EventMeshReady
 	// was told (healthcheck.go, which says what guards it).
@@ -181,7 +178,7 @@ func (m *mesh) Events() *ee.EventEmitter { return m.events }
 
 // Add registers svc and starts its lifecycle. See Mesh.Add.
 func (m *mesh) Add(svc Service) *sync.WaitGroup {
-	if isNil(svc) {
+	if registry.IsNil(svc) {
 		m.logger.Warn("Add ignored: the service is nil")
 		return doneWaitGroup()
 	}
@@ -198,31 +195,28 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	// service that race with this one wait for this lifecycle through it.
 	e.done.Add(1)
 
-	m.reg.mu.Lock()
-	switch {
-	case m.reg.shutting:
-		m.reg.mu.Unlock()
+	listed, refused := m.reg.Admit(&e.node, func(seq uint64, prev *entry) bool {
+		// Reserved: a concurrent Add of the same service is now a
+		// duplicate, and shutdown waits for this one. A service with a
+		// logger becomes visible to others only once SetLogger has run, so
+		// that no resolver finds it, and no Init uses it, without its
+		// logger.
+		e.seq, e.prev = seq, prev
+		m.pending.Add(1)
+		m.busy.Add(1)
+		return !e.hasLogger && prev == nil
+	})
+	switch refused {
+	case registry.ShuttingDown:
 		m.logger.Warn("Add ignored: the mesh is shutting down", "subject", name)
 		return doneWaitGroup()
-	case svc == Service(m) || (!e.zeroSize && m.lookupAs(svc, e.comparable) != nil):
-		m.reg.mu.Unlock()
+	case registry.Duplicate:
 		m.logger.Warn("Add ignored: the service is already in the mesh", "subject", name)
 		return doneWaitGroup()
 	}
-	// Reserved: a concurrent Add of the same service is now a duplicate,
-	// and shutdown waits for this one. A service with a logger becomes
-	// visible to others only once SetLogger has run, so that no resolver
-	// finds it, and no Init uses it, without its logger.
-	if !e.zeroSize {
-		e.prev = m.stillRetiring(svc, e.comparable)
+	if listed {
+		m.wakeResolvers()
 	}
-	m.reserve(e)
-	m.pending.Add(1)
-	m.busy.Add(1)
-	if !e.hasLogger && e.prev == nil {
-		m.publish(e)
-	}
-	m.reg.mu.Unlock()
 
 	// A service added again while its previous lifecycle or Serve still
 	// runs, or while its removal is still being told, is set up by its new
@@ -261,10 +255,8 @@ func (m *mesh) attach(e *entry, publish bool) {
 		e.inUserCode.Store(false)
 		e.steps.Add(1)
 	}
-	if publish {
-		m.reg.mu.Lock()
-		m.publish(e)
-		m.reg.mu.Unlock()
+	if publish && m.reg.Publish(&e.node) {
+		m.wakeResolvers()
 	}
 }
 
@@ -286,29 +278,28 @@ func poke(c chan struct{}) {
 
 // Remove takes svc out of the mesh. See Mesh.Remove.
 func (m *mesh) Remove(svc Service) *sync.WaitGroup {
-	if isNil(svc) {
+	if registry.IsNil(svc) {
 		m.logger.Warn("Remove ignored: the service is nil")
 		return doneWaitGroup()
 	}
-	m.reg.mu.Lock()
-	e := m.lookup(svc)
-	if e == nil {
-		m.reg.mu.Unlock()
+	// Wait only for a resolution under way: one that has not begun sees the
+	// flag and never calls the resolver, and waiting for it could wait on
+	// the very handler that called Remove.
+	var resolving <-chan struct{}
+	e, ok := m.reg.Remove(svc, func(e *entry) (awaitLife, awaitServe bool) {
+		e.gone.Store(true)
+		awaitLife, awaitServe = !e.ended.Load(), e.serveRunning() // see retired, serveReturned
+		m.step(e, StateRemoved)                                   // from any state but failed: it is never acted on again
+		resolving = m.sched.Removed(e.resolution, &e.watchers)
+		m.busy.Add(1)
+		return awaitLife, awaitServe
+	})
+	if !ok {
 		if name, err := m.serviceName(svc); err == nil {
 			m.logger.Warn("Remove ignored: the service is not in the mesh", "subject", name)
 		}
 		return doneWaitGroup()
 	}
-	m.unregister(e)
-	e.gone.Store(true)
-	m.retire(e)
-	m.step(e, StateRemoved) // from any state but failed: it is never acted on again
-	// Wait only for a resolution under way: one that has not begun sees the
-	// flag and never calls the resolver, and waiting for it could wait on
-	// the very handler that called Remove.
-	resolving := m.sched.Removed(e.resolution, &e.watchers)
-	m.busy.Add(1)
-	m.reg.mu.Unlock()
 	m.changed()
 
 	if e.serve != nil {
@@ -323,8 +314,9 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		hs.mu.Unlock()
 	}
 
-	m.compactStarted()
+	m.starts.Removed(wasRemoved)
 
+	resolved := resolving // captured by value, so that resolving, set under the lock, stays on the stack
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -332,14 +324,10 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		defer wg.Done()
 		m.debug("service removed", "subject", e.name)
 		m.emit(EventServiceRemoved, svc)
-		if resolving != nil {
-			<-resolving
+		if resolved != nil {
+			<-resolved
 		}
-		m.reg.mu.Lock()
-		e.awaitTold = false
-		close(e.told)
-		m.retireIfDone(e)
-		m.reg.mu.Unlock()
+		m.reg.Told(&e.node)
 	}()
 	return &wg
 }

@@ -192,23 +192,25 @@ func (m *mesh) readyNow(ctx context.Context, wait bool) bool {
 // yet (its SetLogger runs, or its previous lifecycle is retiring) is not
 // running.
 func (m *mesh) runningServices() (probed []*entry, blocker *entry, ok bool) {
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
-	if len(m.reg.index)+len(m.reg.odd) != len(m.reg.svcs)-1-m.reg.holes {
-		return nil, nil, false // reserved, not yet listed
-	}
-	for _, e := range m.reg.slots {
-		if e == nil {
-			continue
+	m.reg.Do(func(l listing) {
+		if !l.AllListed() {
+			return // reserved, not yet listed
 		}
-		if !e.up() {
-			return nil, e, false
+		for e := range l.Entries() {
+			if !e.up() {
+				blocker = e
+				return
+			}
+			_, r := e.svc.(HasReadiness)
+			_, c := e.svc.(HasHealthCheck)
+			if r || c {
+				probed = append(probed, e)
+			}
 		}
-		_, r := e.svc.(HasReadiness)
-		_, c := e.svc.(HasHealthCheck)
-		if r || c {
-			probed = append(probed, e)
-		}
+		ok = true
+	})
+	if !ok {
+		return nil, blocker, false
 	}
 	return probed, nil, true
 }
@@ -282,13 +284,9 @@ func (m *mesh) logReady() {
 		d    time.Duration
 	}
 	var inits []took
-	m.reg.mu.Lock()
-	for _, e := range m.reg.slots {
-		if e != nil {
-			inits = append(inits, took{e.name, e.lc.Took(StateStarting)})
-		}
+	for e := range m.reg.Entries() {
+		inits = append(inits, took{e.name, e.lc.Took(StateStarting)})
 	}
-	m.reg.mu.Unlock()
 	n := len(inits)
 	slices.SortStableFunc(inits, func(a, b took) int { return cmp.Compare(b.d, a.d) })
 	slowest := make([]string, 0, slowestNamed)

@@ -50,10 +50,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 	// shutdown began, not what it became while the shutdown canceled its
 	// starts: read from what the mesh knows, only when a drain is to come.
 	drain := !m.stopping.Load() && m.drainDelay.Load() > 0 && m.readyButForShutdown()
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
-	if !m.reg.shutting {
-		m.reg.shutting = true
+	m.reg.BeginShutdown(func() { // no Add is accepted from here on
 		m.drain = drain
 		m.stopping.Store(true)
 		m.tellMesh(MeshShuttingDown)
@@ -62,7 +59,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 		m.shutdownWG.Add(1)
 		close(m.down)
 		go m.shutdown()
-	}
+	})
 	return &m.shutdownWG
 }
 
@@ -108,9 +105,7 @@ func (m *mesh) shutdown() {
 	}
 
 	// No Init begins from here on, and every one that began is on the stack.
-	m.starts.fence.Lock()
-	//lint:ignore SA2001 the empty critical section is a fence: it waits out every Init that holds fence, and the lock itself is the point
-	m.starts.fence.Unlock()
+	m.starts.Seal()
 	m.stopAll(m.stopOrder(), &clock)
 
 	m.waitBusy(&clock)
@@ -127,13 +122,11 @@ func (m *mesh) shutdown() {
 
 // stopReport counts the services stopped and the failures of the run.
 func (m *mesh) stopReport() (stopped, failures int) {
-	m.reg.mu.Lock()
-	for _, e := range m.reg.slots {
-		if e != nil && e.lc.State() == StateStopped {
+	for e := range m.reg.Entries() {
+		if e.lc.State() == StateStopped {
 			stopped++
 		}
 	}
-	m.reg.mu.Unlock()
 	m.failures.mu.Lock()
 	failures = len(m.failures.errs)
 	m.failures.mu.Unlock()
@@ -173,9 +166,7 @@ func (m *mesh) waitBusy(clock *deadline.Clock) {
 // reports whether it waited.
 func (m *mesh) settleInits(clock *deadline.Clock) bool {
 	told := func() bool {
-		m.starts.mu.Lock()
-		defer m.starts.mu.Unlock()
-		for e := m.starts.stack.Load(); e != nil; e = e.nextStarted {
+		for e := range m.starts.All() {
 			_, legacy := e.svc.(HasGracefulShutdown)
 			_, withCtx := e.svc.(HasShutdownContext)
 			_, initCtx := e.svc.(HasInitContext) // its context ended with the shutdown's start
@@ -185,7 +176,7 @@ func (m *mesh) settleInits(clock *deadline.Clock) bool {
 		}
 		return false
 	}
-	if m.starts.running.Load() == 0 || !told() {
+	if m.starts.Running() == 0 || !told() {
 		return false
 	}
 	settled := time.NewTimer(timing.InitSettle)
@@ -216,10 +207,11 @@ func (m *mesh) unsettled() []string {
 // stillInInit names the first services, newest Init first, whose Init has
 // begun and not returned.
 func (m *mesh) stillInInit() []string {
-	m.starts.mu.Lock()
-	defer m.starts.mu.Unlock()
 	var names []string
-	for e := m.starts.stack.Load(); e != nil && len(names) < maxNamed; e = e.nextStarted {
+	for e := range m.starts.All() {
+		if len(names) == maxNamed {
+			break
+		}
 		if e.inInit.Load() {
 			names = append(names, e.name)
 		}
@@ -229,11 +221,9 @@ func (m *mesh) stillInInit() []string {
 
 // named names the first services, in the order added, in one of states.
 func (m *mesh) named(states ...State) []string {
-	m.reg.mu.Lock()
-	defer m.reg.mu.Unlock()
 	var names []string
-	for _, e := range m.reg.slots {
-		if e != nil && slices.Contains(states, e.lc.State()) {
+	for e := range m.reg.Entries() {
+		if slices.Contains(states, e.lc.State()) {
 			if len(names) == maxNamed {
 				break
 			}

@@ -168,9 +168,9 @@ func TestRemovedServicesAreNotRetained(t *testing.T) {
 		m.Add(s).Wait()
 		m.Remove(s).Wait()
 	}
-	assert.Less(t, m.starts.n.Load(), int64(200), "removed services are dropped from the stop order")
+	assert.Less(t, m.starts.Len(), int64(200), "removed services are dropped from the stop order")
 	order := m.stopOrder()
-	assert.Equal(t, []*entry{m.lookup(keep)}, order)
+	assert.Equal(t, []*entry{lookup(m, keep)}, order)
 	m.Shutdown().Wait()
 }
 

@@ -41,7 +41,7 @@ type initNames struct {
 // are read at most once per timing.InitNamesTTL for all of them, and not at all
 // while no Init runs.
 func (m *mesh) initializing() []string {
-	if m.starts.running.Load() == 0 {
+	if m.starts.Running() == 0 {
 		return nil
 	}
 	c := &m.inits

@@ -75,14 +75,12 @@ func Status(m Mesh) Report {
 func (m *mesh) status() Report {
 	m.refreshDependencies()
 	r := Report{Name: m.name}
-	m.reg.mu.Lock()
-	r.Services = make([]ServiceStatus, 0, len(m.reg.svcs)-1-m.reg.holes)
-	for _, e := range m.reg.slots {
-		if e != nil {
+	m.reg.Do(func(l listing) {
+		r.Services = make([]ServiceStatus, 0, l.Len())
+		for e := range l.Entries() {
 			r.Services = append(r.Services, e.status())
 		}
-	}
-	m.reg.mu.Unlock()
+	})
 	r.Ready = m.readiness(context.Background(), false)
 	r.Started = m.health.wasReady.Load()
 	select {
@@ -93,7 +91,7 @@ func (m *mesh) status() Report {
 	return r
 }
 
-// status reports e. The caller holds registry.mu (for dependsOn).
+// status reports e. The caller holds the registry's lock (for dependsOn).
 func (e *entry) status() ServiceStatus {
 	s := ServiceStatus{
 		Name:    e.name,
@@ -109,7 +107,7 @@ func (e *entry) status() ServiceStatus {
 		s.Error = *p
 	}
 	for _, d := range e.dependsOn {
-		if d.slot >= 0 { // still listed
+		if d.node.Listed() {
 			s.DependsOn = append(s.DependsOn, d.name)
 		}
 	}

@@ -111,7 +111,12 @@ func (m *mesh) serveReturned(e *entry) {
 	st.mu.Lock()
 	st.serving = false
 	st.mu.Unlock()
-	m.stopAwaiting(e, &e.awaitServe)
+	// Remove sets gone and then, under the registry's lock, reads serving
+	// (serveRunning); this clears serving and then reads gone. If Remove
+	// saw the call running, this sees gone.
+	if e.gone.Load() {
+		m.reg.ServeOver(&e.node)
+	}
 }
 
 // serveAgain reports whether e's Serve may be restarted, and notes the

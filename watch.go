@@ -91,23 +91,3 @@ func readWords(base unsafe.Pointer, offs []uintptr) []uintptr {
 	}
 	return out
 }
-
-// addressOf returns the address a pointer-shaped service points to, or 0.
-func addressOf(svc Service) uintptr {
-	if v := reflect.ValueOf(svc); v.Kind() == reflect.Pointer {
-		return v.Pointer()
-	}
-	return 0
-}
-
-// indexAddresses builds byAddr, the entries of pointer-shaped services by
-// address, the first time a resolver has to be matched against them; from
-// then on reserve and unregister keep it. The caller holds mu.
-func (m *mesh) indexAddresses() {
-	m.reg.byAddr = make(map[uintptr]*entry, len(m.reg.index))
-	for _, e := range m.reg.index {
-		if a := addressOf(e.svc); a != 0 {
-			m.reg.byAddr[a] = e
-		}
-	}
-}

@@ -238,7 +238,7 @@ func durations(t *testing.T, ms map[string]metricdata.Metrics, name string) (cou
 func attr(sp sdktrace.ReadOnlySpan, k attribute.Key) string {
 	for _, kv := range sp.Attributes() {
 		if kv.Key == k {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return "<none>"

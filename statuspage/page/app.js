@@ -36,6 +36,7 @@ function dropEntry(e) {
   if (list.length === 0) model.byName.delete(e.name);
   i = model.entries.indexOf(e);
   if (i >= 0) model.entries.splice(i, 1);
+  view.dirty.delete(e); // it may never have been drawn
   view.removed.push(e);
   view.structure = true;
 }

@@ -58,16 +58,20 @@ function set(node, text) {
 }
 
 function makeRow(e) {
-  var tr = el("tr");
+  var tr = el("div", "row");
+  tr.setAttribute("role", "row");
   var state = el("span", "state");
   var cells = {
-    name: el("td", "name"), state: el("td", "st"), since: el("td", "num"), resolve: el("td", "num"),
-    init: el("td", "num"), stop: el("td", "num"), restarts: el("td", "num"), deps: el("td", "deps"),
-    error: el("td", "error")
+    name: el("span", "name"), state: el("span", "st"), since: el("span", "since"), resolve: el("span", "num"),
+    init: el("span", "num"), stop: el("span", "num"), restarts: el("span", "num"), deps: el("span", "deps"),
+    error: el("span", "error")
   };
   cells.state.appendChild(state);
+  for (var k in cells) {
+    cells[k].setAttribute("role", "cell");
+    tr.appendChild(cells[k]);
+  }
   cells.stateText = state;
-  for (var k in cells) if (k !== "stateText") tr.appendChild(cells[k]);
   e.row = { tr: tr, cells: cells };
   return tr;
 }
@@ -76,7 +80,6 @@ function drawRow(e) {
   var c = e.row.cells;
   set(c.name, e.name);
   e.row.tr.setAttribute("data-service", e.name);
-  e.row.tr.setAttribute("data-state", e.state);
   c.stateText.setAttribute("data-state", e.state);
   set(c.stateText, e.state);
   set(c.since, fmtTime(e.since));
@@ -94,20 +97,29 @@ function drawRow(e) {
   }
 }
 
+// render draws what changed. It stops drawing rows after frameBudget ms
+// and goes on in the next frame, so that a burst of changes (a thousand
+// services added at once) never holds the page for long.
+var frameBudget = 12;
+
 function render() {
   view.frame = 0;
+  var start = performance.now();
   var rows = $("rows");
   view.removed.forEach(function (e) {
     if (e.row) e.row.tr.remove();
     e.row = null;
   });
   view.removed = [];
-  view.dirty.forEach(function (e) {
+  var n = 0;
+  for (var e of view.dirty) {
+    if (++n % 32 === 0 && performance.now() - start > frameBudget) break;
     if (!e.row) rows.appendChild(makeRow(e));
     drawRow(e);
-  });
-  view.dirty.clear();
-  if (view.reorder) {
+    view.dirty.delete(e);
+  }
+  if (view.dirty.size) schedule(); // the rest in the next frame
+  if (view.reorder && !view.dirty.size) {
     view.reorder = false;
     var at = rows.firstChild;
     model.entries.forEach(function (e) {
@@ -117,8 +129,7 @@ function render() {
     });
   }
   var errors = model.entries.some(function (e) { return e.error !== ""; });
-  $("error-head").hidden = !errors;
-  rows.classList.toggle("no-errors", !errors);
+  $("services").classList.toggle("with-errors", errors);
   $("empty").hidden = model.entries.length !== 0 || model.mesh === "connecting";
 
   var name = model.name || "(unnamed mesh)";
@@ -139,13 +150,15 @@ function render() {
   set(conn, view.conn);
 
   if (view.structure) {
+    // Laid out again at most every graphEvery ms, and, for a big graph,
+    // once the rows are drawn.
     var wait = view.lastGraph + graphEvery - Date.now();
-    if (wait <= 0) {
+    if (wait <= 0 && (!view.dirty.size || model.entries.length < 200)) {
       view.structure = false;
       view.lastGraph = Date.now();
       drawGraph();
     } else if (!view.graphTimer) {
-      view.graphTimer = setTimeout(function () { view.graphTimer = 0; schedule(); }, wait);
+      view.graphTimer = setTimeout(function () { view.graphTimer = 0; schedule(); }, Math.max(wait, 16));
     }
   }
 }
