@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/graph"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
@@ -305,7 +306,7 @@ func sameSnapshot(a, b []Service) bool {
 // attempted at once when one of them is initialized or removed. Called by
 // whoever runs e's attempt.
 func (m *mesh) watch(e *entry) {
-	addrs := heldAddresses(e.svc)
+	addrs := graph.HeldAddresses(e.svc)
 	var held []*entry
 	m.reg.mu.Lock()
 	if m.reg.byAddr == nil {

@@ -288,26 +288,6 @@ func TestResolversShareOneSnapshotWithoutAllocating(t *testing.T) {
 	m.Shutdown().Wait()
 }
 
-func TestHeldAddressesSeesPointersInterfacesAndNestedStructs(t *testing.T) {
-	x, y, z := &link{name: "x"}, &link{name: "y"}, &link{name: "z"}
-	type inner struct{ found Service }
-	type holder struct {
-		Service
-		dep    *link
-		any    Service
-		skip   int
-		nilPtr *link
-		nilAny Service
-		inner
-		nested struct{ also *link }
-	}
-	h := &holder{dep: x, any: y, inner: inner{found: z}, skip: 1, nilPtr: nil, nilAny: nil}
-	h.nested.also = x
-	got := heldAddresses(h)
-	assert.ElementsMatch(t, []uintptr{addressOf(x), addressOf(y), addressOf(z), addressOf(x)}, got)
-	assert.Nil(t, heldAddresses(&outsider{}))
-}
-
 func TestFind(t *testing.T) {
 	a, b := &link{name: "a"}, &outsider{name: "b"}
 	list := []Service{a, b}
@@ -380,48 +360,6 @@ func TestSameServiceComparesNonComparableValuesByIdentity(t *testing.T) {
 		})
 	}
 	assert.False(t, sameService(a, &link{}))
-}
-
-// lockedHolder guards a field the mesh looks at with a lock of its own.
-type lockedHolder struct {
-	Service
-	mu  sync.Mutex
-	dep *link
-	any Service
-}
-
-// Looking at what a resolver holds must not be reported by the race
-// detector when the service writes those fields under its own lock, which
-// the mesh cannot take (the look is a hint; see readWords).
-func TestHeldAddressesDoesNotRaceWithTheServicesOwnLocking(t *testing.T) {
-	h := &lockedHolder{}
-	a, b := &link{name: "a"}, &link{name: "b"}
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			h.mu.Lock()
-			h.dep = []*link{a, b}[i%2]
-			h.any = []Service{a, b}[i%2]
-			h.mu.Unlock()
-		}
-	}()
-	seen := map[uintptr]bool{}
-	for range 200_000 {
-		for _, addr := range heldAddresses(h) {
-			seen[addr] = true
-		}
-	}
-	close(stop)
-	<-stopped
-	for addr := range seen {
-		assert.Contains(t, []uintptr{addressOf(a), addressOf(b)}, addr, "only whole words are read")
-	}
 }
 
 // readyAfter holds one service and takes another only once it is ready:
