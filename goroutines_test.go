@@ -74,7 +74,8 @@ func glSnapshot() map[string]bool {
 }
 
 // glIsMesh reports whether stack g is a goroutine of the mesh: one that
-// runs code of the servicemesh package or was started by it (directly, by
+// runs code of the servicemesh package or of its internal packages, or was
+// started by it (directly, by
 // its event bus, or by a timer of it), and was not started by test code
 // (a test goroutine that calls the API is the application's).
 func glIsMesh(g string) bool {
@@ -85,7 +86,8 @@ func glIsMesh(g string) bool {
 	if strings.Contains(createdBy, "servicemesh_test.") || strings.Contains(createdBy, "testing.") {
 		return false
 	}
-	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(createdBy, "gravestench/eventemitter.")
+	return strings.Contains(g, "gravestench/servicemesh.") || strings.Contains(g, "gravestench/servicemesh/internal/") ||
+		strings.Contains(createdBy, "gravestench/eventemitter.")
 }
 
 // glAlwaysAllowed are the frames of goroutines the mesh may leave: an Init
@@ -122,7 +124,7 @@ func glLeft(stacks map[string]string, ids []string, before map[string]bool, allo
 // glWaitedFor are the functions that start goroutines the shutdown waits
 // for, each through a count or a channel it signals as its last act.
 var glWaitedFor = []string{
-	"servicemesh.(*mesh).Add.gowrap", "servicemesh.(*mesh).runLane(",
+	"servicemesh.(*mesh).Add.gowrap", "servicemesh/internal/lane.(*Lane[...]).run(",
 	"servicemesh.(*mesh).runScheduler(", "servicemesh.(*mesh).runCheck(", "servicemesh.(*mesh).watchReady(",
 	"servicemesh.(*mesh).tellReady.func", "servicemesh.(*mesh).Remove.func", "servicemesh.(*mesh).supervise(",
 	"servicemesh.(*mesh).startStop.func", "servicemesh.(*mesh).stopTimedOut.func", "servicemesh.(*mesh).shutdown.func2(",
@@ -687,7 +689,7 @@ var glScenarios = []glScenario{
 // shutdown's last waitBusy (a lifecycle tail, a removal) emits while
 // waitTells waits and nothing waits for it; "stop past the budget" fails
 // often — the budget context's own timer (budgetContext.expire) runs after
-// Wait; any subtest may catch the lane's watchdog tick (laneWatchdog)
+// Wait; any subtest may catch the lane's watchdog tick (lane.tick)
 // firing after Wait, or the shutdown goroutine in budget.release or
 // clock.stop after shutdownWG.Done.
 //
@@ -740,7 +742,7 @@ func glTopFrame(g string) string {
 //
 // Shut down over and over, right after the Add's WaitGroup is done, such a
 // mesh leaves the lane's watchdog tick (time.AfterFunc(timing.LaneTick,
-// laneWatchdog), armed while the lane ran and never stopped when it went
+// lane.tick), armed while the lane ran and never stopped when it went
 // idle) to fire after Wait returned, and the shutdown goroutine runs its
 // deferred budget.release and clock.stop after shutdownWG.Done.
 func TestGoroutinesBareMeshLeavesNoneAfterWait(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ee "github.com/gravestench/eventemitter"
+	"github.com/gravestench/servicemesh/internal/lane"
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
@@ -57,6 +58,7 @@ func New(name ...string) Mesh {
 	m.reg.slots = []*entry{nil}
 	m.reg.view = []Service{m}
 	m.storeSnapshot()
+	m.initLane()
 	m.timeout.Store(int64(timing.ResolutionTimeout))
 	m.warnDelay.Store(int64(timing.WarnDelay))
 	m.stopTimeout.Store(int64(timing.ShutdownTimeout))
@@ -154,8 +156,8 @@ type mesh struct {
 	// sigDone is closed when the signal goroutine has ended (signals.go).
 	sigDone chan struct{}
 	// lane runs the lifecycles of services without dependencies in the
-	// order added (startorder.go).
-	lane lane
+	// order added (startorder.go); set up by New.
+	lane lane.Lane[*entry]
 
 	// reg is the set of services (registry.go).
 	reg registry
@@ -251,11 +253,11 @@ func (m *mesh) attach(e *entry, publish bool) {
 	}
 	if e.hasLogger && !e.gone.Load() {
 		logger := m.logs.logger(e.name)
-		e.steps.Add(1)
-		e.inUserCode.Store(true)
+		e.progress.Steps.Add(1)
+		e.progress.InUserCode.Store(true)
 		_ = m.guard(e.name, "SetLogger", func() { e.svc.(HasLogger).SetLogger(logger) })
-		e.inUserCode.Store(false)
-		e.steps.Add(1)
+		e.progress.InUserCode.Store(false)
+		e.progress.Steps.Add(1)
 	}
 	if publish {
 		m.reg.mu.Lock()

@@ -77,7 +77,7 @@ func (m *mesh) shutdown() {
 	defer func() {
 		m.over.Store(true) // no event from here on
 		m.waitLate()       // what began before over: late lifecycles, removals
-		m.closeLane()
+		m.lane.Close()
 		budget.release()
 		clock.stop()
 		close(m.finished)
@@ -179,7 +179,7 @@ func (m *mesh) settleInits(clock *stopClock) bool {
 			_, legacy := e.svc.(HasGracefulShutdown)
 			_, withCtx := e.svc.(HasShutdownContext)
 			_, initCtx := e.svc.(HasInitContext) // its context ended with the shutdown's start
-			if e.inInit.Load() && (initCtx || (legacy || withCtx) && e.lc.State() == StateStopped) {
+			if e.progress.InInit.Load() && (initCtx || (legacy || withCtx) && e.lc.State() == StateStopped) {
 				return true
 			}
 		}
@@ -220,7 +220,7 @@ func (m *mesh) stillInInit() []string {
 	defer m.starts.mu.Unlock()
 	var names []string
 	for e := m.starts.stack.Load(); e != nil && len(names) < maxNamed; e = e.nextStarted {
-		if e.inInit.Load() {
+		if e.progress.InInit.Load() {
 			names = append(names, e.name)
 		}
 	}
