@@ -9,8 +9,9 @@ package servicemesh
 // the service points to that refers to another service of the mesh, also in
 // structs it embeds or holds by value, graph.MaxFieldDepth levels deep
 // (internal/graph reads the fields; slices, maps and what pointers point to
-// are not looked into). A service that holds the Mesh itself may look any service up while
-// it stops, so it depends on every service whose Init began before its own.
+// are not looked into). A service that holds the Mesh itself may look any
+// service up while it stops, so it depends on every service whose Init
+// began before its own.
 // The graph is best-effort: a reference kept elsewhere (in a closure, a
 // slice, a global) is not seen, nor one to a service of zero size (they
 // cannot be told apart).

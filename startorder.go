@@ -30,8 +30,9 @@ import "github.com/gravestench/servicemesh/internal/lane"
 // says at Debug when it leaves a service behind. Called by New.
 func (m *mesh) initLane() {
 	m.lane.Init(lane.Funcs[*entry]{
-		Run:     m.lifecycle,
-		Release: m.busyDone,
+		Run:      m.lifecycle,
+		Progress: func(e *entry) *lane.Progress { return &e.progress },
+		Release:  m.busyDone,
 		HandedOn: func(e *entry, why lane.Why) {
 			because := "its Init has not returned"
 			if why == lane.WhyStuck {
@@ -43,4 +44,4 @@ func (m *mesh) initLane() {
 }
 
 // enqueue adds e's lifecycle to the lane, behind those added before it.
-func (m *mesh) enqueue(e *entry) { m.lane.Add(e, &e.progress) }
+func (m *mesh) enqueue(e *entry) { m.lane.Add(e) }

@@ -27,7 +27,7 @@ type Order struct {
 // way at once (a limit below 1 counts as 1). With sequential set, the nodes
 // stop one at a time in their order, the edges ignored.
 func NewOrder(p *StopPlan, sequential bool, limit int) *Order {
-	n := p.Len()
+	n := p.size()
 	o := &Order{
 		plan:       p,
 		sequential: sequential,

@@ -140,7 +140,7 @@ func TestStopPlanDuplicatesAndSelfEdges(t *testing.T) {
 	p := NewStopPlan([][]int{{1, 1, 0}, {1}}, nil)
 	assert.Equal(t, []int{0, 1}, p.blockers)
 	assert.Equal(t, [][]int{{1}, {}}, p.deps)
-	assert.Equal(t, 2, p.Len())
+	assert.Equal(t, 2, p.size())
 
 	o := NewOrder(NewStopPlan(nil, nil), false, 1)
 	assert.Zero(t, o.Left())

@@ -43,8 +43,8 @@ func NewStopPlan(deps [][]int, holdsAll []bool) *StopPlan {
 	return p
 }
 
-// Len returns the number of nodes.
-func (p *StopPlan) Len() int { return len(p.blockers) }
+// size returns the number of nodes.
+func (p *StopPlan) size() int { return len(p.blockers) }
 
 // free appends to free the nodes that no node depends on.
 func (p *StopPlan) free(free []int) []int {

@@ -24,11 +24,15 @@ type Progress struct {
 }
 
 // Funcs are what a Lane calls. Run and Release are called on lane
-// goroutines, HandedOn on the watchdog's; none with the lane's lock held.
+// goroutines, HandedOn on the watchdog's, none of them with the lane's lock
+// held; Progress is called with it held, and must only return a pointer.
 type Funcs[T any] struct {
 	// Run runs one item. It may end its goroutine with runtime.Goexit: the
 	// lane goes on on a new goroutine.
 	Run func(item T)
+	// Progress returns the item's progress, which the item's runner writes
+	// and the lane reads while the item runs.
+	Progress func(item T) *Progress
 	// Release is called once for each item run, once its Run is over: when
 	// the lane goes on, after the next item has been taken off the queue,
 	// so a caller that counts the items not yet released counts the lane's
@@ -62,11 +66,12 @@ type Lane[T any] struct {
 	funcs Funcs[T] // set by Init; read-only after
 
 	mu      sync.Mutex
-	queue   []slot[T] // waiting to run, in the order added
+	queue   []T       // waiting to run, in the order added
 	head    int       // queue[head:] are waiting
 	running bool      // a lane goroutine owns the queue
 	gen     uint64    // the owner's generation; bumped at each hand-on
-	cur     slot[T]   // the item the owner runs, if any (cur.p != nil)
+	cur     T         // the item the owner runs, if any (curP != nil)
+	curP    *Progress // cur's progress; nil when the owner runs none
 	seen    uint32    // cur's steps at the last tick
 	ticks   int       // ticks cur has spent in Init, or stuck
 	ticking bool      // the watchdog is armed
@@ -75,13 +80,8 @@ type Lane[T any] struct {
 	tickWG  sync.WaitGroup // armed or running ticks
 }
 
-// slot is one queued item with its progress.
-type slot[T any] struct {
-	item T
-	p    *Progress
-}
-
-// Init sets the functions the lane calls. Call it once, before Add.
+// Init sets the functions the lane calls; Run and Progress are required.
+// Call it once, before Add.
 func (l *Lane[T]) Init(f Funcs[T]) {
 	if f.Release == nil {
 		f.Release = func() {}
@@ -89,13 +89,12 @@ func (l *Lane[T]) Init(f Funcs[T]) {
 	l.funcs = f
 }
 
-// Add queues item, whose progress is p, starting a lane goroutine if none
-// runs, and arms the watchdog (unless closed). p must stay valid while the
-// item runs; the caller writes it, the lane only reads it.
-func (l *Lane[T]) Add(item T, p *Progress) {
+// Add queues item, starting a lane goroutine if none runs, and arms the
+// watchdog (unless closed).
+func (l *Lane[T]) Add(item T) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.queue = append(l.queue, slot[T]{item, p})
+	l.queue = append(l.queue, item)
 	if !l.running {
 		l.start()
 	}
@@ -106,7 +105,7 @@ func (l *Lane[T]) Add(item T, p *Progress) {
 func (l *Lane[T]) start() {
 	l.running = true
 	l.gen++
-	l.cur = slot[T]{}
+	l.clearCur()
 	go l.run(l.gen)
 }
 
@@ -114,6 +113,7 @@ func (l *Lane[T]) start() {
 // lane's), releasing each once the next is taken, and ends once the queue
 // is empty or the lane was handed on.
 func (l *Lane[T]) run(gen uint64) {
+	var none T
 	ran := false // an item was run whose Release is still due
 	returned := false
 	defer func() {
@@ -139,7 +139,8 @@ func (l *Lane[T]) run(gen uint64) {
 			return
 		case l.head == len(l.queue):
 			l.queue, l.head = l.queue[:0], 0
-			l.running, l.cur = false, slot[T]{}
+			l.running = false
+			l.clearCur()
 			l.idle()
 			l.mu.Unlock()
 			if ran {
@@ -148,15 +149,16 @@ func (l *Lane[T]) run(gen uint64) {
 			returned = true
 			return
 		}
-		s := l.queue[l.head]
-		l.queue[l.head] = slot[T]{}
+		item := l.queue[l.head]
+		l.queue[l.head] = none // the queue keeps nothing alive
 		l.head++
-		l.cur, l.seen, l.ticks = s, s.p.Steps.Load(), 0
+		l.cur, l.curP = item, l.funcs.Progress(item)
+		l.seen, l.ticks = l.curP.Steps.Load(), 0
 		l.mu.Unlock()
 		if ran {
 			l.funcs.Release()
 		}
-		l.funcs.Run(s.item)
+		l.funcs.Run(item)
 		ran = true
 	}
 }
@@ -168,7 +170,14 @@ func (l *Lane[T]) handOn() {
 		l.start()
 		return
 	}
-	l.running, l.cur = false, slot[T]{}
+	l.running = false
+	l.clearCur()
 	l.gen++
 	l.idle()
+}
+
+// clearCur records that the owner runs no item. The caller holds mu.
+func (l *Lane[T]) clearCur() {
+	var none T
+	l.cur, l.curP = none, nil
 }

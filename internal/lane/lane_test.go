@@ -35,6 +35,7 @@ type rig struct {
 func newRig() *rig {
 	r := &rig{}
 	r.l.Init(Funcs[*job]{
+		Progress: func(j *job) *Progress { return &j.p },
 		Run: func(j *job) {
 			r.checkUnlocked()
 			r.mu.Lock()
@@ -73,7 +74,7 @@ func (r *rig) checkUnlocked() {
 	r.lockHeld.Store(true)
 }
 
-func (r *rig) add(j *job) { r.l.Add(j, &j.p) }
+func (r *rig) add(j *job) { r.l.Add(j) }
 
 func (r *rig) ranNow() []string {
 	r.mu.Lock()
@@ -301,7 +302,8 @@ func TestLaneWithoutCallbacks(t *testing.T) {
 		var mu sync.Mutex
 		var ran []int
 		release := make(chan struct{})
-		l.Init(Funcs[int]{Run: func(i int) {
+		ps := []*Progress{new(Progress), new(Progress)}
+		l.Init(Funcs[int]{Progress: func(i int) *Progress { return ps[i] }, Run: func(i int) {
 			mu.Lock()
 			ran = append(ran, i)
 			mu.Unlock()
@@ -309,10 +311,9 @@ func TestLaneWithoutCallbacks(t *testing.T) {
 				<-release
 			}
 		}})
-		var p0, p1 Progress
-		p0.InInit.Store(true)
-		l.Add(0, &p0)
-		l.Add(1, &p1)
+		ps[0].InInit.Store(true)
+		l.Add(0)
+		l.Add(1)
 		time.Sleep(2 * timing.LaneInitTicks * timing.LaneTick)
 		synctest.Wait()
 		mu.Lock()

@@ -63,7 +63,7 @@ func (l *Lane[T]) Armed() bool {
 // may log through the application's handler.
 func (l *Lane[T]) tick() {
 	defer l.tickWG.Done()
-	var left slot[T] // what to tell, after the lock
+	var left T // what to tell, after the lock
 	var why Why
 	l.mu.Lock()
 	l.ticking = false
@@ -71,18 +71,18 @@ func (l *Lane[T]) tick() {
 		l.mu.Unlock()
 		return
 	}
-	if s := l.cur; s.p != nil {
-		switch now := s.p.Steps.Load(); {
-		case s.p.InInit.Load():
+	if p := l.curP; p != nil {
+		switch now := p.Steps.Load(); {
+		case p.InInit.Load():
 			l.ticks++
 			if l.ticks >= timing.LaneInitTicks {
-				left, why = s, WhyInit
+				left, why = l.cur, WhyInit
 				l.handOn()
 			}
-		case s.p.InUserCode.Load() && now == l.seen:
+		case p.InUserCode.Load() && now == l.seen:
 			l.ticks++
 			if l.ticks >= timing.LaneStuckTicks {
-				left, why = s, WhyStuck
+				left, why = l.cur, WhyStuck
 				l.handOn()
 			}
 		default:
@@ -91,7 +91,7 @@ func (l *Lane[T]) tick() {
 	}
 	l.arm()
 	l.mu.Unlock()
-	if left.p != nil && l.funcs.HandedOn != nil {
-		l.funcs.HandedOn(left.item, why)
+	if why != 0 && l.funcs.HandedOn != nil {
+		l.funcs.HandedOn(left, why)
 	}
 }
