@@ -78,7 +78,7 @@ func (m *mesh) planStop(order []*entry) *graph.StopPlan {
 		m.recordDependencies(e)
 	}
 	deps := make([][]int, len(order))
-	holdsMesh := make([]bool, len(order))
+	var holdsMesh []bool // made when a service holds the Mesh
 	m.reg.mu.Lock()
 	defer m.reg.mu.Unlock()
 	for i, e := range order {
@@ -87,7 +87,12 @@ func (m *mesh) planStop(order []*entry) *graph.StopPlan {
 				deps[i] = append(deps[i], j)
 			}
 		}
-		holdsMesh[i] = e.holdsMesh
+		if e.holdsMesh {
+			if holdsMesh == nil {
+				holdsMesh = make([]bool, len(order))
+			}
+			holdsMesh[i] = true
+		}
 	}
 	return graph.NewStopPlan(deps, holdsMesh)
 }

@@ -15,13 +15,21 @@ type Order struct {
 	plan       *StopPlan
 	sequential bool
 	limit      int
-	stopped    []bool // over, or given up
-	running    []bool // begun and not over
-	nrunning   int
-	free       []int // may begin, in the order they became free; may hold stopped ones
-	next       int   // every node before next has stopped
-	left       int   // nodes not stopped
+	state      []nodeState // of each node
+	nrunning   int         // nodes running
+	free       []int       // may begin, in the order they became free; may hold stopped ones
+	next       int         // every node before next has stopped
+	left       int         // nodes not stopped
 }
+
+// nodeState is where a node's stop is.
+type nodeState uint8
+
+const (
+	waiting nodeState = iota // not begun
+	running                  // begun and not over
+	stopped                  // over, or given up
+)
 
 // NewOrder returns the order of p's stops, with at most limit stops under
 // way at once (a limit below 1 counts as 1). With sequential set, the nodes
@@ -32,8 +40,7 @@ func NewOrder(p *StopPlan, sequential bool, limit int) *Order {
 		plan:       p,
 		sequential: sequential,
 		limit:      max(limit, 1),
-		stopped:    make([]bool, n),
-		running:    make([]bool, n),
+		state:      make([]nodeState, n),
 		left:       n,
 	}
 	if !sequential {
@@ -55,7 +62,7 @@ func (o *Order) Next() (node int, cycle bool, ok bool) {
 	for len(o.free) > 0 && o.nrunning < o.limit {
 		i := o.free[0]
 		o.free = o.free[1:]
-		if !o.stopped[i] && !o.running[i] {
+		if o.state[i] == waiting {
 			return i, false, true
 		}
 	}
@@ -63,7 +70,7 @@ func (o *Order) Next() (node int, cycle bool, ok bool) {
 		return 0, false, false
 	}
 	// A cycle, or a sequential stop: the first node left goes next.
-	for o.stopped[o.next] {
+	for o.state[o.next] == stopped {
 		o.next++
 	}
 	return o.next, !o.sequential, true
@@ -71,7 +78,7 @@ func (o *Order) Next() (node int, cycle bool, ok bool) {
 
 // Started records that node i, just returned by Next, began its stop.
 func (o *Order) Started(i int) {
-	o.running[i] = true
+	o.state[i] = running
 	o.nrunning++
 }
 
@@ -79,14 +86,13 @@ func (o *Order) Started(i int) {
 // depends on may stop now. A node already stopped is left as it is, so a
 // stop given up that ends later may be reported again.
 func (o *Order) Stopped(i int) {
-	if o.stopped[i] {
+	switch o.state[i] {
+	case stopped:
 		return
-	}
-	o.stopped[i] = true
-	if o.running[i] {
-		o.running[i] = false
+	case running:
 		o.nrunning--
 	}
+	o.state[i] = stopped
 	o.left--
 	if !o.sequential {
 		o.free = o.plan.released(i, o.free)
@@ -95,21 +101,16 @@ func (o *Order) Stopped(i int) {
 
 // Running returns the nodes whose stop began and is not over, in stop
 // order.
-func (o *Order) Running() []int {
-	var nodes []int
-	for i, r := range o.running {
-		if r {
-			nodes = append(nodes, i)
-		}
-	}
-	return nodes
-}
+func (o *Order) Running() []int { return o.nodes(running) }
 
 // Waiting returns the nodes whose stop has not begun, in stop order.
-func (o *Order) Waiting() []int {
+func (o *Order) Waiting() []int { return o.nodes(waiting) }
+
+// nodes returns the nodes in state s, in stop order.
+func (o *Order) nodes(s nodeState) []int {
 	var nodes []int
-	for i := range o.stopped {
-		if !o.stopped[i] && !o.running[i] {
+	for i, si := range o.state {
+		if si == s {
 			nodes = append(nodes, i)
 		}
 	}

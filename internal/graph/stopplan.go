@@ -9,7 +9,7 @@ import "slices"
 type StopPlan struct {
 	blockers []int   // how many dependents of each node have not stopped
 	deps     [][]int // the nodes that node i depends on, each once
-	holdsAll []bool  // node i depends on every node after it
+	holdsAll []bool  // node i depends on every node after it; nil: none does
 }
 
 // NewStopPlan builds the plan of len(deps) nodes. deps[i] lists the nodes
@@ -21,9 +21,6 @@ type StopPlan struct {
 // afterwards. An index out of range panics.
 func NewStopPlan(deps [][]int, holdsAll []bool) *StopPlan {
 	n := len(deps)
-	if holdsAll == nil {
-		holdsAll = make([]bool, n)
-	}
 	p := &StopPlan{blockers: make([]int, n), deps: deps, holdsAll: holdsAll}
 	for i, ds := range deps {
 		kept := ds[:0]
@@ -34,7 +31,7 @@ func NewStopPlan(deps [][]int, holdsAll []bool) *StopPlan {
 			}
 		}
 		deps[i] = kept
-		if holdsAll[i] {
+		if p.holds(i) {
 			for j := i + 1; j < n; j++ {
 				p.blockers[j]++
 			}
@@ -65,7 +62,7 @@ func (p *StopPlan) released(i int, free []int) []int {
 			free = append(free, j)
 		}
 	}
-	if p.holdsAll[i] {
+	if p.holds(i) {
 		for j := i + 1; j < len(p.blockers); j++ {
 			if p.blockers[j]--; p.blockers[j] == 0 {
 				free = append(free, j)
@@ -74,3 +71,6 @@ func (p *StopPlan) released(i int, free []int) []int {
 	}
 	return free
 }
+
+// holds reports whether node i depends on every node after it.
+func (p *StopPlan) holds(i int) bool { return p.holdsAll != nil && p.holdsAll[i] }
