@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/graph"
 	"github.com/gravestench/servicemesh/internal/sched"
 )
 
@@ -240,7 +241,7 @@ func sameSnapshot(a, b []Service) bool {
 // initialized or removed. Called by whoever runs w's attempt.
 func (m *mesh) watch(w *resolution) {
 	e := w.Data.e
-	addrs := heldAddresses(e.svc)
+	addrs := graph.HeldAddresses(e.svc)
 	var held []*sched.Watchers[resolverState]
 	for _, x := range m.reg.Held(addrs, e) {
 		held = append(held, &x.watchers)

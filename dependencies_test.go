@@ -12,7 +12,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gravestench/servicemesh/internal/registry"
 	"github.com/gravestench/servicemesh/internal/timing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -273,26 +272,6 @@ func TestPanickingResolverFailsOnceAndIsNotRetried(t *testing.T) {
 	}
 }
 
-func TestHeldAddressesSeesPointersInterfacesAndNestedStructs(t *testing.T) {
-	x, y, z := &link{name: "x"}, &link{name: "y"}, &link{name: "z"}
-	type inner struct{ found Service }
-	type holder struct {
-		Service
-		dep    *link
-		any    Service
-		skip   int
-		nilPtr *link
-		nilAny Service
-		inner
-		nested struct{ also *link }
-	}
-	h := &holder{dep: x, any: y, inner: inner{found: z}, skip: 1, nilPtr: nil, nilAny: nil}
-	h.nested.also = x
-	got := heldAddresses(h)
-	assert.ElementsMatch(t, []uintptr{registry.AddressOf(x), registry.AddressOf(y), registry.AddressOf(z), registry.AddressOf(x)}, got)
-	assert.Nil(t, heldAddresses(&outsider{}))
-}
-
 func TestFind(t *testing.T) {
 	a, b := &link{name: "a"}, &outsider{name: "b"}
 	list := []Service{a, b}
@@ -332,48 +311,6 @@ func TestStateNamesAndJSON(t *testing.T) {
 	}
 	var s State
 	assert.Error(t, s.UnmarshalText([]byte("sleeping")))
-}
-
-// lockedHolder guards a field the mesh looks at with a lock of its own.
-type lockedHolder struct {
-	Service
-	mu  sync.Mutex
-	dep *link
-	any Service
-}
-
-// Looking at what a resolver holds must not be reported by the race
-// detector when the service writes those fields under its own lock, which
-// the mesh cannot take (the look is a hint; see readWords).
-func TestHeldAddressesDoesNotRaceWithTheServicesOwnLocking(t *testing.T) {
-	h := &lockedHolder{}
-	a, b := &link{name: "a"}, &link{name: "b"}
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			h.mu.Lock()
-			h.dep = []*link{a, b}[i%2]
-			h.any = []Service{a, b}[i%2]
-			h.mu.Unlock()
-		}
-	}()
-	seen := map[uintptr]bool{}
-	for range 200_000 {
-		for _, addr := range heldAddresses(h) {
-			seen[addr] = true
-		}
-	}
-	close(stop)
-	<-stopped
-	for addr := range seen {
-		assert.Contains(t, []uintptr{registry.AddressOf(a), registry.AddressOf(b)}, addr, "only whole words are read")
-	}
 }
 
 // readyAfter holds one service and takes another only once it is ready:

@@ -46,7 +46,7 @@ package servicemesh
 // over the service and the entry, adapted in registry.go) under the
 // registry's mutex, binds its handler interfaces to the fan-out of each event
 // (events.go) and calls SetLogger, then hands the service's lifecycle
-// (lifecycle.go) to a goroutine: the lane (startorder.go) for services
+// (lifecycle.go) to a goroutine: the lane (internal/lane) for services
 // without dependencies, which runs their lifecycles one after another in the
 // order added and moves to a new goroutine when one gets stuck (an Init
 // running its loop, a handler waiting), or a goroutine of its own for a
@@ -62,7 +62,7 @@ package servicemesh
 // with one clock reading per 32 attempts, and broadcasts after any change,
 // coalesced in
 // a window that grows with what the last broadcast cost. A waiter that holds
-// a service (found by reading its pointer fields, watch.go) is handed its
+// a service (found by reading its pointer fields, internal/graph) is handed its
 // next attempt on its own goroutine the moment that service is initialized.
 // Resolvers share one immutable list of the services; the registry rebuilds
 // it lazily after a removal, and Remove itself leaves a hole in constant
@@ -70,7 +70,7 @@ package servicemesh
 //
 // Shutdown (shutdown.go, deadline.go, signals.go) is one goroutine: it
 // cancels resolutions, tells the handlers, stops the services whose Init
-// began in the order of the dependency graph (graph.go: a service stops
+// began in the order of the dependency graph (internal/graph: a service stops
 // after everything that holds it, unrelated services concurrently), never
 // waiting for an Init, all within a budget (kept by internal/deadline's
 // clock), then waits for the mesh's own goroutines (counted in busy).

@@ -85,16 +85,16 @@ func TestGoroutinesInternalShutdownReleasesBudgetBeforeDone(t *testing.T) {
 
 // Guards: the lane's watchdog is not armed once Shutdown().Wait() returned.
 //
-// armLaneWatchdog arms time.AfterFunc(timing.LaneTick, m.laneWatchdog) while the
-// lane runs and nothing stops it when the lane goes idle: a mesh shut down
-// within a timing.LaneTick of its last Add still has the tick armed when Wait
-// returns, and laneWatchdog (mesh code, taking lane.mu) runs after.
+// The lane arms time.AfterFunc(timing.LaneTick, tick) while it runs; were
+// nothing to stop it when the lane goes idle, a mesh shut down within a
+// timing.LaneTick of its last Add would still have the tick armed when Wait
+// returns, and the tick (taking the lane's lock) would run after.
 //
-// Fix (startorder.go): keep the tick's *time.Timer in lane; when runLane
-// finds the queue empty (and in handOn when it leaves the lane idle), Stop
-// it and clear ticking; count an armed tick in busy (Add(1) when armed,
-// busyDone when it runs or is stopped) so that waitBusy waits for a tick
-// that could not be stopped.
+// Fix (internal/lane): keep the tick's *time.Timer in the Lane; when the
+// lane goroutine finds the queue empty (and in handOn when it leaves the
+// lane idle), Stop it and clear the armed flag; count an armed tick so that
+// Close, which the shutdown calls, waits for a tick that could not be
+// stopped.
 func TestGoroutinesInternalLaneWatchdogDisarmedAfterWait(t *testing.T) {
 	armed := 0
 	for range 50 {
@@ -106,11 +106,9 @@ func TestGoroutinesInternalLaneWatchdogDisarmedAfterWait(t *testing.T) {
 		if !giWait(t, m.Shutdown(), giBound) {
 			t.Fatal("shutdown did not complete")
 		}
-		m.lane.mu.Lock()
-		if m.lane.ticking {
+		if m.lane.Armed() {
 			armed++
 		}
-		m.lane.mu.Unlock()
 	}
 	if armed > 0 {
 		t.Errorf("the lane's watchdog tick was still armed right after Shutdown().Wait() returned in %d of 50 shutdowns", armed)

@@ -124,7 +124,7 @@ func glLeft(stacks map[string]string, ids []string, before map[string]bool, allo
 // glWaitedFor are the functions that start goroutines the shutdown waits
 // for, each through a count or a channel it signals as its last act.
 var glWaitedFor = []string{
-	"servicemesh.(*mesh).Add.gowrap", "servicemesh.(*mesh).runLane(",
+	"servicemesh.(*mesh).Add.gowrap", "servicemesh/internal/lane.(*Lane[...]).run(",
 	"sched.(*Scheduler[...]).run(", "internal/readiness.(*Probes[...]).check(", "servicemesh.(*mesh).watchReady(",
 	"servicemesh.(*mesh).tellReady.func", "servicemesh.(*mesh).Remove.func", "servicemesh.(*mesh).supervise(",
 	"servicemesh.(*mesh).startStop.func", "servicemesh.(*mesh).stopTimedOut.func", "servicemesh.(*mesh).shutdown.func2(",
@@ -758,7 +758,7 @@ func glTopFrame(g string) string {
 //
 // Shut down over and over, right after the Add's WaitGroup is done, such a
 // mesh leaves the lane's watchdog tick (time.AfterFunc(timing.LaneTick,
-// laneWatchdog), armed while the lane ran and never stopped when it went
+// lane.tick), armed while the lane ran and never stopped when it went
 // idle) to fire after Wait returned, and the shutdown goroutine runs its
 // deferred budget.release and clock.stop after shutdownWG.Done.
 func TestGoroutinesBareMeshLeavesNoneAfterWait(t *testing.T) {

@@ -7,19 +7,20 @@ package servicemesh
 // A service depends on the services it holds a reference to after its
 // resolution and after its Init: a pointer or interface field of the struct
 // the service points to that refers to another service of the mesh, also in
-// structs it embeds or holds by value, maxFieldDepth levels deep (watch.go
-// reads the fields; slices, maps and what pointers point to are not looked
-// into). A service that holds the Mesh itself may look any service up while
-// it stops, so it depends on every service whose Init began before its own.
+// structs it embeds or holds by value, graph.MaxFieldDepth levels deep
+// (internal/graph reads the fields; slices, maps and what pointers point to
+// are not looked into). A service that holds the Mesh itself may look any
+// service up while it stops, so it depends on every service whose Init
+// began before its own.
 // The graph is best-effort: a reference kept elsewhere (in a closure, a
 // slice, a global) is not seen, nor one to a service of zero size (they
 // cannot be told apart).
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"unsafe"
+
+	"github.com/gravestench/servicemesh/internal/graph"
 )
 
 // recordDependencies adds to e's edges the services e holds now, and drops
@@ -28,7 +29,7 @@ import (
 // is what it holds then (an edge, once seen, is kept while both are in the
 // mesh).
 func (m *mesh) recordDependencies(e *entry) {
-	addrs := heldAddresses(e.svc)
+	addrs := graph.HeldAddresses(e.svc)
 	self := uintptr(unsafe.Pointer(m))
 	m.reg.Do(func(l listing) {
 		e.dependsOn = slices.DeleteFunc(e.dependsOn, func(x *entry) bool { return x.gone.Load() })
@@ -58,65 +59,36 @@ func (m *mesh) refreshDependencies() {
 	}
 }
 
-// stopPlan is the graph of the services to stop: node i stops once every
-// node that depends on it has stopped. It is used by the shutdown goroutine
-// only.
-type stopPlan struct {
-	nodes    []*entry       // newest Init first
-	index    map[*entry]int // the node of each entry
-	blockers []int          // how many dependents of each node have not stopped
-	deps     [][]int        // the nodes that node i depends on
-}
-
-// planStop builds the stop graph of order (newest Init first). A node that
-// holds the mesh depends on every node after it (an earlier Init).
-func (m *mesh) planStop(order []*entry) *stopPlan {
-	p := &stopPlan{
-		nodes:    order,
-		index:    make(map[*entry]int, len(order)),
-		blockers: make([]int, len(order)),
-		deps:     make([][]int, len(order)),
-	}
+// planStop builds the stop plan of order (newest Init first): the edges
+// each service holds now, as indices into order, and whether it holds the
+// Mesh (it depends then on every node after it, an earlier Init). Called
+// by the shutdown goroutine.
+func (m *mesh) planStop(order []*entry) *graph.StopPlan {
+	index := make(map[*entry]int, len(order))
 	for i, e := range order {
-		p.index[e] = i
+		index[e] = i
 		// What it holds now: an Init still running may have found what it
 		// uses already, and a service it held may have been added again.
 		m.recordDependencies(e)
 	}
+	deps := make([][]int, len(order))
+	var holdsMesh []bool     // made when a service holds the Mesh
 	m.reg.Do(func(listing) { // for the edges
 		for i, e := range order {
 			for _, d := range e.dependsOn {
-				if j, ok := p.index[d]; ok && !slices.Contains(p.deps[i], j) {
-					p.deps[i] = append(p.deps[i], j)
-					p.blockers[j]++
+				if j, ok := index[d]; ok {
+					deps[i] = append(deps[i], j)
 				}
 			}
 			if e.holdsMesh {
-				for j := i + 1; j < len(order); j++ {
-					p.blockers[j]++
+				if holdsMesh == nil {
+					holdsMesh = make([]bool, len(order))
 				}
+				holdsMesh[i] = true
 			}
 		}
 	})
-	return p
-}
-
-// released lowers the blockers of what node i depends on, now that i has
-// stopped, and appends to free the nodes that became free.
-func (p *stopPlan) released(i int, free []int) []int {
-	for _, j := range p.deps[i] {
-		if p.blockers[j]--; p.blockers[j] == 0 {
-			free = append(free, j)
-		}
-	}
-	if p.nodes[i].holdsMesh {
-		for j := i + 1; j < len(p.nodes); j++ {
-			if p.blockers[j]--; p.blockers[j] == 0 {
-				free = append(free, j)
-			}
-		}
-	}
-	return free
+	return graph.NewStopPlan(deps, holdsMesh)
 }
 
 // DependencyGraph is the dependency graph of a mesh's services, as the mesh
@@ -198,43 +170,27 @@ func (m *mesh) graph() DependencyGraph {
 // their names and states, edges from dependent to dependency (dashed when
 // they come from holding the Mesh).
 func (g DependencyGraph) DOT() string {
-	var b strings.Builder
-	b.WriteString("digraph servicemesh {\n\trankdir=LR;\n")
-	for _, n := range g.Nodes {
-		fmt.Fprintf(&b, "\tn%d [label=%q];\n", n.ID, n.Name+"\n"+n.State.String())
-	}
-	for _, e := range g.Edges {
-		style := ""
-		if e.Mesh {
-			style = " [style=dashed]"
-		}
-		fmt.Fprintf(&b, "\tn%d -> n%d%s;\n", e.From, e.To, style)
-	}
-	b.WriteString("}\n")
-	return b.String()
+	nodes, edges := g.neutral()
+	return graph.DOT(nodes, edges)
 }
 
 // Mermaid returns the graph as a Mermaid flowchart, for Markdown that
 // renders it (GitHub does), edges from dependent to dependency (dotted when
 // they come from holding the Mesh).
 func (g DependencyGraph) Mermaid() string {
-	var b strings.Builder
-	b.WriteString("flowchart LR\n")
-	for _, n := range g.Nodes {
-		fmt.Fprintf(&b, "    n%d[\"%s<br/>%s\"]\n", n.ID, mermaidText(n.Name), n.State)
-	}
-	for _, e := range g.Edges {
-		arrow := "-->"
-		if e.Mesh {
-			arrow = "-.->"
-		}
-		fmt.Fprintf(&b, "    n%d %s n%d\n", e.From, arrow, e.To)
-	}
-	return b.String()
+	nodes, edges := g.neutral()
+	return graph.Mermaid(nodes, edges)
 }
 
-// mermaidText escapes what would end a Mermaid label.
-func mermaidText(s string) string {
-	r := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;")
-	return r.Replace(s)
+// neutral returns g as the renderer's model: states as their names.
+func (g DependencyGraph) neutral() ([]graph.Node, []graph.Edge) {
+	nodes := make([]graph.Node, len(g.Nodes))
+	for i, n := range g.Nodes {
+		nodes[i] = graph.Node{ID: n.ID, Name: n.Name, State: n.State.String()}
+	}
+	edges := make([]graph.Edge, len(g.Edges))
+	for i, e := range g.Edges {
+		edges[i] = graph.Edge(e)
+	}
+	return nodes, edges
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gravestench/servicemesh/internal/lane"
 	"github.com/gravestench/servicemesh/internal/lifecycle"
 	"github.com/gravestench/servicemesh/internal/registry"
 	"github.com/gravestench/servicemesh/internal/sched"
@@ -66,11 +67,11 @@ func (m *mesh) lifecycle(e *entry) {
 		if e.gone.Load() {
 			return false
 		}
-		e.steps.Add(1)
-		e.inUserCode.Store(true)
+		e.progress.Steps.Add(1)
+		e.progress.InUserCode.Store(true)
 		m.emit(event, about...)
-		e.inUserCode.Store(false)
-		e.steps.Add(1)
+		e.progress.InUserCode.Store(false)
+		e.progress.Steps.Add(1)
 		return true
 	}
 	if !emit(EventServiceEventsBound) || (e.hasLogger && !emit(EventServiceLoggerBound)) || !emit(EventServiceAdded) {
@@ -93,7 +94,7 @@ func (m *mesh) lifecycle(e *entry) {
 		}
 		// Init ended with runtime.Goexit: this goroutine ends once the
 		// deferred calls have run, and those finish the lifecycle (on
-		// the lane, runLane hands the lane on).
+		// the lane, the lane goes on on a new goroutine).
 		m.initEnded(e)
 		reached = true
 		e.startFailed.Store(true)
@@ -125,7 +126,7 @@ func (m *mesh) lifecycle(e *entry) {
 // its lifecycle is counted in busy again.
 func (m *mesh) initEnded(e *entry) {
 	m.busy.Add(1)
-	e.inInit.Store(false)
+	e.progress.InInit.Store(false)
 	if m.starts.Returned() || m.stopping.Load() {
 		poke(m.idleWake) // see settleInits
 	}
@@ -143,7 +144,7 @@ func (m *mesh) beginInit(e *entry) bool {
 		if m.stopping.Load() || !m.step(e, StateStarting) {
 			return false
 		}
-		e.inInit.Store(true)
+		e.progress.InInit.Store(true)
 		return true
 	})
 }
@@ -221,7 +222,6 @@ type entry struct {
 	done       sync.WaitGroup // returned by Add
 	gone       atomic.Bool    // set by Remove; cancels a resolution
 	ended      atomic.Bool    // its lifecycle goroutine has finished
-	inInit     atomic.Bool    // its Init is running
 	// lc is its state: read by anyone, changed only through step and
 	// stepFrom, which take a step only if its lifecycle allows it.
 	lc lifecycle.Machine
@@ -240,11 +240,11 @@ type entry struct {
 	dependsOn []*entry // the services it holds (graph.go)
 	holdsMesh bool     // it holds the Mesh (graph.go)
 
-	// steps counts the steps of its way to Init, and inUserCode tells
-	// whether it is inside SetLogger or an event's handlers, so that the
-	// lane (startorder.go) can tell a stuck lifecycle from a slow one.
-	steps      atomic.Uint32
-	inUserCode atomic.Bool
+	// progress counts the steps of its way to Init, and tells whether its
+	// Init runs (InInit, read by shutdown too) and whether it is inside
+	// SetLogger or an event's handlers, so that the lane (startorder.go)
+	// can tell a stuck lifecycle from a slow one.
+	progress lane.Progress
 
 	handlers *handlerSet // nil if it implements no handler interface
 

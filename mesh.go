@@ -12,6 +12,7 @@ import (
 	ee "github.com/gravestench/eventemitter"
 	"github.com/gravestench/servicemesh/internal/deadline"
 	"github.com/gravestench/servicemesh/internal/fanout"
+	"github.com/gravestench/servicemesh/internal/lane"
 	"github.com/gravestench/servicemesh/internal/logroute"
 	"github.com/gravestench/servicemesh/internal/registry"
 	"github.com/gravestench/servicemesh/internal/sched"
@@ -58,6 +59,7 @@ func New(name ...string) Mesh {
 	m.initScheduler()
 	m.fanOuts = m.newFanOuts()
 	m.reg.Init(m)
+	m.initLane()
 	m.warnDelay.Store(int64(timing.WarnDelay))
 	m.stopTimeout.Store(int64(timing.ShutdownTimeout))
 	m.listenForSignals()
@@ -155,8 +157,8 @@ type mesh struct {
 	// sigDone is closed when the signal goroutine has ended (signals.go).
 	sigDone chan struct{}
 	// lane runs the lifecycles of services without dependencies in the
-	// order added (startorder.go).
-	lane lane
+	// order added (startorder.go); set up by New.
+	lane lane.Lane[*entry]
 
 	// reg is the set of services (registry.go, internal/registry).
 	reg registry.Registry[Service, *entry]
@@ -249,11 +251,11 @@ func (m *mesh) attach(e *entry, publish bool) {
 	}
 	if e.hasLogger && !e.gone.Load() {
 		logger := m.logs.Logger(e.name)
-		e.steps.Add(1)
-		e.inUserCode.Store(true)
+		e.progress.Steps.Add(1)
+		e.progress.InUserCode.Store(true)
 		_ = m.guard(e.name, "SetLogger", func() { e.svc.(HasLogger).SetLogger(logger) })
-		e.inUserCode.Store(false)
-		e.steps.Add(1)
+		e.progress.InUserCode.Store(false)
+		e.progress.Steps.Add(1)
 	}
 	if publish && m.reg.Publish(&e.node) {
 		m.wakeResolvers()

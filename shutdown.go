@@ -75,7 +75,7 @@ func (m *mesh) shutdown() {
 		m.over.Store(true) // no event from here on
 		m.waitLate()       // what began before over: late lifecycles, removals
 		m.closeHub()       // subscribers hear that the mesh stopped
-		m.closeLane()
+		m.lane.Close()
 		clock.Stop() // its timers, the budget context's too
 		close(m.finished)
 		<-m.sigDone // the signal goroutine ends on finished
@@ -170,7 +170,7 @@ func (m *mesh) settleInits(clock *deadline.Clock) bool {
 			_, legacy := e.svc.(HasGracefulShutdown)
 			_, withCtx := e.svc.(HasShutdownContext)
 			_, initCtx := e.svc.(HasInitContext) // its context ended with the shutdown's start
-			if e.inInit.Load() && (initCtx || (legacy || withCtx) && e.lc.State() == StateStopped) {
+			if e.progress.InInit.Load() && (initCtx || (legacy || withCtx) && e.lc.State() == StateStopped) {
 				return true
 			}
 		}
@@ -212,7 +212,7 @@ func (m *mesh) stillInInit() []string {
 		if len(names) == maxNamed {
 			break
 		}
-		if e.inInit.Load() {
+		if e.progress.InInit.Load() {
 			names = append(names, e.name)
 		}
 	}

@@ -7,11 +7,10 @@ package servicemesh
 // behind when the budget runs out.
 
 import (
-	"maps"
-	"slices"
 	"sync"
 
 	"github.com/gravestench/servicemesh/internal/deadline"
+	"github.com/gravestench/servicemesh/internal/graph"
 )
 
 // maxParallelStops bounds how many stops are in flight at once: enough that
@@ -25,6 +24,8 @@ const maxParallelStops = 1024
 // depends on it has stopped, and services with no such relation stop
 // concurrently. Where the graph has a cycle, the newest Init of what is left
 // stops first. With SetSequentialStop, one at a time, newest Init first.
+// Which service may stop next is graph.Order's to say; stopAll starts the
+// stops, waits for them and keeps the clock.
 // When the budget passes, the stops still running are named at level Error,
 // recorded as ErrStopTimeout and left behind, and what they depend on is
 // still stopped, within the grace; when the grace passes too, what is left
@@ -33,108 +34,67 @@ func (m *mesh) stopAll(order []*entry, clock *deadline.Clock) {
 	if len(order) == 0 {
 		return
 	}
-	p := m.planStop(order)
-	sequential := m.sequentialStop.Load()
-	stopped := make([]bool, len(order))
-	var runMu sync.Mutex      // guards running, which warnIfSlow's timer reads
-	running := map[int]bool{} // the stops under way
+	o := graph.NewOrder(m.planStop(order), m.sequentialStop.Load(), maxParallelStops)
+	var runMu sync.Mutex // guards o's running stops, which warnIfSlow's timer reads
 	done := make(chan int, len(order))
-	var free []int
-	if !sequential {
-		for i := range order {
-			if p.blockers[i] == 0 {
-				free = append(free, i)
-			}
-		}
-	}
-	next, left := 0, len(order) // next: the newest Init not yet stopped
 	defer m.warnIfSlow("OnShutdown to return", func() []string {
 		runMu.Lock()
 		defer runMu.Unlock()
-		var names []string
-		for i := range running {
-			if len(names) < maxNamed {
-				names = append(names, order[i].name)
-			}
-		}
-		return names
+		return namesOf(order, o.Running())
 	})()
-	finish := func(i int) {
-		stopped[i] = true
+	stopped := func(i int) {
 		runMu.Lock()
-		delete(running, i)
+		o.Stopped(i) // nothing for a stop already left behind at the deadline
 		runMu.Unlock()
-		left--
-		if !sequential {
-			free = p.released(i, free)
-		}
 	}
-	for left > 0 {
-		for len(free) > 0 && len(running) < maxParallelStops {
-			i := free[0]
-			free = free[1:]
-			if stopped[i] || running[i] {
-				continue
+	for o.Left() > 0 {
+		if i, cycle, ok := o.Next(); ok {
+			if cycle {
+				m.debug("dependency cycle: stopping the newest Init of what is left first", "subject", order[i].name)
 			}
 			if m.startStop(order[i], i, clock, done) {
 				runMu.Lock()
-				running[i] = true
+				o.Started(i)
 				runMu.Unlock()
 			} else {
-				finish(i)
+				stopped(i)
 			}
-		}
-		if left == 0 {
-			break
-		}
-		if len(running) == 0 {
-			if len(free) > 0 {
-				continue
-			}
-			// A cycle, or a sequential stop: the newest Init left goes next.
-			for stopped[next] {
-				next++
-			}
-			if !sequential {
-				m.debug("dependency cycle: stopping the newest Init of what is left first", "subject", order[next].name)
-			}
-			free = append(free, next)
 			continue
 		}
 		if i, ok := deadline.WaitUntil(clock, done); ok {
-			if !stopped[i] { // not a stop already left behind at the deadline
-				finish(i)
-			}
+			stopped(i)
 			continue
 		}
 		// The budget, or the grace, ran out: leave the running stops behind.
-		var names []string
-		for i := range running {
+		running := o.Running()
+		for _, i := range running {
 			m.stopTimedOut(order[i])
-			if len(names) < maxNamed {
-				names = append(names, order[i].name)
-			}
 		}
 		if !clock.OverGrace() {
 			m.logger.Error("shutdown deadline passed: leaving behind OnShutdown calls that have not returned, and stopping the services they depend on",
-				"timeout", clock.Budget(), "services", names)
-			for _, i := range slices.Collect(maps.Keys(running)) {
-				finish(i)
+				"timeout", clock.Budget(), "services", namesOf(order, running))
+			for _, i := range running {
+				stopped(i)
 			}
 			continue
 		}
-		for i := range order {
-			if !stopped[i] && !running[i] {
-				m.stopTimedOut(order[i])
-				if len(names) < maxNamed {
-					names = append(names, order[i].name)
-				}
-			}
+		waiting := o.Waiting()
+		for _, i := range waiting {
+			m.stopTimedOut(order[i])
 		}
 		m.logger.Error("shutdown grace passed: leaving behind the services still stopping or not stopped",
-			"timeout", clock.Budget(), "services", names)
+			"timeout", clock.Budget(), "services", namesOf(order, append(running, waiting...)))
 		return
 	}
+}
+
+// namesOf returns the names of the nodes of order, at most maxNamed.
+func namesOf(order []*entry, nodes []int) []string {
+	var names []string
+	for _, i := range nodes[:min(len(nodes), maxNamed)] {
+		names = append(names, order[i].name)
+	}
+	return names
 }
 
 // startStop begins the stop of e, node i, and reports whether it runs in the
