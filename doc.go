@@ -37,6 +37,29 @@ package servicemesh
 // How the core works, for a contributor (each part is in the file named for
 // it, with a comment saying what guards its state):
 //
+// The layers. The root package is the public surface: types, contracts,
+// and thin adapters that compose the parts. The parts are internal
+// packages that import nothing above them (layering_test.go keeps it so),
+// each owning its state:
+//
+//	servicemesh   mesh.go add.go lifecycle.go events.go dependencies.go
+//	    │         shutdown.go stop.go ready.go status.go subscribe.go ...
+//	    ▼
+//	lifecycle  registry  sched  lane  graph  readiness  fanout
+//	logroute   supervise deadline signals
+//	    │
+//	    ▼
+//	timing        (every timing constant, with its reason)
+//
+// lifecycle: a service's states and the table of allowed steps. registry:
+// the set of services, lookup, the lock-free snapshot, the start stack.
+// sched: waiting resolvers, polls, broadcasts, wake-ups. lane: Inits in
+// the order added. graph: held references, the stop plan and order,
+// DOT/Mermaid. readiness: health probes and their cache. fanout: events to
+// bound handlers. logroute: the one handler every logger writes through.
+// supervise: restart policies and backoff. deadline: the shutdown's budget
+// and clock. signals: the process-wide signal registration.
+//
 // Each service's state is a lifecycle.Machine (internal/lifecycle): every
 // step goes through it, and it refuses a step its table does not allow, so
 // that a failed or removed service is never acted on again (step, in
