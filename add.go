@@ -23,6 +23,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	}
 	e := newEntry(svc, name)
 	e.policy = m.ownPolicy(svc, name) // read once, at Add (DESIGN §8)
+	e.reqs = m.readRequirements(svc, name)
 	if bs := m.listenersFor(svc, name); len(bs) > 0 {
 		e.handlers = &handlerSet{listeners: bs}
 	}
@@ -49,8 +50,11 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 		m.logger.Warn("Add ignored: the service is already in the mesh", "subject", name)
 		return doneWaitGroup()
 	}
+	if e.reqs != nil {
+		m.needs.active.Add(1) // until its requirements are met, or can no longer be
+	}
 	if listed {
-		m.wakeResolvers()
+		m.wakeResolvers(e)
 	}
 
 	// A service added again while its previous lifecycle or Serve still
@@ -62,7 +66,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	}
 	m.changed()
 
-	if e.resolution == nil && e.prev == nil { // see lifecycle
+	if e.resolution == nil && e.prev == nil && e.reqs == nil { // see lifecycle
 		m.enqueue(e)
 	} else {
 		go m.lifecycle(e)
@@ -91,7 +95,7 @@ func (m *mesh) attach(e *entry, publish bool) {
 		e.progress.Steps.Add(1)
 	}
 	if publish && m.reg.Publish(&e.node) {
-		m.wakeResolvers()
+		m.wakeResolvers(e)
 	}
 }
 
@@ -120,6 +124,8 @@ func (m *mesh) Remove(svc Service) *sync.WaitGroup {
 		return doneWaitGroup()
 	}
 	m.changed()
+	m.unparkRemoved(e) // a wait for its requirements ends
+	m.needsChanged(e)  // its requirers choose again
 
 	if e.serve != nil {
 		e.endServe() // its Serve's context ends; Remove does not wait for it

@@ -101,6 +101,7 @@ func (m *mesh) record(e *entry, op string, err error) *ServiceError {
 		return nil
 	}
 	m.reg.Hide(&e.node)
+	m.needsChanged(e) // its requirers fail
 	m.note(se, e)
 	m.logger.Error("service failed", "subject", e.name, "op", op, "error", err)
 	return se

@@ -33,6 +33,7 @@ func (m *mesh) recordDependencies(e *entry) {
 	self := uintptr(unsafe.Pointer(m))
 	m.reg.Do(func(l listing) {
 		e.dependsOn = slices.DeleteFunc(e.dependsOn, func(x *entry) bool { return x.gone.Load() })
+		e.declared = slices.DeleteFunc(e.declared, func(x *entry) bool { return x.gone.Load() })
 		for _, a := range addrs {
 			if a == self {
 				e.holdsMesh = true
@@ -113,6 +114,10 @@ type GraphEdge struct {
 	// Mesh is set when the edge comes from From holding the Mesh, which
 	// makes it depend on every service whose Init began before its own.
 	Mesh bool
+	// Declared is set when From declared the edge (HasRequirements): it
+	// is known exactly, where the others are inferred from what From
+	// holds.
+	Declared bool
 }
 
 // Graph returns m's dependency graph now: which service depends on which, as
@@ -145,7 +150,7 @@ func (m *mesh) graph() DependencyGraph {
 		for e := range l.Entries() {
 			for _, d := range e.dependsOn {
 				if j, ok := id[d]; ok {
-					g.Edges = append(g.Edges, GraphEdge{From: id[e], To: j})
+					g.Edges = append(g.Edges, GraphEdge{From: id[e], To: j, Declared: slices.Contains(e.declared, d)})
 				}
 			}
 		}

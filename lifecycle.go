@@ -22,41 +22,34 @@ import (
 // lane (startorder.go) or in a goroutine of its own, counted in busy except
 // while Init runs, and ends once EventServiceInitialized's handlers have run
 // or the lifecycle was cut short.
-func (m *mesh) lifecycle(e *entry) {
-	if e.resolution != nil || e.prev != nil { // on a goroutine of its own
+func (m *mesh) lifecycle(e *entry) { m.runLifecycle(e, false) }
+
+// runLifecycle is lifecycle, or, resumed, the rest of a lifecycle that
+// parked waiting for its requirements (requirements.go), on a goroutine of
+// its own counted in busy. A lifecycle that parks ends here without
+// settling anything: its resumption does.
+func (m *mesh) runLifecycle(e *entry, resumed bool) {
+	if resumed || e.resolution != nil || e.prev != nil || e.reqs != nil { // on a goroutine of its own
 		defer m.busyDone()
 	}
-	defer e.addDone()
-	defer m.retired(e)
+	parked := false
+	defer func() {
+		if !parked {
+			e.addDone()
+		}
+	}()
+	defer func() {
+		if !parked {
+			m.retired(e)
+		}
+	}()
 	reached := false // whether pending was already settled
 	defer func() {
-		if !reached {
+		if !reached && !parked {
+			m.needsOver(e) // cut short before its requirements, if it has any
 			m.settle(e, false)
 		}
 	}()
-	if p := e.prev; p != nil {
-		e.prev = nil
-		// Observers hear of the removal before this lifecycle's events. That
-		// wait is bounded: the removal's goroutine is counted in busy. The
-		// previous lifecycle may run an Init that never returns; once
-		// shutdown has begun no Init follows, so this one ends without
-		// setting the service up, and so never runs concurrently with it.
-		<-p.node.Told()
-		select {
-		case <-p.node.Retired():
-		case <-m.down:
-			return
-		}
-		// p may have retired because shutdown cut its own wait short, while
-		// the lifecycle before it still runs its Init: after the shutdown
-		// began, nothing is set up.
-		if m.stopping.Load() {
-			return
-		}
-		m.attach(e, true)
-		m.changed()
-	}
-
 	svc := e.svc
 	about := []any{svc} // the arguments of every event about svc; handlers only read them
 	// A service removed meanwhile emits no more events of its lifecycle, so
@@ -74,12 +67,57 @@ func (m *mesh) lifecycle(e *entry) {
 		e.progress.Steps.Add(1)
 		return true
 	}
-	if !emit(EventServiceEventsBound) || (e.hasLogger && !emit(EventServiceLoggerBound)) || !emit(EventServiceAdded) {
+	if !resumed && !m.introduce(e, emit) {
 		return
+	}
+	if e.reqs != nil {
+		switch m.meetRequirements(e) {
+		case reqParked:
+			parked = true
+			return
+		case reqFailed, reqCut:
+			return
+		}
 	}
 	if e.resolution != nil && !m.resolve(e, about) {
 		return
 	}
+	m.initialize(e, emit, &reached)
+}
+
+// introduce waits for e's previous lifecycle to retire, if e was added
+// again, and tells e's first events; it reports whether the lifecycle goes
+// on.
+func (m *mesh) introduce(e *entry, emit func(string) bool) bool {
+	if p := e.prev; p != nil {
+		e.prev = nil
+		// Observers hear of the removal before this lifecycle's events. That
+		// wait is bounded: the removal's goroutine is counted in busy. The
+		// previous lifecycle may run an Init that never returns; once
+		// shutdown has begun no Init follows, so this one ends without
+		// setting the service up, and so never runs concurrently with it.
+		<-p.node.Told()
+		select {
+		case <-p.node.Retired():
+		case <-m.down:
+			return false
+		}
+		// p may have retired because shutdown cut its own wait short, while
+		// the lifecycle before it still runs its Init: after the shutdown
+		// began, nothing is set up.
+		if m.stopping.Load() {
+			return false
+		}
+		m.attach(e, true)
+		m.changed()
+	}
+	return emit(EventServiceEventsBound) && (!e.hasLogger || emit(EventServiceLoggerBound)) && emit(EventServiceAdded)
+}
+
+// initialize runs e's Init, and its Serve once Init returned, and tells
+// EventServiceInitialized; reached is set once pending was settled.
+func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) {
+	svc := e.svc
 	if !m.beginInit(e) {
 		return
 	}
@@ -96,7 +134,7 @@ func (m *mesh) lifecycle(e *entry) {
 		// deferred calls have run, and those finish the lifecycle (on
 		// the lane, the lane goes on on a new goroutine).
 		m.initEnded(e)
-		reached = true
+		*reached = true
 		e.startFailed.Store(true)
 		m.fail(e, "init", errGoexit)
 		m.settle(e, false)
@@ -104,7 +142,7 @@ func (m *mesh) lifecycle(e *entry) {
 	ok, failure := m.callInit(e)
 	returned = true
 	m.initEnded(e)
-	reached = true
+	*reached = true
 	if !ok {
 		e.startFailed.Store(true)
 	}
@@ -115,8 +153,12 @@ func (m *mesh) lifecycle(e *entry) {
 	// its OnShutdown ended) is told initialized still, but gets no Serve.
 	if running := m.settle(e, ok); !ok {
 		return
-	} else if running && e.serve != nil {
-		m.startServe(e, svc.(HasServe))
+	} else if running {
+		if e.serve != nil {
+			m.startServe(e, svc.(HasServe))
+		}
+		e.provides.Store(true) // it may fill requirements now
+		m.needsChanged(e)
 	}
 	m.debug("service initialized", "subject", e.name)
 	emit(EventServiceInitialized)
@@ -222,6 +264,12 @@ type entry struct {
 	done       sync.WaitGroup // returned by Add
 	gone       atomic.Bool    // set by Remove; cancels a resolution
 	ended      atomic.Bool    // its lifecycle goroutine has finished
+	// provides is set once its Init returned and its Serve started: it
+	// may fill requirements from then on (requirements.go).
+	provides atomic.Bool
+	// reqs are its declared requirements (HasRequirements), nil for the
+	// many services that declare none; read at Add.
+	reqs *reqState
 	// lc is its state: read by anyone, changed only through step and
 	// stepFrom, which take a step only if its lifecycle allows it.
 	lc lifecycle.Machine
@@ -237,7 +285,8 @@ type entry struct {
 	node registry.Node[Service, *entry]
 
 	// Guarded by the registry's lock (m.reg.Do):
-	dependsOn []*entry // the services it holds (graph.go)
+	dependsOn []*entry // the services it holds (graph.go), and those it declared
+	declared  []*entry // the services it declared (requirements.go), also in dependsOn
 	holdsMesh bool     // it holds the Mesh (graph.go)
 
 	// progress counts the steps of its way to Init, and tells whether its

@@ -106,6 +106,9 @@ type mesh struct {
 	running atomic.Bool
 	// hub tells subscribers of every step (subscribe.go).
 	hub changeHub
+	// needs are the services parked waiting for their requirements
+	// (requirements.go).
+	needs needsState
 	// drain is whether the mesh was ready when its shutdown began, so
 	// that the shutdown drains it (SetDrainDelay); set by the first
 	// Shutdown under the registry's lock (BeginShutdown), before the
@@ -195,7 +198,14 @@ func poke(c chan struct{}) {
 }
 
 // changed notes that the set of services or their states changed.
-func (m *mesh) changed() { m.sched.NoteChange() }
+func (m *mesh) changed() {
+	m.sched.NoteChange()
+	if m.needs.parked.Load() > 0 { // the mesh is not quiet yet
+		m.needs.mu.Lock()
+		m.quietAgainLocked()
+		m.needs.mu.Unlock()
+	}
+}
 
 // serviceName calls svc.Name, containing a panic.
 func (m *mesh) serviceName(svc Service) (name string, err error) {

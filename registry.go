@@ -12,12 +12,13 @@ import "github.com/gravestench/servicemesh/internal/registry"
 // Services returns a copy of the mesh's services, the mesh first.
 func (m *mesh) Services() []Service { return m.reg.Services() }
 
-// wakeResolvers wakes the waiting resolvers after a service was listed:
-// what they wait for may be there now. The snapshot they read was stored
-// before, so a resolver that begins waiting later sees it on its first
-// attempt.
-func (m *mesh) wakeResolvers() {
+// wakeResolvers wakes the waiting resolvers after e was listed: what they
+// wait for may be there now. The snapshot they read was stored before, so a
+// resolver that begins waiting later sees it on its first attempt. Services
+// waiting for their requirements are tried again if e may fill them.
+func (m *mesh) wakeResolvers(e *entry) {
 	m.sched.Broadcast()
+	m.needsChanged(e)
 }
 
 // retired notes, at the end of e's lifecycle, that it has ended. Entries

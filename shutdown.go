@@ -71,6 +71,7 @@ func (m *mesh) Shutdown() *sync.WaitGroup {
 func (m *mesh) shutdown() {
 	clock := deadline.NewClock(time.Now(), (*shutdownOwner)(m), m.stopTimeoutChanged)
 	m.startBudget(&clock)
+	m.cutParked() // services waiting for their requirements: their starts are cut short
 	defer func() {
 		m.over.Store(true) // no event from here on
 		m.waitLate()       // what began before over: late lifecycles, removals

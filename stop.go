@@ -139,7 +139,12 @@ func (m *mesh) startStop(e *entry, i int, clock *deadline.Clock, done chan<- int
 			m.callStop(ctx, e)
 		}
 		returned = true
-		m.stepFrom(e, StateStopped, StateStopping) // unless it failed or was removed meanwhile
+		// Unless it failed, was removed, or its stop ran out of budget:
+		// whoever won stopOver (stopTimedOut) makes it failed, and a stop
+		// that lost that race must not make it stopped first.
+		if !e.stopOver.Load() {
+			m.stepFrom(e, StateStopped, StateStopping)
+		}
 	}()
 	return true
 }

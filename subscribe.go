@@ -137,7 +137,10 @@ func (h *changeHub) tellLocked(c Change) {
 	for _, s := range *subs {
 		s.mu.Lock()
 		switch {
-		case len(s.queue) >= maxBehind:
+		case len(s.queue) >= maxBehind && !(c.Service == "" && c.Mesh == MeshStopped):
+			// The last change, that the mesh stopped, is always queued,
+			// after the count of what was lost: a subscriber that fell
+			// behind learns both.
 			s.lost++
 		default:
 			if s.lost > 0 {

@@ -155,7 +155,7 @@ func TestSubscribeBadSubscribers(t *testing.T) {
 				first.Do(func() { <-release })
 				log.add(c)
 			})
-			for i := range 5100 { // 2 steps each before the release: 10,200
+			for i := range 6000 { // 2 steps each before the release: 12,000, a few taken before it blocks
 				m.Add(&frSvc{name: fmt.Sprint("s", i)}).Wait()
 			}
 			synctest.Wait()

@@ -14,10 +14,12 @@ type Node struct {
 }
 
 // Edge says that the node From depends on the node To; Mesh marks an edge
-// that comes from From holding the mesh (drawn dashed, or dotted).
+// that comes from From holding the mesh (drawn dashed, or dotted), and
+// Declared one that From declared (drawn bold, or thick).
 type Edge struct {
 	From, To int
 	Mesh     bool
+	Declared bool
 }
 
 // DOT returns the graph in Graphviz's DOT language, nodes labelled with
@@ -32,8 +34,11 @@ func DOT(nodes []Node, edges []Edge) string {
 	}
 	for _, e := range edges {
 		style := ""
-		if e.Mesh {
+		switch {
+		case e.Mesh:
 			style = " [style=dashed]"
+		case e.Declared:
+			style = " [style=bold]"
 		}
 		fmt.Fprintf(&b, "\tn%d -> n%d%s;\n", e.From, e.To, style)
 	}
@@ -52,8 +57,11 @@ func Mermaid(nodes []Node, edges []Edge) string {
 	}
 	for _, e := range edges {
 		arrow := "-->"
-		if e.Mesh {
+		switch {
+		case e.Mesh:
 			arrow = "-.->"
+		case e.Declared:
+			arrow = "==>"
 		}
 		fmt.Fprintf(&b, "    n%d %s n%d\n", e.From, arrow, e.To)
 	}

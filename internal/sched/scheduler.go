@@ -238,3 +238,10 @@ func poke(c chan struct{}) {
 	default:
 	}
 }
+
+// Timeout returns the resolution timeout now in force; zero or less: none.
+func (s *Scheduler[D]) Timeout() time.Duration { return time.Duration(s.timeout.Load()) }
+
+// Changes returns the number of changes noted so far (NoteChange): two
+// equal readings mean the set of services did not change between them.
+func (s *Scheduler[D]) Changes() uint64 { return s.changes.Load() }

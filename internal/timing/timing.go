@@ -51,6 +51,12 @@ const (
 	// reused by the warnings about slow resolutions: ten thousand warnings
 	// must not each walk ten thousand services.
 	InitNamesTTL = 100 * time.Millisecond
+	// MeshSettled is how long the mesh must be quiet (no service added or
+	// changed state) before a requirement that no service can fill is
+	// named at Warn: long enough that services still being added in a
+	// burst are not reported, short enough that the missing type is named
+	// at once rather than seconds later.
+	MeshSettled = 100 * time.Millisecond
 )
 
 // Readiness and health (internal/readiness; root ready.go, healthcheck.go).

@@ -1,0 +1,448 @@
+package servicemesh
+
+// Filling declared requirements (require.go). A service whose requirements
+// are not met parks: its lifecycle goroutine ends, and the service is a
+// record in the index of needs (internal/sched.Needs) under each type it
+// still waits for. A service of such a type that starts running, fails,
+// is added or is removed looks its waiters up there and tries them again
+// on its own goroutine; a waiter whose requirements are then met, or can
+// no longer be, resumes its lifecycle on a goroutine of its own. The
+// shutdown and Remove resume the waiters they cut short; a timer per
+// waiter ends it at the resolution timeout.
+//
+// needsState's fields, and each entry's reqState, are guarded by
+// needsState.mu, which is taken before the registry's lock (never after)
+// and is never held while service code runs: filling a requirement is an
+// assignment to the requirer's field, and telling whether a service is a T
+// a type assertion.
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gravestench/servicemesh/internal/sched"
+	"github.com/gravestench/servicemesh/internal/timing"
+)
+
+// needsState is the mesh's part for requirements.
+type needsState struct {
+	mu     sync.Mutex
+	index  sched.Needs[reflect.Type, *entry] // parked waiters by the types they wait for
+	fits   map[reflect.Type]func(Service) bool
+	parked atomic.Int64 // parked waiters, read without mu
+	// active counts the services whose requirements are not met, failed
+	// or cut short yet, parked or not: a provider that changes takes mu
+	// while any is, so that a requirer between its look at the providers
+	// and its parking (both under mu) never misses the change.
+	active  atomic.Int64
+	settled *time.Timer // fires when the mesh has been quiet for timing.MeshSettled
+	// first caches the first service of each type, in the order added,
+	// as of the mesh's change count ver.
+	first map[reflect.Type]*entry
+	ver   uint64
+}
+
+// reqState is what the mesh keeps about one service's requirements.
+type reqState struct {
+	list    []Requirement // its non-zero requirements, read at Add
+	invalid error         // a requirement that can never be filled: fails at once
+	// Guarded by needsState.mu:
+	filled  []bool
+	parked  bool
+	waiting []*entry // the first providers it waits for, not yet running
+	since   time.Time
+	timer   *time.Timer // ends the wait at the resolution timeout
+	err     error       // why it can no longer be met: set before it resumes
+	warned  bool
+	// over is set once its requirements were met, failed or cut short, or
+	// its lifecycle ended before: it no longer counts in needsState.active.
+	over atomic.Bool
+}
+
+// needsOver notes, once, that e no longer waits for its requirements.
+func (m *mesh) needsOver(e *entry) {
+	if e.reqs != nil && e.reqs.over.CompareAndSwap(false, true) {
+		m.needs.active.Add(-1)
+	}
+}
+
+// readRequirements reads svc's requirements once, at Add. A panicking
+// Requirements counts as an invalid requirement: the service fails.
+func (m *mesh) readRequirements(svc Service, name string) *reqState {
+	h, ok := svc.(HasRequirements)
+	if !ok {
+		return nil
+	}
+	var list []Requirement
+	rs := &reqState{}
+	if err := m.guard(name, "Requirements", func() { list = h.Requirements() }); err != nil {
+		rs.invalid = err
+		return rs
+	}
+	for _, q := range list {
+		if q.r == nil {
+			continue
+		}
+		if err := q.invalid(name); err != nil && rs.invalid == nil {
+			rs.invalid = err
+		}
+		rs.list = append(rs.list, q)
+	}
+	if len(rs.list) == 0 && rs.invalid == nil {
+		return nil
+	}
+	rs.filled = make([]bool, len(rs.list))
+	return rs
+}
+
+// reqOutcome is what meetRequirements found.
+type reqOutcome uint8
+
+const (
+	reqMet    reqOutcome = iota // every requirement is filled: on to Init
+	reqFailed                   // they can never be met: the service failed
+	reqCut                      // removed, or the shutdown began
+	reqParked                   // waiting: the lifecycle ends here and resumes later
+)
+
+// meetRequirements fills e's requirements from running providers, or parks
+// e until they can be, or fails it.
+func (m *mesh) meetRequirements(e *entry) (out reqOutcome) {
+	defer func() {
+		if out != reqParked {
+			m.needsOver(e)
+		}
+	}()
+	rs := e.reqs
+	if rs.invalid != nil {
+		m.fail(e, "resolve", rs.invalid)
+		return reqFailed
+	}
+	n := &m.needs
+	n.mu.Lock()
+	err := rs.err
+	if err == nil {
+		if e.gone.Load() || m.stopping.Load() {
+			n.mu.Unlock()
+			return reqCut
+		}
+		var done bool
+		done, err = m.fillLocked(e)
+		if err == nil && done {
+			n.mu.Unlock()
+			return reqMet
+		}
+	}
+	if err != nil {
+		n.mu.Unlock()
+		m.fail(e, "resolve", err)
+		return reqFailed
+	}
+	cycle := m.parkLocked(e)
+	n.mu.Unlock()
+	if cycle != nil {
+		m.fail(e, "resolve", cycle)
+		return reqFailed
+	}
+	return reqParked
+}
+
+// fillLocked fills what it can of e's requirements and reports whether all
+// are filled, or why they never will be. The caller holds needs.mu.
+func (m *mesh) fillLocked(e *entry) (done bool, err error) {
+	rs := e.reqs
+	rs.waiting = rs.waiting[:0]
+	done = true
+	for i, q := range rs.list {
+		if rs.filled[i] {
+			continue
+		}
+		p := m.firstOfLocked(q.r, e)
+		switch {
+		case p == nil:
+			done = false
+		case p.lc.State() == StateFailed:
+			return false, fmt.Errorf("%w: %q, the %s that %q requires, failed", ErrDependencyFailed, p.name, q.r.typ, e.name)
+		case p.provides.Load():
+			q.r.set(p.svc)
+			rs.filled[i] = true
+			m.declare(e, p)
+			m.debug("requirement filled", "subject", e.name, "type", q.r.typ.String(), "provider", p.name)
+		default:
+			done = false
+			rs.waiting = append(rs.waiting, p)
+		}
+	}
+	return done, nil
+}
+
+// firstOfLocked returns the first service added that is a T of r, other
+// than e and not removed, or nil. The caller holds needs.mu.
+func (m *mesh) firstOfLocked(r *requirement, e *entry) *entry {
+	n := &m.needs
+	if ver := m.sched.Changes(); ver != n.ver || n.first == nil {
+		n.ver, n.first = ver, make(map[reflect.Type]*entry)
+	} else if p, ok := n.first[r.typ]; ok && p != e && !p.gone.Load() {
+		return p
+	}
+	var first *entry
+	m.reg.Do(func(l listing) {
+		for x := range l.Entries() {
+			if x != e && !x.gone.Load() && r.fits(x.svc) {
+				first = x
+				return
+			}
+		}
+	})
+	if first != nil {
+		n.first[r.typ] = first
+	}
+	return first
+}
+
+// declare records that e depends on p, which it declared: an exact edge of
+// the graph (Status, Graph, the stop order).
+func (m *mesh) declare(e, p *entry) {
+	m.reg.Do(func(listing) {
+		if !slices.Contains(e.dependsOn, p) {
+			e.dependsOn = append(e.dependsOn, p)
+		}
+		if !slices.Contains(e.declared, p) {
+			e.declared = append(e.declared, p)
+		}
+	})
+}
+
+// parkLocked parks e under the types it still waits for, and returns the
+// error of a cycle that e's wait closes, having failed the others on it.
+// The caller holds needs.mu.
+func (m *mesh) parkLocked(e *entry) error {
+	n := &m.needs
+	rs := e.reqs
+	if rs.since.IsZero() {
+		rs.since = time.Now()
+		m.stepFrom(e, StateResolving, StateAdded)
+		if d := m.sched.Timeout(); d > 0 {
+			rs.timer = time.AfterFunc(d, func() { m.requirementTimedOut(e) })
+		}
+	}
+	if cycle := cycleThrough(e); cycle != nil {
+		names := make([]string, 0, len(cycle)+1)
+		for _, x := range cycle {
+			names = append(names, x.name)
+		}
+		names = append(names, e.name)
+		err := fmt.Errorf("%w: %s", ErrDependencyCycle, strings.Join(names, " → "))
+		for _, x := range cycle[1:] {
+			x.reqs.err = err
+			m.resumeLocked(x)
+		}
+		if rs.timer != nil {
+			rs.timer.Stop()
+		}
+		return err
+	}
+	if n.fits == nil {
+		n.fits = make(map[reflect.Type]func(Service) bool)
+	}
+	for i, q := range rs.list {
+		if !rs.filled[i] {
+			n.index.Add(q.r.typ, e)
+			n.fits[q.r.typ] = q.r.fits
+		}
+	}
+	if !rs.parked {
+		rs.parked = true
+		n.parked.Add(1)
+	}
+	m.quietAgainLocked()
+	return nil
+}
+
+// cycleThrough returns the services of a cycle of waits that e closes, e
+// first, or nil: e waits for a provider that is parked waiting, through
+// others parked, for e. The caller holds needs.mu.
+func cycleThrough(e *entry) []*entry {
+	seen := map[*entry]bool{}
+	var path []*entry
+	var walk func(x *entry) bool
+	walk = func(x *entry) bool {
+		path = append(path, x)
+		for _, y := range x.reqs.waiting {
+			if y == e {
+				return true
+			}
+			if y.reqs != nil && y.reqs.parked && !seen[y] {
+				seen[y] = true
+				if walk(y) {
+					return true
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		return false
+	}
+	if walk(e) {
+		return path
+	}
+	return nil
+}
+
+// resumeLocked takes e out of the index and resumes its lifecycle on a
+// goroutine of its own, counted in busy. The caller holds needs.mu.
+func (m *mesh) resumeLocked(e *entry) {
+	n := &m.needs
+	rs := e.reqs
+	if !rs.parked {
+		return
+	}
+	rs.parked = false
+	n.parked.Add(-1)
+	for i, q := range rs.list {
+		if !rs.filled[i] {
+			n.index.Remove(q.r.typ, e)
+		}
+	}
+	if rs.timer != nil && rs.err == nil {
+		rs.timer.Stop()
+	}
+	m.busy.Add(1)
+	go m.runLifecycle(e, true)
+}
+
+// needsChanged tries again the waiters that x may concern: x started
+// running, failed, was added or was removed. Called without a lock.
+func (m *mesh) needsChanged(x *entry) {
+	n := &m.needs
+	if n.active.Load() == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var types []reflect.Type
+	n.index.Keys(func(t reflect.Type) bool {
+		if n.fits[t](x.svc) {
+			types = append(types, t)
+		}
+		return true
+	})
+	for _, t := range types {
+		for _, w := range n.index.Waiters(t) {
+			if !w.reqs.parked || w == x {
+				continue
+			}
+			if done, err := m.fillLocked(w); done || err != nil {
+				w.reqs.err = err
+				m.resumeLocked(w)
+			}
+		}
+	}
+	m.quietAgainLocked()
+}
+
+// cutParked resumes every parked waiter, which finds its wait cut short:
+// the shutdown began (called by it, once stopping is set).
+func (m *mesh) cutParked() {
+	n := &m.needs
+	if n.parked.Load() == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var all []*entry
+	n.index.Keys(func(t reflect.Type) bool {
+		all = append(all, n.index.Waiters(t)...)
+		return true
+	})
+	for _, w := range all {
+		m.resumeLocked(w)
+	}
+	if n.settled != nil {
+		n.settled.Stop()
+	}
+}
+
+// unparkRemoved resumes e if it is parked: Remove cut its wait short.
+func (m *mesh) unparkRemoved(e *entry) {
+	if e.reqs == nil || m.needs.parked.Load() == 0 {
+		return
+	}
+	m.needs.mu.Lock()
+	m.resumeLocked(e)
+	m.needs.mu.Unlock()
+}
+
+// requirementTimedOut ends e's wait at the resolution timeout, with an
+// error that names the types it still waits for.
+func (m *mesh) requirementTimedOut(e *entry) {
+	n := &m.needs
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rs := e.reqs
+	if !rs.parked {
+		return
+	}
+	var missing []string
+	for i, q := range rs.list {
+		if !rs.filled[i] {
+			missing = append(missing, q.r.typ.String())
+		}
+	}
+	rs.err = fmt.Errorf("%w after %v: %q requires %s, and no running service of the mesh is one",
+		ErrDependencyResolutionTimeout, time.Since(rs.since).Round(time.Millisecond), e.name, strings.Join(missing, ", "))
+	m.resumeLocked(e)
+}
+
+// quietAgainLocked (re)starts the wait for the mesh to settle, after which
+// requirements that no service can fill are named. The caller holds
+// needs.mu.
+func (m *mesh) quietAgainLocked() {
+	n := &m.needs
+	if n.parked.Load() == 0 {
+		return
+	}
+	if n.settled == nil {
+		n.settled = time.AfterFunc(timing.MeshSettled, m.warnMissing)
+		return
+	}
+	n.settled.Reset(timing.MeshSettled)
+}
+
+// warnMissing names, once each, the requirements of parked waiters that no
+// service of the mesh can fill, once the mesh has settled.
+func (m *mesh) warnMissing() {
+	if m.stopping.Load() {
+		return
+	}
+	type missing struct{ name, typ string }
+	var lines []missing
+	n := &m.needs
+	n.mu.Lock()
+	var all []*entry
+	n.index.Keys(func(t reflect.Type) bool {
+		all = append(all, n.index.Waiters(t)...)
+		return true
+	})
+	for _, w := range all {
+		rs := w.reqs
+		if rs.warned || !rs.parked {
+			continue
+		}
+		for i, q := range rs.list {
+			if !rs.filled[i] && m.firstOfLocked(q.r, w) == nil {
+				rs.warned = true
+				lines = append(lines, missing{w.name, q.r.typ.String()})
+			}
+		}
+	}
+	n.mu.Unlock()
+	for _, l := range lines {
+		m.logger.Warn(fmt.Sprintf("%q requires %s: no service in the mesh is one", l.name, l.typ),
+			"subject", l.name, "requires", l.typ)
+	}
+}
