@@ -10,6 +10,7 @@ package statuspage
 
 import (
 	"errors"
+	"sort"
 	"sync"
 	"time"
 
@@ -166,25 +167,30 @@ func (f *fanout) wait(s *stream) <-chan struct{} {
 	return f.notify
 }
 
-// read appends to dst what s has not sent yet, after a message telling
-// how many changes it lost if it fell too far behind, and reports whether
-// the log is over ("stopped" was the last change).
-func (f *fanout) read(s *stream, dst []byte) (_ []byte, end bool) {
+// read appends to dst what s has not sent yet, whole messages, about
+// limit bytes at most (one message at least), after a message telling how
+// many changes it lost if it fell too far behind, and reports whether the
+// stream is over: it sent "stopped", the last change.
+func (f *fanout) read(s *stream, dst []byte, limit int) (_ []byte, end bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if s.cursor < f.first {
 		dst = appendLost(dst, f.first-s.cursor, time.Now())
 		s.cursor = f.first
 	}
-	if last := f.first + uint64(len(f.ends)); s.cursor < last {
+	last := f.first + uint64(len(f.ends))
+	if s.cursor < last {
+		i := int(s.cursor - f.first)
 		start := 0
-		if s.cursor > f.first {
-			start = f.ends[s.cursor-f.first-1]
+		if i > 0 {
+			start = f.ends[i-1]
 		}
-		dst = append(dst, f.data[start:]...)
-		s.cursor = last
+		rest := f.ends[i:]
+		n := max(1, sort.Search(len(rest), func(k int) bool { return rest[k]-start > limit }))
+		dst = append(dst, f.data[start:rest[n-1]]...)
+		s.cursor += uint64(n)
 	}
-	return dst, f.stopped
+	return dst, f.stopped && s.cursor == last
 }
 
 // mayHaveMissedEnd reports whether the mesh may have stopped without the

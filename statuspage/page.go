@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// The page is written as four files, for reading and editing, and served
-// as one document: the style and the script (render.js, then app.js, in
+// The page is written as five files, for reading and editing, and served
+// as one document: the style and the script (render.js, graph.js, app.js, in
 // one function scope) are put inline into index.html once, at start-up,
 // and allowed by the Content-Security-Policy by their hashes.
 //
-//go:embed page/index.html page/style.css page/render.js page/app.js
+//go:embed page/index.html page/style.css page/render.js page/graph.js page/app.js
 var pageFiles embed.FS
 
 var (
@@ -29,7 +29,7 @@ func init() {
 		return string(b)
 	}
 	style := read("style.css")
-	script := "(function () {\n\"use strict\";\n" + read("render.js") + read("app.js") + "})();\n"
+	script := "(function () {\n\"use strict\";\n" + read("render.js") + read("graph.js") + read("app.js") + "})();\n"
 	// index.html puts each on a line of its own between the tags.
 	doc := strings.Replace(read("index.html"), "{{STYLE}}", style, 1)
 	doc = strings.Replace(doc, "{{SCRIPT}}", script, 1)

@@ -19,7 +19,8 @@
 // mesh's dependency graph stops them in that order: server, store, config.
 //
 // Routes: GET /hello (optionally ?name=you; the store counts the visits),
-// and the probes GET /livez, /readyz and /startupz.
+// the probes GET /livez, /readyz and /startupz, and the live status page
+// of package statuspage at GET /debug/mesh/ (open it in a browser).
 //
 // On SIGTERM (what Kubernetes sends) or SIGINT the mesh stops being ready at
 // once, so /readyz answers 503, keeps serving for the drain delay while the
@@ -61,6 +62,7 @@ import (
 
 	"github.com/gravestench/servicemesh"
 	"github.com/gravestench/servicemesh/health"
+	"github.com/gravestench/servicemesh/statuspage"
 )
 
 // Deadlines, chosen for Kubernetes, whose default grace period between
@@ -233,12 +235,23 @@ func (s *server) InitContext(ctx context.Context, mesh servicemesh.Mesh) error {
 	mux.Handle("/livez", probes)
 	mux.Handle("/readyz", probes)
 	mux.Handle("/startupz", probes)
+	// The status page, under a prefix: its links are relative. It shows
+	// names and states only; statuspage.ShowErrors() would add the error
+	// texts, for a page only operators can reach.
+	mux.Handle("/debug/mesh/", http.StripPrefix("/debug/mesh", statuspage.Handler(mesh)))
+
+	// The page's live stream is a request that never ends by itself, and
+	// http.Server.Shutdown waits for requests in flight: the requests'
+	// context ends when the shutdown begins, which ends the streams.
+	base, endStreams := context.WithCancel(context.Background())
 
 	s.srv = &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return base },
 		Handler:           s.logRequests(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
+	s.srv.RegisterOnShutdown(endStreams)
 	fmt.Printf("listening on %s\n", s.url)
 	return nil
 }
@@ -313,7 +326,7 @@ func (s *server) hello(w http.ResponseWriter, r *http.Request) {
 // OnMeshReady is told once every service runs and passes its checks, the
 // first time the mesh is ready once RunContext has been called.
 func (s *server) OnMeshReady() {
-	fmt.Printf("ready: try curl %s/hello or %s/readyz; Ctrl+C to stop\n", s.url, s.url)
+	fmt.Printf("ready: try curl %s/hello or %s/readyz, or open %s/debug/mesh/ in a browser; Ctrl+C to stop\n", s.url, s.url, s.url)
 }
 
 // OnShutdownContext is called once Serve has returned, or once the

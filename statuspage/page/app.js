@@ -121,19 +121,31 @@ function applyChange(c) {
 
 // refetch asks status.json for what changes do not carry, once the changes
 // have settled (or at once, after a loss), never while a fetch is under way.
-var fetching = false, refetchTimer = 0, refetchFull = false, firstPending = 0;
+// It is called for every change, so it only notes the time: one timer looks
+// at it.
+var fetching = false, refetchTimer = 0, refetchFull = false, firstPending = 0, lastChange = 0;
 var settle = 400, maxWait = 3000;
 
 function refetch(full) {
   refetchFull = refetchFull || full;
+  lastChange = Date.now();
+  if (!firstPending) firstPending = lastChange;
+  if (full) {
+    clearTimeout(refetchTimer);
+    refetchTimer = setTimeout(fetchStatus, 0);
+  } else if (!refetchTimer) {
+    refetchTimer = setTimeout(refetchDue, settle);
+  }
+}
+
+function refetchDue() {
   var now = Date.now();
-  if (!firstPending) firstPending = now;
-  clearTimeout(refetchTimer);
-  var wait = full ? 0 : Math.min(settle, Math.max(0, firstPending + maxWait - now));
-  refetchTimer = setTimeout(fetchStatus, wait);
+  var due = Math.min(lastChange + settle, firstPending + maxWait);
+  refetchTimer = now < due ? setTimeout(refetchDue, due - now) : setTimeout(fetchStatus, 0);
 }
 
 function fetchStatus() {
+  refetchTimer = 0;
   if (fetching) {
     refetchTimer = setTimeout(fetchStatus, settle);
     return;
@@ -169,6 +181,47 @@ function end() {
   setConn("ended");
 }
 
+// The messages of the stream wait in inbox and are applied in slices of at
+// most sliceBudget ms, each a task of its own: a burst of thousands of
+// changes, which the browser may hand over in one go, never holds the
+// page for long. A MessageChannel runs the slices (timers would be
+// throttled in a hidden tab, and the inbox would grow).
+var inbox = [], inboxHead = 0, draining = false, sliceBudget = 4;
+var slices = new MessageChannel();
+slices.port1.onmessage = drain;
+
+function receive(kind, data) {
+  inbox.push(kind, data);
+  if (!draining) {
+    draining = true;
+    slices.port2.postMessage(0);
+  }
+}
+
+function drain() {
+  var start = performance.now(), n = 0;
+  while (inboxHead < inbox.length && source) {
+    var kind = inbox[inboxHead], data = inbox[inboxHead + 1];
+    inboxHead += 2;
+    if (kind === "status") {
+      var rep = JSON.parse(data);
+      applyStatus(rep, true);
+      setConn("live");
+      if (rep.stopped) end();
+    } else {
+      applyChange(JSON.parse(data));
+    }
+    if (++n % 32 === 0 && performance.now() - start > sliceBudget) break;
+  }
+  if (inboxHead < inbox.length && source) {
+    slices.port2.postMessage(0);
+    return;
+  }
+  inbox = [];
+  inboxHead = 0;
+  draining = false;
+}
+
 function connect() {
   source = new EventSource("events");
   source.onopen = function () { setConn("live"); };
@@ -176,13 +229,8 @@ function connect() {
     if (!source) return;
     setConn(source.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting");
   };
-  source.addEventListener("status", function (ev) {
-    var rep = JSON.parse(ev.data);
-    applyStatus(rep, true);
-    setConn("live");
-    if (rep.stopped) end();
-  });
-  source.onmessage = function (ev) { applyChange(JSON.parse(ev.data)); };
+  source.addEventListener("status", function (ev) { receive("status", ev.data); });
+  source.onmessage = function (ev) { receive("change", ev.data); };
 }
 
 connect();
