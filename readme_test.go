@@ -62,6 +62,7 @@ var readmeImports = map[string]string{
 	"errors":      "errors",
 	"fmt":         "fmt",
 	"health":      "github.com/gravestench/servicemesh/health",
+	"statuspage":  "github.com/gravestench/servicemesh/statuspage",
 	"http":        "net/http",
 	"httpserver":  "github.com/gravestench/servicemesh/httpserver",
 	"io":          "io",
