@@ -59,6 +59,7 @@ func New(name ...string) Mesh {
 	m.initScheduler()
 	m.fanOuts = m.newFanOuts()
 	m.reg.Init(m)
+	m.hub.wake = make(chan struct{}, 1)
 	m.initLane()
 	m.warnDelay.Store(int64(timing.WarnDelay))
 	m.stopTimeout.Store(int64(timing.ShutdownTimeout))

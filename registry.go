@@ -31,6 +31,9 @@ func (m *mesh) retired(e *entry) {
 	if e.gone.Load() {
 		m.reg.LifeOver(&e.node)
 	}
+	if m.hub.subs.Load() != nil {
+		poke(m.hub.wake) // readiness waits for lifecycles to end: look again
+	}
 }
 
 // stopOrder returns the entries to stop: those whose Init began, that were

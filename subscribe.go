@@ -57,7 +57,9 @@ type changeHub struct {
 	told     bool      // mesh was told once
 	closed   bool      // the mesh has stopped: no more subscribers
 	watching bool      // the readiness watcher runs
-	wake     chan struct{}
+	// wake wakes the readiness watcher (cap 1): a step, or the end of a
+	// lifecycle, may have changed Ready. Made by New.
+	wake chan struct{}
 }
 
 // subscriber is one Subscribe.
@@ -89,9 +91,6 @@ func (h *changeHub) subscribe(m *mesh, fn func(Change)) func() {
 	h.subs.Store(&next)
 	if h.told { // the mesh's state as last known comes first
 		s.queue = append(s.queue, Change{Time: time.Now(), Mesh: h.mesh})
-	}
-	if h.wake == nil {
-		h.wake = make(chan struct{}, 1)
 	}
 	startWatcher := !h.watching
 	h.watching = true
@@ -152,7 +151,7 @@ func (h *changeHub) tellLocked(c Change) {
 		s.mu.Unlock()
 		poke(s.wake)
 	}
-	if c.Service != "" && h.wake != nil {
+	if c.Service != "" {
 		poke(h.wake) // the mesh's readiness may have changed
 	}
 }

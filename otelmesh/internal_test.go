@@ -123,7 +123,7 @@ func TestLostChangesAreCaughtUpWith(t *testing.T) {
 func BenchmarkHandleChange(b *testing.B) {
 	m := servicemesh.New(b.Name())
 	m.SetLogDestination(nil)
-	defer m.Shutdown().Wait()
+	defer func() { m.Shutdown().Wait() }()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))

@@ -9,8 +9,12 @@
 //	defer stop()
 //
 // It is built on servicemesh.Subscribe and servicemesh.Status only: it adds
-// nothing to the mesh but one subscriber, and costs the mesh nothing while
-// no change happens.
+// one subscriber to the mesh, with what any subscriber costs (the mesh looks
+// at its readiness after each change and once a second, see
+// servicemesh.Subscribe), and about half a microsecond per change on the
+// subscriber's goroutine (BenchmarkHandleChange). Call stop once done with
+// the mesh: until then the meter provider holds the gauges' callback, and
+// with it the mesh.
 //
 // # Metrics
 //
@@ -28,7 +32,8 @@
 //     for every service at every scrape, and a state left does not read as a
 //     series gone stale. A removed service is no longer reported.
 //   - servicemesh.mesh.ready, an observable gauge: 1 while the mesh is ready
-//     (servicemesh.Ready), else 0.
+//     (servicemesh.Ready) as servicemesh.Subscribe last told it
+//     (servicemesh.MeshReady), else 0.
 //   - servicemesh.service.restarts, a counter: the restarts of a service's
 //     Serve, counted when the restart is decided (the service enters
 //     servicemesh.StateBackingOff), as Status's Restarts and

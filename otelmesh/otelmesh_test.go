@@ -628,3 +628,59 @@ func TestInstrumentRefuses(t *testing.T) {
 
 // notAMesh is a Mesh that servicemesh.New did not make.
 type notAMesh struct{ servicemesh.Mesh }
+
+// In real time, with the SDK collecting concurrently: stop, while changes
+// keep coming and collections run, leaves nothing recorded after it.
+func TestStopWhileBusy(t *testing.T) {
+	o := newSDK(t)
+	m := servicemesh.New(t.Name())
+	m.SetLogDestination(nil)
+	defer func() { m.Shutdown().Wait() }()
+	require.True(t, servicemesh.SetRestartPolicy(m, servicemesh.RestartPolicy{
+		KeepRunning: true, MaxRestarts: 1 << 30, Window: time.Nanosecond, Backoff: 100 * time.Microsecond, Jitter: -1}))
+	stop, err := otelmesh.Instrument(m, o.opts()...)
+	require.NoError(t, err)
+	m.Add(&server{plain: plain{name: "looping"}, serve: func(context.Context, int) error { return errFlaky }})
+
+	looping := func() int64 {
+		return count(t, o.metrics(t), otelmesh.MetricServiceRestarts, otelmesh.AttrService.String("looping"))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for looping() < 20 {
+		require.True(t, time.Now().Before(deadline), "20 restarts within 10 s")
+	}
+	collected := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+				var rm metricdata.ResourceMetrics
+				assert.NoError(t, o.reader.Collect(context.Background(), &rm))
+			}
+		}
+	}()
+	stop()
+	restarts := looping()
+	spans := len(o.spans.Started())
+	restartsNow := func() int {
+		for _, s := range servicemesh.Status(m).Services {
+			if s.Name == "looping" {
+				return s.Restarts
+			}
+		}
+		return 0
+	}
+	for target := restartsNow() + 20; restartsNow() < target; {
+		require.True(t, time.Now().Before(deadline), "20 more restarts within 10 s")
+	}
+	close(quit)
+	<-collected
+	ms := o.metrics(t)
+	assert.Equal(t, restarts, count(t, ms, otelmesh.MetricServiceRestarts, otelmesh.AttrService.String("looping")))
+	assert.NotContains(t, ms, otelmesh.MetricServiceState)
+	assert.Len(t, o.spans.Started(), spans)
+}
