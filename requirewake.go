@@ -1,0 +1,169 @@
+package servicemesh
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/gravestench/servicemesh/internal/timing"
+)
+
+// Waking the services parked for their requirements (requirements.go):
+// when a provider changes, when the shutdown or Remove cuts a wait short,
+// at the resolution timeout, and once the mesh has settled, to name what
+// no service can fill. Guarded by needsState.mu, as requirements.go says.
+
+// resumeLocked takes e out of the index and resumes its lifecycle on a
+// goroutine of its own, counted in busy. The caller holds needs.mu.
+func (m *mesh) resumeLocked(e *entry) {
+	n := &m.needs
+	rs := e.reqs
+	if !rs.parked {
+		return
+	}
+	rs.parked = false
+	n.parked.Add(-1)
+	for i, q := range rs.list {
+		if !rs.filled[i] {
+			n.index.Remove(q.r.typ, e)
+		}
+	}
+	if rs.timer != nil && rs.err == nil {
+		rs.timer.Stop()
+	}
+	m.busy.Add(1)
+	go m.runLifecycle(e, true)
+}
+
+// needsChanged tries again the waiters that x may concern: x started
+// running, failed, was added or was removed. Called without a lock.
+func (m *mesh) needsChanged(x *entry) {
+	n := &m.needs
+	if n.active.Load() == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var types []reflect.Type
+	n.index.Keys(func(t reflect.Type) bool {
+		if n.fits[t](x.svc) {
+			types = append(types, t)
+		}
+		return true
+	})
+	for _, t := range types {
+		for _, w := range n.index.Waiters(t) {
+			if !w.reqs.parked || w == x {
+				continue
+			}
+			if done, err := m.fillLocked(w); done || err != nil {
+				w.reqs.err = err
+				m.resumeLocked(w)
+			}
+		}
+	}
+	m.quietAgainLocked()
+}
+
+// cutParked resumes every parked waiter, which finds its wait cut short:
+// the shutdown began (called by it, once stopping is set).
+func (m *mesh) cutParked() {
+	n := &m.needs
+	if n.parked.Load() == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var all []*entry
+	n.index.Keys(func(t reflect.Type) bool {
+		all = append(all, n.index.Waiters(t)...)
+		return true
+	})
+	for _, w := range all {
+		m.resumeLocked(w)
+	}
+	if n.settled != nil {
+		n.settled.Stop()
+	}
+}
+
+// unparkRemoved resumes e if it is parked: Remove cut its wait short.
+func (m *mesh) unparkRemoved(e *entry) {
+	if e.reqs == nil || m.needs.parked.Load() == 0 {
+		return
+	}
+	m.needs.mu.Lock()
+	m.resumeLocked(e)
+	m.needs.mu.Unlock()
+}
+
+// requirementTimedOut ends e's wait at the resolution timeout, with an
+// error that names the types it still waits for.
+func (m *mesh) requirementTimedOut(e *entry) {
+	n := &m.needs
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rs := e.reqs
+	if !rs.parked {
+		return
+	}
+	var missing []string
+	for i, q := range rs.list {
+		if !rs.filled[i] {
+			missing = append(missing, q.r.typ.String())
+		}
+	}
+	rs.err = fmt.Errorf("%w after %v: %q requires %s, and no running service of the mesh is one",
+		ErrDependencyResolutionTimeout, time.Since(rs.since).Round(time.Millisecond), e.name, strings.Join(missing, ", "))
+	m.resumeLocked(e)
+}
+
+// quietAgainLocked (re)starts the wait for the mesh to settle, after which
+// requirements that no service can fill are named. The caller holds
+// needs.mu.
+func (m *mesh) quietAgainLocked() {
+	n := &m.needs
+	if n.parked.Load() == 0 {
+		return
+	}
+	if n.settled == nil {
+		n.settled = time.AfterFunc(timing.MeshSettled, m.warnMissing)
+		return
+	}
+	n.settled.Reset(timing.MeshSettled)
+}
+
+// warnMissing names, once each, the requirements of parked waiters that no
+// service of the mesh can fill, once the mesh has settled.
+func (m *mesh) warnMissing() {
+	if m.stopping.Load() {
+		return
+	}
+	type missing struct{ name, typ string }
+	var lines []missing
+	n := &m.needs
+	n.mu.Lock()
+	var all []*entry
+	n.index.Keys(func(t reflect.Type) bool {
+		all = append(all, n.index.Waiters(t)...)
+		return true
+	})
+	for _, w := range all {
+		rs := w.reqs
+		if rs.warned || !rs.parked {
+			continue
+		}
+		for i, q := range rs.list {
+			if !rs.filled[i] && m.firstOfLocked(q.r, w) == nil {
+				rs.warned = true
+				lines = append(lines, missing{w.name, q.r.typ.String()})
+			}
+		}
+	}
+	n.mu.Unlock()
+	for _, l := range lines {
+		m.logger.Warn(fmt.Sprintf("%q requires %s: no service in the mesh is one", l.name, l.typ),
+			"subject", l.name, "requires", l.typ)
+	}
+}
