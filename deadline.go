@@ -55,4 +55,7 @@ func (o *shutdownOwner) Budget() time.Duration { return time.Duration(o.stopTime
 
 // BudgetPassed notes the emissions under way as abandoned: the shutdown
 // does not wait for them again (waitLate).
-func (o *shutdownOwner) BudgetPassed() { o.abandoned.Store(o.emitting.Load()) }
+func (o *shutdownOwner) BudgetPassed() {
+	o.abandoned.Store(o.emitting.Load())
+	o.abandonedBusy.Store(o.busy.Load())
+}

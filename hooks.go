@@ -169,6 +169,7 @@ func (m *mesh) waitTells() {
 		case <-m.idleWake:
 		case <-t.C:
 			m.abandoned.Store(m.emitting.Load())
+			m.abandonedBusy.Store(m.busy.Load())
 			m.logger.Error("shutdown leaves behind handlers of EventServiceFailed that have not returned", "waited", timing.TellBound)
 			return
 		}

@@ -123,6 +123,9 @@ type mesh struct {
 	// abandoned is emitting when the shutdown last gave up waiting on
 	// handlers (its deadline, timing.TellBound): those it does not wait for again.
 	abandoned atomic.Int64
+	// abandonedBusy is busy at that moment: the goroutines it counts are
+	// left behind, the ones after are waited for (waitLate).
+	abandonedBusy atomic.Int64
 	// tells counts the goroutines telling EventServiceFailed for a stop
 	// that ran out of budget; shutdown waits for them before it completes
 	// (hooks.go). The last one to end pokes idleWake.

@@ -40,10 +40,17 @@ type needsState struct {
 	// and its parking (both under mu) never misses the change.
 	active  atomic.Int64
 	settled *time.Timer // fires when the mesh has been quiet for timing.MeshSettled
-	// first caches the first service of each type, in the order added,
-	// as of the mesh's change count ver.
-	first map[reflect.Type]*entry
-	ver   uint64
+	// first remembers the first service of each type, in the order added
+	// (firstOfLocked), or that there is none; nones counts the latter,
+	// which an Add of a service of that type forgets (needsChanged).
+	first map[reflect.Type]firstMemo
+	nones atomic.Int64
+}
+
+// firstMemo is what firstOfLocked found for one type.
+type firstMemo struct {
+	p    *entry             // nil: none
+	fits func(Service) bool // is a service of the type
 }
 
 // reqState is what the mesh keeps about one service's requirements.
@@ -182,26 +189,62 @@ func (m *mesh) fillLocked(e *entry) (done bool, err error) {
 
 // firstOfLocked returns the first service added that is a T of r, other
 // than e and not removed, or nil. The caller holds needs.mu.
+//
+// What it found is remembered: a first service stays the first until it is
+// removed (no later Add comes before it), and "none" until a service of
+// the type is added; so ten thousand requirers of one type look through
+// the services once, not once each.
 func (m *mesh) firstOfLocked(r *requirement, e *entry) *entry {
 	n := &m.needs
-	if ver := m.sched.Changes(); ver != n.ver || n.first == nil {
-		n.ver, n.first = ver, make(map[reflect.Type]*entry)
-	} else if p, ok := n.first[r.typ]; ok && p != e && !p.gone.Load() {
-		return p
+	if memo, ok := n.first[r.typ]; ok {
+		switch {
+		case memo.p == nil:
+			return nil
+		case memo.p != e && !memo.p.gone.Load():
+			return memo.p
+		}
 	}
 	var first *entry
+	self := false // e itself is the first: what is found past it is e's alone
 	m.reg.Do(func(l listing) {
 		for x := range l.Entries() {
-			if x != e && !x.gone.Load() && r.fits(x.svc) {
-				first = x
-				return
+			if x.gone.Load() || !r.fits(x.svc) {
+				continue
 			}
+			if x == e {
+				self = true
+				continue
+			}
+			first = x
+			return
 		}
 	})
-	if first != nil {
-		n.first[r.typ] = first
+	if self {
+		return first
+	}
+	if n.first == nil {
+		n.first = make(map[reflect.Type]firstMemo)
+	}
+	if old, ok := n.first[r.typ]; ok && old.p == nil {
+		n.nones.Add(-1)
+	}
+	n.first[r.typ] = firstMemo{p: first, fits: r.fits}
+	if first == nil {
+		n.nones.Add(1)
 	}
 	return first
+}
+
+// forgetNonesLocked forgets that no service of a type was there, for the
+// types x, just added, is of. The caller holds needs.mu.
+func (m *mesh) forgetNonesLocked(x *entry) {
+	n := &m.needs
+	for t, memo := range n.first {
+		if memo.p == nil && memo.fits(x.svc) {
+			delete(n.first, t)
+			n.nones.Add(-1)
+		}
+	}
 }
 
 // declare records that e depends on p, which it declared: an exact edge of

@@ -17,10 +17,19 @@ import (
 // resumeLocked takes e out of the index and resumes its lifecycle on a
 // goroutine of its own, counted in busy. The caller holds needs.mu.
 func (m *mesh) resumeLocked(e *entry) {
+	if m.unparkLocked(e) {
+		m.busy.Add(1)
+		go m.runLifecycle(e, true)
+	}
+}
+
+// unparkLocked takes e out of the index, and reports whether it was
+// parked. The caller holds needs.mu.
+func (m *mesh) unparkLocked(e *entry) bool {
 	n := &m.needs
 	rs := e.reqs
 	if !rs.parked {
-		return
+		return false
 	}
 	rs.parked = false
 	n.parked.Add(-1)
@@ -32,19 +41,24 @@ func (m *mesh) resumeLocked(e *entry) {
 	if rs.timer != nil && rs.err == nil {
 		rs.timer.Stop()
 	}
-	m.busy.Add(1)
-	go m.runLifecycle(e, true)
+	return true
 }
 
 // needsChanged tries again the waiters that x may concern: x started
 // running, failed, was added or was removed. Called without a lock.
 func (m *mesh) needsChanged(x *entry) {
 	n := &m.needs
-	if n.active.Load() == 0 {
+	if n.active.Load() == 0 && n.nones.Load() == 0 {
 		return
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.nones.Load() > 0 {
+		m.forgetNonesLocked(x)
+	}
+	if n.active.Load() == 0 {
+		return
+	}
 	var types []reflect.Type
 	n.index.Keys(func(t reflect.Type) bool {
 		if n.fits[t](x.svc) {
@@ -74,17 +88,23 @@ func (m *mesh) cutParked() {
 		return
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	var all []*entry
 	n.index.Keys(func(t reflect.Type) bool {
 		all = append(all, n.index.Waiters(t)...)
 		return true
 	})
 	for _, w := range all {
-		m.resumeLocked(w)
+		m.unparkLocked(w)
 	}
 	if n.settled != nil {
 		n.settled.Stop()
+	}
+	n.mu.Unlock()
+	// Each finds its start cut short and ends at once, without service
+	// code: on this goroutine, rather than ten thousand new ones.
+	for _, w := range all {
+		m.busy.Add(1)
+		m.runLifecycle(w, true)
 	}
 }
 

@@ -258,14 +258,22 @@ func (m *mesh) warnIfSlow(what string, who func() []string) (stop func()) {
 // counted in busy that began before over was set: the lifecycles of Inits
 // that returned late and removals, whose events are being told.
 func (m *mesh) waitLate() {
-	if m.emitting.Load() <= m.abandoned.Load() {
+	late := func() bool {
+		return m.emitting.Load() > m.abandoned.Load() || m.busy.Load() > m.abandonedBusy.Load()
+	}
+	if !late() {
 		return
 	}
 	t := time.NewTimer(timing.TellBound)
 	defer t.Stop()
-	for m.emitting.Load() > m.abandoned.Load() {
+	// busyDone wakes idleWake only at zero: past the deadline, the count
+	// stays above it (what was left behind), so look again every tick.
+	tick := time.NewTicker(timing.LateLook)
+	defer tick.Stop()
+	for late() {
 		select {
 		case <-m.idleWake:
+		case <-tick.C:
 		case <-t.C:
 			m.logger.Error("shutdown leaves behind handlers that have not returned", "waited", timing.TellBound)
 			return

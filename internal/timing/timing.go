@@ -125,6 +125,11 @@ const (
 	// any handler that only records or logs, short enough that a handler
 	// that hangs cannot hold the process for long after its budget.
 	TellBound = time.Second
+	// LateLook is how often the shutdown's last step looks whether the
+	// goroutines that began after its deadline have ended: their count
+	// wakes nobody while the ones left behind keep it above zero. Short,
+	// since it delays Shutdown's WaitGroup; only past a deadline.
+	LateLook = time.Millisecond
 	// AnchorLinger is how long the process-wide signal registration is kept
 	// after the last mesh stopped listening: a program or a test suite
 	// that makes mesh after mesh pays the runtime's round trip once.
