@@ -20,6 +20,10 @@ var Do = Peer{
 	S3:   doS3,
 	S4:   doS4,
 	S5:   doS5,
+
+	// do has one way to declare a dependency: invoking it in the provider.
+	RequireChain: doS2,
+	RequireFanIn: doS3,
 }
 
 // shutdownDo shuts the injector down and reports its errors.

@@ -29,6 +29,10 @@ var Fx = Peer{
 	S3:   fxS3,
 	S4:   fxS4,
 	S5:   fxS5,
+
+	// fx has one way to declare a dependency: a constructor's parameters.
+	RequireChain: fxS2,
+	RequireFanIn: fxS3,
 }
 
 //go:generate go run ./cmd/genchain -depth 100 -o fx_chain.go

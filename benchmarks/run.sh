@@ -8,7 +8,7 @@
 #
 # COUNT and BENCHTIME override the number of runs and the time per
 # benchmark; BENCH selects benchmarks (a go test -bench pattern). With the
-# defaults the run takes about seven minutes on 2 cores, three of them S5
+# defaults the run takes about eight minutes on 2 cores, three of them S5
 # (untimed set-up of many chains, fx's above all).
 set -euo pipefail
 

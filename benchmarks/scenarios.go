@@ -27,6 +27,10 @@ const (
 	S4Services      = 50                   // S4: services with a slow stop hook
 	S4StopDelay     = 2 * time.Millisecond // S4: how long each stop hook sleeps
 	S5Depth         = 100                  // S5: length of the chain whose shutdown is timed
+
+	RequireChainDepth      = 100    // RequireChain: length of the chain declared with Require
+	RequireFanInDependents = 200    // RequireFanIn: services requiring the db, added last
+	RequireWaiting         = 10_000 // RequireWaiters: services waiting on a Require never filled
 )
 
 // Peer is one system under test. Every scenario function runs the whole
@@ -57,6 +61,16 @@ type Peer struct {
 	// down, the part S5 times. That function fails unless the stops ran
 	// one at a time in the order depth-1, ..., 1, 0 (stopOrder.check).
 	S5 func(depth int) (stop func() error, err error)
+
+	// RequireChain is S2 with each link declaring what it needs:
+	// servicemesh.Require on servicemesh, whose S2 uses the resolver loop
+	// (HasDependencies). fx and do have one way to declare a dependency,
+	// so theirs is their S2.
+	RequireChain func(depth int) error
+
+	// RequireFanIn is S3 declared with servicemesh.Require on servicemesh;
+	// fx and do run their S3.
+	RequireFanIn func(n int) error
 }
 
 // Peers lists the systems compared, servicemesh first: it is the baseline

@@ -20,6 +20,9 @@ var ServiceMesh = Peer{
 	S3:   meshS3,
 	S4:   meshS4,
 	S5:   meshS5,
+
+	RequireChain: meshRequireChain, // servicemesh_require.go
+	RequireFanIn: meshRequireFanIn,
 }
 
 // newMesh returns a mesh that discards its logs.

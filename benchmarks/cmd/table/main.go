@@ -41,7 +41,13 @@ var scenarios = []struct{ id, label, what string }{
 	{"S3", "S3", "200 services needing one db added last, whole cycle"},
 	{"S4", "S4", "shutdown only: 50 services whose stop hook sleeps 2 ms"},
 	{"S5", "S5", "shutdown of a 100-deep chain"},
+	{"RequireChain", "Require chain", "S2 declared with servicemesh.Require (fx, do: their S2 code), whole cycle"},
+	{"RequireFanIn", "Require fan-in", "S3 declared with servicemesh.Require (fx, do: their S3 code), whole cycle"},
 }
+
+// requireWaiters is the size of BenchmarkRequireWaiters (services waiting
+// on a Require that no service fills).
+const requireWaiters = 10_000
 
 // waiterSizes are the sizes of BenchmarkO1 (services waiting for an
 // outside dependency).
@@ -289,7 +295,7 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 	p("\nservicemesh only. fx and do have no equivalent: nothing in them waits for a dependency from outside their graph (O1, O2), ")
 	p("neither can take one service out of a built container without stopping it (Remove), services do not handle lifecycle events (fan-out), ")
 	p("neither serves readiness probes (readiness; do's injector.HealthCheck, which runs every check on each call, is not measured), ")
-	p("and neither restarts a service that fails (supervision).\n\n")
+	p("neither restarts a service that fails (supervision), and in both a missing dependency is an error, not a wait (Require waiters).\n\n")
 	p("| Measurement | Median |\n|---|---:|\n")
 	type waiters struct {
 		cpu, add, wake       float64
@@ -348,6 +354,17 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 			count(readyzServices), c.what, orMissing(ok, fmt.Sprintf("%s, %s allocs", duration(t), count(allocs))))
 	}
 
+	waitersName := fmt.Sprintf("RequireWaiters/%s/services=%d", baseline, requireWaiters)
+	waiterBytes, waiterBytesOK := r.median(waitersName, "B/waiter")
+	waiterRoutines, waiterRoutinesOK := r.median(waitersName, "goroutines")
+	waiterAdd, waiterAddOK := r.median(waitersName, "add-ms")
+	p("| Require: live heap per service waiting on a Require no service fills (%s waiting) | %s |\n",
+		count(requireWaiters), orMissing(waiterBytesOK, fmt.Sprintf("%s B", count(waiterBytes))))
+	p("| Require: goroutines of the mesh while %s services wait on a Require | %s |\n",
+		count(requireWaiters), orMissing(waiterRoutinesOK, count(waiterRoutines)))
+	p("| Require: adding %s services that wait on a Require, until every one waits | %s |\n",
+		count(requireWaiters), orMissing(waiterAddOK, duration(waiterAdd*1e6)))
+
 	backoffCPU, backoffOK := r.median("ServeBackoff/"+baseline, "cpu-%-of-core")
 	p("| Supervision: CPU of the whole process while one Serve fails every time, default policy (1 s from its first restart, over its backoffs) | %s |\n",
 		orMissing(backoffOK, fmt.Sprintf("%.3f %% of one core", backoffCPU)))
@@ -367,6 +384,7 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 		meshVs(r, "S2", "do", 3),
 		meshVs(r, "S3", "do", 2),
 		meshVs(r, "S4", "do", 2),
+		meshVs(r, "RequireChain", "do", 1),
 		{name: fmt.Sprintf("O1: CPU while 1,000 services wait ≤ %g %% of one core", o1Limit), value: w1k.cpu, ok: w1k.cpuOK, limit: o1Limit, shown: fmt.Sprintf("%.2f %%", w1k.cpu)},
 		{name: "O1: CPU while 10,000 services wait ≤ 20 % of one core", value: w10k.cpu, ok: w10k.cpuOK, limit: 20, shown: fmt.Sprintf("%.2f %%", w10k.cpu)},
 		{name: "O1: adding 10,000 waiting services ≤ 0.3 s", value: w10k.add, ok: w10k.addOK, limit: 300, shown: duration(w10k.add * 1e6)},
@@ -376,9 +394,11 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 		{name: "Scale: time(100k) / time(10k) ≤ 12", value: scale, ok: scaleOK, limit: 12, shown: fmt.Sprintf("%.2f", scale)},
 		{name: "Remove with 100,000 services ≤ 5 µs", value: remove, ok: removeOK, limit: 5000, shown: duration(remove)},
 		{name: "Fan-out: ≤ 200 ns per handler call (1,000 handlers)", value: fanCall, ok: fanCallOK, limit: 200, shown: duration(fanCall)},
+		{name: "Require: ≤ 1 KB of heap per waiting service (10,000 waiting)", value: waiterBytes, ok: waiterBytesOK, limit: 1024, shown: fmt.Sprintf("%s B", count(waiterBytes))},
+		{name: "Require: ≤ 100 goroutines while 10,000 services wait", value: waiterRoutines, ok: waiterRoutinesOK, limit: 100, shown: count(waiterRoutines)},
 	}
 	failed := 0
-	p("\nBars (S5 and S1 at 10k are reported only):\n\n")
+	p("\nBars (S5, S1 at 10k and Require fan-in are reported only):\n\n")
 	p("| Bar | Measured | Result |\n|---|---:|---|\n")
 	for _, x := range bars {
 		result := "pass"
