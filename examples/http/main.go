@@ -15,8 +15,10 @@
 //     in flight complete; OnShutdownContext holds that to the shutdown's
 //     deadline.
 //
-// Because the server holds the store and the store holds the config, the
-// mesh's dependency graph stops them in that order: server, store, config.
+// The server requires the store and the config, and the store requires
+// the config (Require): each starts once what it requires runs, and the
+// mesh's dependency graph stops them the other way round: server, store,
+// config. (examples/dependencies shows the original's resolver loop.)
 //
 // Routes: GET /hello (optionally ?name=you; the store counts the visits),
 // the probes GET /livez, /readyz and /startupz, and the live status page

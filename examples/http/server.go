@@ -37,14 +37,10 @@ func (s *server) Name() string                  { return "http server" }
 func (s *server) SetLogger(logger *slog.Logger) { s.logger = logger }
 func (s *server) Logger() *slog.Logger          { return s.logger }
 
-// The server starts once the store is open.
-func (s *server) DependenciesResolved() bool {
-	return s.cfg != nil && s.store != nil && s.store.Ready()
-}
-
-func (s *server) ResolveDependencies(services []servicemesh.Service) {
-	s.cfg, _ = servicemesh.Find[*config](services)
-	s.store, _ = servicemesh.Find[*store](services)
+// Requirements declares what the server needs: the mesh fills both before
+// InitContext, once each is running — for the store, once it is open.
+func (s *server) Requirements() []servicemesh.Requirement {
+	return []servicemesh.Requirement{servicemesh.Require(&s.cfg), servicemesh.Require(&s.store)}
 }
 
 // Init is required by servicemesh.Service; InitContext is called instead.

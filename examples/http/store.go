@@ -26,9 +26,10 @@ func (s *store) Name() string                  { return "store" }
 func (s *store) SetLogger(logger *slog.Logger) { s.logger = logger }
 func (s *store) Logger() *slog.Logger          { return s.logger }
 
-func (s *store) DependenciesResolved() bool { return s.cfg != nil }
-func (s *store) ResolveDependencies(services []servicemesh.Service) {
-	s.cfg, _ = servicemesh.Find[*config](services)
+// Requirements declares what the store needs: the mesh fills cfg before
+// InitContext, once the config service runs.
+func (s *store) Requirements() []servicemesh.Requirement {
+	return []servicemesh.Requirement{servicemesh.Require(&s.cfg)}
 }
 
 // Init is required by servicemesh.Service; InitContext is called instead.
