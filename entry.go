@@ -3,6 +3,7 @@ package servicemesh
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gravestench/servicemesh/internal/lane"
 	"github.com/gravestench/servicemesh/internal/lifecycle"
@@ -31,6 +32,8 @@ type entry struct {
 	// provides is set once its Init returned and its Serve started: it
 	// may fill requirements from then on (requirements.go).
 	provides atomic.Bool
+	// startTimer ends its start at the start timeout; nil without one.
+	startTimer atomic.Pointer[time.Timer]
 	// reqs are its declared requirements (HasRequirements), nil for the
 	// many services that declare none; read at Add.
 	reqs *reqState

@@ -85,6 +85,7 @@ func (m *mesh) callInit(e *entry) (started bool, failure error) {
 			}
 			e.addDone() // its start is over: its Add's wait is over
 		})
+		e.startTimer.Store(t) // the shutdown stops it if this Init is left behind
 		defer t.Stop()
 	}
 	var err error

@@ -114,6 +114,7 @@ func (m *mesh) shutdown() {
 		m.waitBusy(&clock) // the lifecycles of the Inits that returned: their last events
 	}
 	m.waitTells()
+	m.stopStartTimers()
 	if names := m.stillInInit(); len(names) > 0 {
 		m.logger.Warn("shutdown complete, leaving behind Inits that have not returned", "services", names)
 	}
@@ -203,6 +204,17 @@ func (m *mesh) settleInits(clock *deadline.Clock) bool {
 // in their lifecycle events, in a resolver that does not return, or in Init.
 func (m *mesh) unsettled() []string {
 	return m.named(StateAdded, StateResolving, StateStarting)
+}
+
+// stopStartTimers stops the start timeouts of the Inits left behind: they
+// would fire once the shutdown completed, and nothing of the mesh runs then.
+// Their Add's WaitGroups are done, as the timeout would have done.
+func (m *mesh) stopStartTimers() {
+	for e := range m.starts.All() {
+		if t := e.startTimer.Load(); t != nil && e.progress.InInit.Load() && t.Stop() {
+			e.addDone()
+		}
+	}
 }
 
 // stillInInit names the first services, newest Init first, whose Init has
