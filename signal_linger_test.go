@@ -1,6 +1,6 @@
 package servicemesh_test
 
-// Regression tests for signals and the process-wide signal anchor, from the
+// Tests of signals and the process-wide signal anchor, from the
 // second adversarial review. Before the fix each mesh registered its own
 // channel with os/signal beside the anchor's, and the anchor took every
 // signal it caught while a mesh listened to have reached that mesh too:
