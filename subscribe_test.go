@@ -195,15 +195,14 @@ func TestSubscribeBadSubscribers(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			m := frMesh(t)
 			var calls atomic.Int32
-			var self atomic.Pointer[func()]
-			cancel := servicemesh.Subscribe(m, func(servicemesh.Change) {
+			var cancel func()
+			assigned := make(chan struct{}) // closed once cancel is set
+			cancel = servicemesh.Subscribe(m, func(servicemesh.Change) {
 				calls.Add(1)
-				for self.Load() == nil { // Subscribe has not returned yet
-					time.Sleep(time.Millisecond)
-				}
-				(*self.Load())() // from fn
+				<-assigned
+				cancel() // from fn
 			})
-			self.Store(&cancel)
+			close(assigned)
 			m.Add(&frSvc{name: "a"}).Wait()
 			synctest.Wait()
 			assert.Equal(t, int32(1), calls.Load())
