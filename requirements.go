@@ -178,7 +178,6 @@ func (m *mesh) fillLocked(e *entry) (done bool, err error) {
 			q.r.set(p.svc)
 			rs.filled[i] = true
 			m.declare(e, p)
-			m.debug("requirement filled", "subject", e.name, "type", q.r.typ.String(), "provider", p.name)
 		default:
 			done = false
 			rs.waiting = append(rs.waiting, p)
