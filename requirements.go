@@ -65,6 +65,7 @@ type reqState struct {
 	timer   *time.Timer // ends the wait at the resolution timeout
 	err     error       // why it can no longer be met: set before it resumes
 	warned  bool
+	chosen  []string // "type=provider" of each requirement filled, for the log
 	// over is set once its requirements were met, failed or cut short, or
 	// its lifecycle ended before: it no longer counts in needsState.active.
 	over atomic.Bool
@@ -141,6 +142,9 @@ func (m *mesh) meetRequirements(e *entry) (out reqOutcome) {
 		done, err = m.fillLocked(e)
 		if err == nil && done {
 			n.mu.Unlock()
+			// Which provider was chosen, by Add order (logged without the
+			// lock: the log handler is the application's).
+			m.debug("requirements filled", "subject", e.name, "providers", strings.Join(rs.chosen, ", "))
 			return reqMet
 		}
 	}
@@ -177,6 +181,7 @@ func (m *mesh) fillLocked(e *entry) (done bool, err error) {
 		case p.provides.Load():
 			q.r.set(p.svc)
 			rs.filled[i] = true
+			rs.chosen = append(rs.chosen, q.r.typ.String()+"="+p.name)
 			m.declare(e, p)
 		default:
 			done = false
