@@ -51,6 +51,21 @@ type ServiceStatus struct {
 	// Graph), in the order the mesh found them. A service that holds the
 	// Mesh itself does not list every other service for it.
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// Detail is what the service says of itself (HasStatusDetail), such
+	// as "leader (token 7)"; "" for a service without it, or whose
+	// StatusDetail panicked.
+	Detail string `json:"detail,omitempty"`
+}
+
+// HasStatusDetail is implemented by a service with something to say about
+// itself in Status, beyond its state: leader.Singleton says whether this
+// replica leads. StatusDetail is called by Status, Subscribe's changes do not
+// carry it. It is called from whichever goroutine asks for the status,
+// concurrently with the service's other methods and with itself, without any
+// lock of the mesh held; it should return at once. A panic in it is recovered
+// and logged, and the detail is then "".
+type HasStatusDetail interface {
+	StatusDetail() string
 }
 
 // Status returns a snapshot of m: its name, readiness, and every service in
@@ -75,12 +90,23 @@ func Status(m Mesh) Report {
 func (m *mesh) status() Report {
 	m.refreshDependencies()
 	r := Report{Name: m.name}
+	var detailed []int // indexes of the services with a detail to ask for
+	var tellers []HasStatusDetail
 	m.reg.Do(func(l listing) {
 		r.Services = make([]ServiceStatus, 0, l.Len())
 		for e := range l.Entries() {
+			if d, ok := e.svc.(HasStatusDetail); ok {
+				detailed = append(detailed, len(r.Services))
+				tellers = append(tellers, d)
+			}
 			r.Services = append(r.Services, e.status())
 		}
 	})
+	// The details are the services' code: asked after the lock is released.
+	for i, d := range tellers {
+		s := &r.Services[detailed[i]]
+		_ = m.guard(s.Name, "StatusDetail", func() { s.Detail = d.StatusDetail() })
+	}
 	r.Ready = m.readiness(context.Background(), false)
 	r.Started = m.health.wasReady.Load()
 	select {

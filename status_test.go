@@ -568,6 +568,63 @@ func TestWaitReady(t *testing.T) {
 	}
 }
 
+// stDetailed says of itself what detail holds (HasStatusDetail); it panics
+// when detail is "panic", and counts its calls.
+type stDetailed struct {
+	name   string
+	detail atomic.Value // string
+	calls  atomic.Int32
+	m      Mesh // when set, StatusDetail asks for the mesh's Services itself
+}
+
+func (s *stDetailed) Name() string { return s.name }
+func (s *stDetailed) Init(Mesh)    {}
+func (s *stDetailed) StatusDetail() string {
+	s.calls.Add(1)
+	if s.m != nil {
+		_ = s.m.Services() // no lock of the mesh is held: this must not deadlock
+	}
+	d, _ := s.detail.Load().(string)
+	if d == "panic" {
+		panic("detail exploded")
+	}
+	return d
+}
+
+// Status asks each HasStatusDetail service for its detail, outside the
+// mesh's locks (a StatusDetail that lists the services returns), every
+// time: the detail follows what the service says now. A panicking
+// StatusDetail is recovered, counted and leaves the detail empty; the
+// services without the interface have none.
+func TestStatusDetail(t *testing.T) {
+	m := statusMesh(t)
+	leader := &stDetailed{name: "cron", m: m}
+	leader.detail.Store("standby")
+	broken := &stDetailed{name: "broken"}
+	broken.detail.Store("panic")
+	plain := &stSvc{name: "plain"}
+	m.Add(leader).Wait()
+	m.Add(broken).Wait()
+	m.Add(plain).Wait()
+
+	details := func() map[string]string {
+		got := map[string]string{}
+		for _, s := range Status(m).Services {
+			got[s.Name] = s.Detail
+		}
+		return got
+	}
+	assert.Equal(t, map[string]string{"cron": "standby", "broken": "", "plain": ""}, details())
+	leader.detail.Store("leader (token 7)")
+	assert.Equal(t, "leader (token 7)", details()["cron"])
+	assert.Equal(t, int32(2), broken.calls.Load())
+	assert.Equal(t, int64(2), m.RecoveredPanics(), "each panic of StatusDetail is recovered and counted")
+
+	b, err := json.Marshal(Status(m).Services[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"detail":"leader (token 7)"`)
+}
+
 // A Mesh not made by New, nil included: zero Report, never ready.
 func TestStatusOfAForeignMesh(t *testing.T) {
 	type foreign struct{ Mesh }
@@ -779,7 +836,7 @@ func TestReportJSON(t *testing.T) {
 				Name: "api", State: StateFailed, Since: since, Resolve: time.Millisecond,
 				Error: "no disk", DependsOn: []string{"db"},
 			},
-			{Name: "new", State: StateAdded},
+			{Name: "new", State: StateAdded, Detail: "standby"},
 		},
 	}
 	b, err := json.Marshal(r)
@@ -787,7 +844,7 @@ func TestReportJSON(t *testing.T) {
 	assert.Equal(t, `{"name":"shop","ready":false,"started":true,"stopped":false,"services":[`+
 		`{"name":"db","state":"running","since":"2026-01-02T03:04:05Z","init":1500000000},`+
 		`{"name":"api","state":"failed","since":"2026-01-02T03:04:05Z","resolve":1000000,"error":"no disk","dependsOn":["db"]},`+
-		`{"name":"new","state":"added"}]}`, string(b))
+		`{"name":"new","state":"added","detail":"standby"}]}`, string(b))
 
 	var back Report
 	require.NoError(t, json.Unmarshal(b, &back))
