@@ -268,6 +268,7 @@ type row struct {
 	State     string `json:"state"`
 	DataState string `json:"dataState"`
 	Deps      string `json:"deps"`
+	Detail    string `json:"detail"`
 	Error     string `json:"error"`
 }
 
@@ -277,7 +278,7 @@ func (tb *tab) rows() []row {
 	return eval[[]row](tb, `Array.from(document.querySelectorAll("#rows .row")).map(tr => ({
 		name: tr.children[0].textContent, state: tr.children[1].textContent,
 		dataState: tr.children[1].firstChild.getAttribute("data-state"),
-		deps: tr.children[7].textContent, error: tr.children[8].textContent}))`)
+		deps: tr.children[7].textContent, detail: tr.children[8].textContent, error: tr.children[9].textContent}))`)
 }
 
 // shows is a page function for waitFor: the table's row of the service

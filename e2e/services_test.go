@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/gravestench/servicemesh"
@@ -83,6 +84,17 @@ func (f *flaky) Serve(context.Context) error {
 func (f *flaky) RestartPolicy() servicemesh.RestartPolicy {
 	return servicemesh.RestartPolicy{Backoff: time.Hour, MaxBackoff: time.Hour, Jitter: -1, KeepRunning: true}
 }
+
+// teller says of itself what detail holds (servicemesh.HasStatusDetail),
+// as leader.Singleton says whether its replica leads.
+type teller struct {
+	name   string
+	detail atomic.Value // string
+}
+
+func (t *teller) Name() string          { return t.name }
+func (t *teller) Init(servicemesh.Mesh) {}
+func (t *teller) StatusDetail() string  { d, _ := t.detail.Load().(string); return d }
 
 // shop adds the services of a small shop: a chain and a fan-in of
 // dependencies, four levels deep.

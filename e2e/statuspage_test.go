@@ -93,6 +93,34 @@ func TestStateChangeAppearsLive(t *testing.T) {
 	assert.Equal(t, before, after, "requests while nothing changed")
 }
 
+// A service's detail (HasStatusDetail) shows in a column of its own, which
+// appears only once a service has one, and follows what the service says
+// within a few seconds, although no state changed and no change told it.
+func TestDetailFollowsTheService(t *testing.T) {
+	m := newMesh(t, "replica")
+	cron := &teller{name: "cron"}
+	cron.detail.Store("standby")
+	m.Add(&plain{name: "db"})
+	m.Add(cron)
+	meshtest.RequireReady(t, m, 10*time.Second)
+	url, origin := servePage(t, m)
+	tb := openTab(t, origin)
+	tb.navigate(url)
+
+	showsDetail := `(name, detail) => Array.from(document.querySelectorAll("#rows .row")).some(tr =>
+		tr.children[0].textContent === name && tr.children[8].textContent === detail && tr.children[8].offsetParent !== null)`
+	tb.waitFor(2*time.Second, showsDetail, "cron", "standby")
+	tb.waitFor(time.Second, showsDetail, "db", "\u2013")
+	eval[chromedp.Void](tb, `window.e2eSameDocument = true`)
+
+	cron.detail.Store("leader (token 7)")
+	took := tb.waitFor(5*time.Second, showsDetail, "cron", "leader (token 7)")
+	t.Logf("the new detail shown %v after it changed", took.Round(time.Millisecond))
+	assert.True(t, eval[bool](tb, `window.e2eSameDocument === true`), "the page was not reloaded")
+	assert.Equal(t, "none", eval[string](tb, `getComputedStyle(document.querySelector("#rows .row .error")).display`),
+		"no error, no error column")
+}
+
 // A failed service shows as failed, in words and in colour; its error only
 // with ShowErrors.
 func TestFailedServiceShowsFailed(t *testing.T) {

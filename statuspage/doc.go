@@ -1,9 +1,12 @@
 // Package statuspage serves a live, read-only page that shows a mesh:
 // its name and readiness, and per service its state, since when, how long
-// its resolution, Init and stop took, its restarts, what it depends on, and
-// the dependency graph drawn as inline SVG, laid out by depth. The page
-// updates itself from a stream of the mesh's changes (servicemesh.Subscribe),
-// without reloading and without polling.
+// its resolution, Init and stop took, its restarts, what it depends on,
+// what it says of itself (servicemesh.HasStatusDetail, such as whether this
+// replica leads), and the dependency graph drawn as inline SVG, laid out by
+// depth. The page updates itself from a stream of the mesh's changes
+// (servicemesh.Subscribe), without reloading and without polling; only
+// while some service has a detail, which changes without a change of its
+// state, does it ask for status.json again every two seconds.
 //
 // Handler answers three paths, relative to where it is mounted:
 //

@@ -15,7 +15,7 @@ var model = {
 function newEntry(name) {
   var e = {
     id: model.nextID++, name: name, state: "added", since: "",
-    resolve: 0, init: 0, stop: 0, restarts: 0, error: "", dependsOn: [],
+    resolve: 0, init: 0, stop: 0, restarts: 0, error: "", detail: "", dependsOn: [],
     row: null, node: null
   };
   var list = model.byName.get(name);
@@ -44,7 +44,8 @@ function dropEntry(e) {
 // applyStatus takes a Report (the stream's first message, or
 // status.json). With full, it is the truth: states, services added and
 // gone. Without, it only brings what changes do not carry (durations,
-// restarts, errors, dependencies), for changes came in since it was taken.
+// restarts, errors, details, dependencies), for changes came in since it
+// was taken.
 function applyStatus(rep, full) {
   model.name = rep.name || "";
   if (full) {
@@ -71,6 +72,7 @@ function applyStatus(rep, full) {
     e.stop = s.stop || 0;
     e.restarts = s.restarts || 0;
     e.error = s.error || "";
+    e.detail = s.detail || "";
     var deps = s.dependsOn || [];
     if (deps.join("\n") !== e.dependsOn.join("\n")) {
       e.dependsOn = deps;
@@ -84,7 +86,22 @@ function applyStatus(rep, full) {
     model.entries = order;
     view.reorder = true;
   }
+  watchDetails();
   schedule();
+}
+
+// A service's detail (such as which replica leads) changes without a
+// change of its state, so no change tells it: while any service has one,
+// status.json is asked again every detailEvery ms.
+var detailTimer = 0, detailEvery = 2000;
+
+function watchDetails() {
+  if (detailTimer || !source) return;
+  if (!model.entries.some(function (e) { return e.detail !== ""; })) return;
+  detailTimer = setTimeout(function () {
+    detailTimer = 0;
+    if (source) refetch(false);
+  }, detailEvery);
 }
 
 // applyChange applies one message of the stream.

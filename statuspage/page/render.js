@@ -68,7 +68,7 @@ function makeRow(e) {
   var cells = {
     name: el("span", "c name"), state: el("span", "c st"), since: el("span", "c since"), resolve: el("span", "c num"),
     init: el("span", "c num"), stop: el("span", "c num"), restarts: el("span", "c num"), deps: el("span", "c deps"),
-    error: el("span", "c error")
+    detail: el("span", "c detail"), error: el("span", "c error")
   };
   cells.state.appendChild(state);
   for (var k in cells) {
@@ -92,6 +92,7 @@ function drawRow(e) {
   set(c.stop, fmtDuration(e.stop));
   set(c.restarts, String(e.restarts));
   set(c.deps, e.dependsOn.length ? e.dependsOn.join(", ") : "\u2013");
+  set(c.detail, e.detail || "\u2013");
   set(c.error, e.error);
   if (e.node) {
     setAttr(e.node.g, "data-state", e.state);
@@ -140,6 +141,8 @@ function render() {
   }
   var errors = model.entries.some(function (e) { return e.error !== ""; });
   $("services").classList.toggle("with-errors", errors);
+  var details = model.entries.some(function (e) { return e.detail !== ""; });
+  $("services").classList.toggle("with-details", details);
   $("empty").hidden = model.entries.length !== 0 || model.mesh === "connecting";
 
   var name = model.name || "(unnamed mesh)";
