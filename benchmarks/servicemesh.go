@@ -63,40 +63,6 @@ func meshS1(n int) error {
 	return expect("Inits", inits.Load(), n)
 }
 
-// meshLink is one link of a chain: it needs the link with index dep and is
-// resolved once that link's Init has finished (done is set at its end).
-type meshLink struct {
-	name  string
-	idx   int
-	dep   int       // index of the link it needs, or -1 at the end of the chain
-	needs *meshLink // the link it needs, once found
-	done  atomic.Bool
-	order *order
-}
-
-func (l *meshLink) Name() string { return l.name }
-
-func (l *meshLink) Init(servicemesh.Mesh) {
-	l.order.add(l.idx, l.dep < 0 || (l.needs != nil && l.needs.done.Load()))
-	l.done.Store(true)
-}
-
-func (l *meshLink) DependenciesResolved() bool {
-	return l.dep < 0 || (l.needs != nil && l.needs.done.Load())
-}
-
-func (l *meshLink) ResolveDependencies(services []servicemesh.Service) {
-	if l.needs != nil {
-		return
-	}
-	for _, s := range services {
-		if x, ok := s.(*meshLink); ok && x.idx == l.dep {
-			l.needs = x
-			return
-		}
-	}
-}
-
 // meshS2 adds the dependents first: link i needs link i+1, and the links
 // are added in the order 0..depth-1, so each waits for the next one.
 func meshS2(depth int) error {
@@ -114,34 +80,6 @@ func meshS2(depth int) error {
 	waitAll(wgs)
 	m.Shutdown().Wait()
 	return o.checkChain(depth)
-}
-
-// meshDB is the service every meshUser needs.
-type meshDB struct{ done atomic.Bool }
-
-func (d *meshDB) Name() string          { return "db" }
-func (d *meshDB) Init(servicemesh.Mesh) { d.done.Store(true) }
-
-// meshUser needs the db and is resolved once the db's Init has finished.
-type meshUser struct {
-	name  string
-	idx   int
-	db    *meshDB
-	order *order
-}
-
-func (u *meshUser) Name() string { return u.name }
-
-func (u *meshUser) Init(servicemesh.Mesh) {
-	u.order.add(u.idx, u.db != nil && u.db.done.Load())
-}
-
-func (u *meshUser) DependenciesResolved() bool { return u.db != nil && u.db.done.Load() }
-
-func (u *meshUser) ResolveDependencies(services []servicemesh.Service) {
-	if u.db == nil {
-		u.db, _ = servicemesh.Find[*meshDB](services)
-	}
 }
 
 func meshS3(n int) error {
@@ -218,33 +156,6 @@ func meshS4(n int, delay time.Duration) (func() error, error) {
 		}
 		return nil
 	}, nil
-}
-
-// meshHolder is one service of the S5 chain: it holds the service before
-// it in prev, which ResolveDependencies finds and the mesh reads as a
-// dependency; its OnShutdown records its position.
-type meshHolder struct {
-	name  string
-	idx   int
-	prev  *meshHolder // the service before it once found; nil for the first
-	stops *stopOrder
-}
-
-func (h *meshHolder) Name() string               { return h.name }
-func (h *meshHolder) Init(servicemesh.Mesh)      {}
-func (h *meshHolder) OnShutdown()                { h.stops.stop(h.idx) }
-func (h *meshHolder) DependenciesResolved() bool { return h.idx == 0 || h.prev != nil }
-
-func (h *meshHolder) ResolveDependencies(services []servicemesh.Service) {
-	if h.prev != nil || h.idx == 0 {
-		return
-	}
-	for _, s := range services {
-		if x, ok := s.(*meshHolder); ok && x.idx == h.idx-1 && x.stops == h.stops {
-			h.prev = x
-			return
-		}
-	}
 }
 
 // newMeshChain adds a chain of depth meshHolders to a new mesh and waits for

@@ -124,7 +124,7 @@ func newMeshRequireChain(depth int) (servicemesh.Mesh, *order, error) {
 	return m, o, nil
 }
 
-// meshReqUser requires the db (S3's meshDB, whose Init sets done).
+// meshReqUser requires the db (S3's meshDB, whose IsInit tells whether its Init has finished).
 type meshReqUser struct {
 	name  string
 	idx   int
@@ -139,7 +139,7 @@ func (u *meshReqUser) Requirements() []servicemesh.Requirement {
 }
 
 func (u *meshReqUser) Init(servicemesh.Mesh) {
-	u.order.add(u.idx, u.db != nil && u.db.done.Load())
+	u.order.add(u.idx, u.db != nil && u.db.IsInit())
 }
 
 // meshRequireFanIn adds n services requiring the db, then the db, as meshS3

@@ -14,33 +14,25 @@ import (
 
 // bar is one performance requirement: value must not exceed limit.
 type bar struct {
-	name  string
-	value float64
-	ok    bool // whether value could be computed
-	limit float64
-	shown string // how value is shown
-}
-
-// meshVs is the bar "servicemesh's median is at most limit × peer's" on
-// scenario s.
-func meshVs(r *results, s, peer string, limit float64) bar {
-	mesh, ok1 := r.median(s+"/"+baseline, "ns/op")
-	other, ok2 := r.median(s+"/"+peer, "ns/op")
-	x := bar{
-		name:  fmt.Sprintf("%s: servicemesh ≤ %s × %s", s, strconv.FormatFloat(limit, 'f', -1, 64), peer),
-		ok:    ok1 && ok2 && other > 0,
-		limit: limit,
-	}
-	if x.ok {
-		x.value = mesh / other
-		x.shown = fmt.Sprintf("%.3f × %s", x.value, peer)
-	}
-	return x
+	name      string
+	value     float64
+	ok        bool // whether value could be computed
+	limit     float64
+	shown     string // how value is shown
+	notJudged string // why the value is shown but not judged; "" if it is judged
 }
 
 func orMissing(ok bool, s string) string {
 	if !ok {
 		return "not measured"
+	}
+	return s
+}
+
+// orDash returns s, or a dash if !ok.
+func orDash(ok bool, s string) string {
+	if !ok {
+		return "—"
 	}
 	return s
 }

@@ -8,172 +8,38 @@ import (
 	"time"
 )
 
-func render(r *results, versions map[string]string, rev, command, note string) (string, int) {
+// header is what the table says of the run besides its results.
+type header struct {
+	versions           map[string]string // module -> version, from go.mod
+	rev, command, note string
+	cores              int // cores of the machine that ran it: bars are judged up to this GOMAXPROCS
+}
+
+// render returns the results section and the number of bars not met.
+func render(r *results, h header) (string, int) {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
-	meshVersion := "local checkout (replace => ../)"
-	if rev != "" {
-		meshVersion = rev
+	renderHeader(p, r, h)
+	ids := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		ids[i] = s.id
 	}
-	p("Generated %s", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	if command != "" {
-		p(" by `%s`", command)
-	}
-	p(".\n\n")
-	p("- Machine: %s, %d cores", cpuModel(r.cpu), runtime.NumCPU())
-	if r.goos != "" {
-		p(", %s", r.goos)
-	}
-	if note != "" {
-		p(" (%s)", note)
-	}
-	p("\n- Go: %s\n", runtime.Version())
-	p("- servicemesh: %s\n", meshVersion)
-	for _, peer := range peers[1:] {
-		v := versions[peerModules[peer]]
-		if v == "" {
-			v = "unknown"
-		}
-		p("- %s: %s %s\n", peer, peerModules[peer], v)
-	}
-	p("\nMedians of %d runs. Ratio = peer time / servicemesh time, so above 1 means servicemesh is faster.\n\n", r.runs())
+	procs := r.procsOf(ids)
+	renderScenarios(p, r, procs)
+	bars := comparisonBars(r, procs, h.cores)
+	bars = append(bars, renderMeshOnly(p, r, h.cores)...)
 
-	p("| Scenario | Peer | Median time/op | Ratio to servicemesh | B/op | allocs/op |\n")
-	p("|---|---|---:|---:|---:|---:|\n")
-	for _, s := range scenarios {
-		base, haveBase := r.median(s.id+"/"+baseline, "ns/op")
-		for _, peer := range peers {
-			name := s.id + "/" + peer
-			t, ok := r.median(name, "ns/op")
-			if !ok {
-				p("| %s: %s | %s | not measured | — | — | — |\n", s.label, s.what, peer)
-				continue
-			}
-			ratio := "—"
-			if haveBase && base > 0 {
-				ratio = fmt.Sprintf("%.2f", t/base)
-			}
-			bytes, _ := r.median(name, "B/op")
-			allocs, _ := r.median(name, "allocs/op")
-			p("| %s: %s | %s | %s | %s | %s | %s |\n", s.label, s.what, peer, duration(t), ratio,
-				count(bytes), count(allocs))
-		}
-	}
-
-	p("\nservicemesh only. fx and do have no equivalent: nothing in them waits for a dependency from outside their graph (O1, O2), ")
-	p("neither can take one service out of a built container without stopping it (Remove), services do not handle lifecycle events (fan-out), ")
-	p("neither serves readiness probes (readiness; do's injector.HealthCheck, which runs every check on each call, is not measured), ")
-	p("neither restarts a service that fails (supervision), and in both a missing dependency is an error, not a wait (Require waiters).\n\n")
-	p("| Measurement | Median |\n|---|---:|\n")
-	type waiters struct {
-		cpu, add, wake       float64
-		cpuOK, addOK, wakeOK bool
-	}
-	o1 := map[int]waiters{}
-	for _, n := range waiterSizes {
-		name := fmt.Sprintf("O1/%s/services=%d", baseline, n)
-		var w waiters
-		w.cpu, w.cpuOK = r.median(name, "cpu-%-of-core")
-		if !w.cpuOK && n == 1000 {
-			// Output from before O1 had sizes: the same measurement.
-			w.cpu, w.cpuOK = r.median("O1/"+baseline, "cpu-%-of-core")
-		}
-		w.add, w.addOK = r.median(name, "add-ms")
-		w.wake, w.wakeOK = r.median(name, "max-wake-ms")
-		o1[n] = w
-	}
-	for _, n := range waiterSizes {
-		p("| O1: CPU of the whole process while %s services wait for an outside dependency (1 s window) | %s |\n",
-			count(float64(n)), orMissing(o1[n].cpuOK, fmt.Sprintf("%.2f %% of one core", o1[n].cpu)))
-	}
-	for _, n := range waiterSizes {
-		p("| O1: adding %s services that wait for an outside dependency, until every one waits | %s |\n",
-			count(float64(n)), orMissing(o1[n].addOK, duration(o1[n].add*1e6)))
-	}
-	for _, n := range waiterSizes {
-		p("| O1: one outside flag shared by %s waiting services set → the last Init starts | %s |\n",
-			count(float64(n)), orMissing(o1[n].wakeOK, fmt.Sprintf("%.1f ms", o1[n].wake)))
-	}
-	p50, p50ok := r.median("O2/"+baseline, "p50-ms")
-	maxMs, maxok := r.median("O2/"+baseline, "max-ms")
-	p("| O2: outside dependency set → Init starts, p50 (20 services) | %s |\n", orMissing(p50ok, fmt.Sprintf("%.1f ms", p50)))
-	p("| O2: outside dependency set → Init starts, max (20 services) | %s |\n", orMissing(maxok, fmt.Sprintf("%.1f ms", maxMs)))
-	t10k, ok10k := r.median("Scale/"+baseline+"/services=10000", "ns/op")
-	t100k, ok100k := r.median("Scale/"+baseline+"/services=100000", "ns/op")
-	p("| Scale: 10,000 independent services, add+init+shutdown | %s |\n", orMissing(ok10k, duration(t10k)))
-	p("| Scale: 100,000 independent services, add+init+shutdown | %s |\n", orMissing(ok100k, duration(t100k)))
-	scaleOK := ok10k && ok100k && t10k > 0
-	scale := 0.0
-	if scaleOK {
-		scale = t100k / t10k
-	}
-	p("| Scale: time(100k) / time(10k) | %s |\n", orMissing(scaleOK, fmt.Sprintf("%.2f", scale)))
-	remove, removeOK := r.median("Remove/"+baseline+"/services=100000", "ns/op")
-	p("| Remove: one Remove, waited for, in a mesh of 100,000 services | %s |\n", orMissing(removeOK, duration(remove)))
-	fanOp, fanOpOK := r.median("FanOut/"+baseline+"/handlers=1000", "ns/op")
-	fanCall, fanCallOK := r.median("FanOut/"+baseline+"/handlers=1000", "ns/handler-call")
-	p("| Fan-out: adding one service to a mesh of 1,000 EventServiceAdded handlers, until its Init | %s |\n", orMissing(fanOpOK, duration(fanOp)))
-	p("| Fan-out: the same, per handler call | %s |\n", orMissing(fanCallOK, duration(fanCall)))
-	for _, c := range readyzCaches {
-		name := fmt.Sprintf("Readyz/%s/services=%d/cache=%s", baseline, readyzServices, c.id)
-		t, ok := r.median(name, "ns/op")
-		allocs, _ := r.median(name, "allocs/op")
-		p("| Readiness: one GET /readyz of health.Handler, %s services (%s) | %s |\n",
-			count(readyzServices), c.what, orMissing(ok, fmt.Sprintf("%s, %s allocs", duration(t), count(allocs))))
-	}
-
-	waitersName := fmt.Sprintf("RequireWaiters/%s/services=%d", baseline, requireWaiters)
-	waiterBytes, waiterBytesOK := r.median(waitersName, "B/waiter")
-	waiterRoutines, waiterRoutinesOK := r.median(waitersName, "goroutines")
-	waiterAdd, waiterAddOK := r.median(waitersName, "add-ms")
-	p("| Require: live heap per service waiting on a Require no service fills (%s waiting) | %s |\n",
-		count(requireWaiters), orMissing(waiterBytesOK, fmt.Sprintf("%s B", count(waiterBytes))))
-	p("| Require: goroutines of the mesh while %s services wait on a Require | %s |\n",
-		count(requireWaiters), orMissing(waiterRoutinesOK, count(waiterRoutines)))
-	p("| Require: adding %s services that wait on a Require, until every one waits | %s |\n",
-		count(requireWaiters), orMissing(waiterAddOK, duration(waiterAdd*1e6)))
-
-	backoffCPU, backoffOK := r.median("ServeBackoff/"+baseline, "cpu-%-of-core")
-	p("| Supervision: CPU of the whole process while one Serve fails every time, default policy (1 s from its first restart, over its backoffs) | %s |\n",
-		orMissing(backoffOK, fmt.Sprintf("%.3f %% of one core", backoffCPU)))
-	restart, restartOK := r.median("Restart/"+baseline, "ns/restart")
-	p("| Supervision: one restart of a Serve that fails at once, with a backoff of 1 ns | %s |\n", orMissing(restartOK, duration(restart)))
-
-	// DESIGN §7: 1000 waiting services cost at most 3 % of one core, 5 %
-	// on 16 cores.
-	o1Limit := 3.0
-	if runtime.NumCPU() >= 16 {
-		o1Limit = 5
-	}
-	w1k, w10k := o1[1000], o1[10_000]
-	// DESIGN §7's bars, and issue 8's for S4.
-	bars := []bar{
-		meshVs(r, "S1", "do", 0.3),
-		meshVs(r, "S2", "do", 3),
-		meshVs(r, "S3", "do", 2),
-		meshVs(r, "S4", "do", 2),
-		meshVs(r, "RequireChain", "do", 1),
-		{name: fmt.Sprintf("O1: CPU while 1,000 services wait ≤ %g %% of one core", o1Limit), value: w1k.cpu, ok: w1k.cpuOK, limit: o1Limit, shown: fmt.Sprintf("%.2f %%", w1k.cpu)},
-		{name: "O1: CPU while 10,000 services wait ≤ 20 % of one core", value: w10k.cpu, ok: w10k.cpuOK, limit: 20, shown: fmt.Sprintf("%.2f %%", w10k.cpu)},
-		{name: "O1: adding 10,000 waiting services ≤ 0.3 s", value: w10k.add, ok: w10k.addOK, limit: 300, shown: duration(w10k.add * 1e6)},
-		{name: "O1: 1,000 waiting services notice their outside dependency within 50 ms", value: w1k.wake, ok: w1k.wakeOK, limit: 50, shown: fmt.Sprintf("%.1f ms", w1k.wake)},
-		{name: "O1: 10,000 waiting services notice their outside dependency within 50 ms", value: w10k.wake, ok: w10k.wakeOK, limit: 50, shown: fmt.Sprintf("%.1f ms", w10k.wake)},
-		{name: "O2: max delay to notice an outside dependency ≤ 50 ms", value: maxMs, ok: maxok, limit: 50, shown: fmt.Sprintf("%.1f ms", maxMs)},
-		{name: "Scale: time(100k) / time(10k) ≤ 12", value: scale, ok: scaleOK, limit: 12, shown: fmt.Sprintf("%.2f", scale)},
-		{name: "Remove with 100,000 services ≤ 5 µs", value: remove, ok: removeOK, limit: 5000, shown: duration(remove)},
-		{name: "Fan-out: ≤ 200 ns per handler call (1,000 handlers)", value: fanCall, ok: fanCallOK, limit: 200, shown: duration(fanCall)},
-		{name: "Require: ≤ 1 KB of heap per waiting service (10,000 waiting)", value: waiterBytes, ok: waiterBytesOK, limit: 1024, shown: fmt.Sprintf("%s B", count(waiterBytes))},
-		{name: "Require: ≤ 100 goroutines while 10,000 services wait", value: waiterRoutines, ok: waiterRoutinesOK, limit: 100, shown: count(waiterRoutines)},
-	}
 	failed := 0
-	p("\nBars (S5, S1 at 10k and Require fan-in are reported only):\n\n")
+	p("\nBars (DESIGN §7; S1 at 10k, S5 and the Require fan-in are reported only):\n\n")
 	p("| Bar | Measured | Result |\n|---|---:|---|\n")
 	for _, x := range bars {
 		result := "pass"
 		switch {
 		case !x.ok:
 			result, x.shown = "not measured", "—"
+		case x.notJudged != "":
+			result = x.notJudged
 		case x.value > x.limit || math.IsNaN(x.value):
 			result = "FAIL"
 			failed++
@@ -181,4 +47,161 @@ func render(r *results, versions map[string]string, rev, command, note string) (
 		p("| %s | %s | %s |\n", x.name, x.shown, result)
 	}
 	return b.String(), failed
+}
+
+func renderHeader(p func(string, ...any), r *results, h header) {
+	meshVersion := "local checkout (replace => ../)"
+	if h.rev != "" {
+		meshVersion = h.rev
+	}
+	p("Generated %s", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if h.command != "" {
+		p(" by `%s`", h.command)
+	}
+	p(".\n\n")
+	p("- Machine: %s, %d cores", cpuModel(r.cpu), h.cores)
+	if r.goos != "" {
+		p(", %s", r.goos)
+	}
+	if h.note != "" {
+		p(" (%s)", h.note)
+	}
+	p("\n- Go: %s\n", runtime.Version())
+	p("- servicemesh: %s\n", meshVersion)
+	for _, peer := range peers[1:] {
+		v := h.versions[peerModules[peer]]
+		if v == "" {
+			v = "unknown"
+		}
+		p("- %s: %s %s\n", peer, peerModules[peer], v)
+	}
+}
+
+// renderScenarios writes the comparative table: per scenario and peer, the
+// median time at each GOMAXPROCS in procs, the largest over the smallest,
+// servicemesh's time over the peer's at each, and B/op and allocs/op at
+// the smallest.
+func renderScenarios(p func(string, ...any), r *results, procs []int) {
+	p("\nMedians of %d interleaved rounds (each round runs every scenario once for each peer and GOMAXPROCS). "+
+		"servicemesh ÷ peer is servicemesh's median time over the peer's: below 1, servicemesh is faster; the bars are on it.", r.runs())
+	if len(procs) > 1 {
+		p(" %s is a peer's time at GOMAXPROCS %d over its time at %d.", spread(procs), procs[len(procs)-1], procs[0])
+	}
+	p("\n\n| Scenario | Peer |")
+	align := "|---|---|"
+	for _, n := range procs {
+		p(" time/op, -cpu %d |", n)
+		align += "---:|"
+	}
+	if len(procs) > 1 {
+		p(" %s |", spread(procs))
+		align += "---:|"
+	}
+	for _, n := range procs {
+		p(" servicemesh ÷ peer, -cpu %d |", n)
+		align += "---:|"
+	}
+	p(" B/op | allocs/op |\n%s---:|---:|\n", align)
+	for _, s := range scenarios {
+		if s.optional && len(r.procsOf([]string{s.id})) == 0 {
+			continue
+		}
+		for i, peer := range peers {
+			label := ""
+			if i == 0 {
+				label = fmt.Sprintf("**%s**: %s", s.label, s.what)
+			}
+			name := s.id + "/" + peer
+			p("| %s | %s |", label, peer)
+			for _, n := range procs {
+				t, ok := r.median(name, n, "ns/op")
+				p(" %s |", orMissing(ok, duration(t)))
+			}
+			if len(procs) > 1 {
+				lo, ok1 := r.median(name, procs[0], "ns/op")
+				hi, ok2 := r.median(name, procs[len(procs)-1], "ns/op")
+				p(" %s |", orDash(ok1 && ok2 && lo > 0, fmt.Sprintf("%.2f", hi/lo)))
+			}
+			for _, n := range procs {
+				v, ok := meshOver(r, s.id, peer, n)
+				p(" %s |", orDash(ok && peer != baseline, fmt.Sprintf("%.3f", v)))
+			}
+			if len(procs) == 0 {
+				p(" — | — |\n")
+				continue
+			}
+			bytes, ok := r.median(name, procs[0], "B/op")
+			allocs, _ := r.median(name, procs[0], "allocs/op")
+			p(" %s | %s |\n", orDash(ok, count(bytes)), orDash(ok, count(allocs)))
+		}
+	}
+}
+
+// spread names the column of the largest GOMAXPROCS over the smallest.
+func spread(procs []int) string {
+	return fmt.Sprintf("%d ÷ %d", procs[len(procs)-1], procs[0])
+}
+
+// meshOver returns servicemesh's median time on scenario id at procs over
+// peer's.
+func meshOver(r *results, id, peer string, procs int) (float64, bool) {
+	mesh, ok1 := r.median(id+"/"+baseline, procs, "ns/op")
+	other, ok2 := r.median(id+"/"+peer, procs, "ns/op")
+	if !ok1 || !ok2 || other <= 0 {
+		return 0, false
+	}
+	return mesh / other, true
+}
+
+// comparisonBars returns the bars of ratioBars at each GOMAXPROCS in procs
+// and those of scalingBars, each judged only where the GOMAXPROCS it
+// needs is at most cores.
+func comparisonBars(r *results, procs []int, cores int) []bar {
+	label := map[string]string{}
+	for _, s := range scenarios {
+		label[s.id] = s.label
+	}
+	var bars []bar
+	for _, n := range procs {
+		for _, rb := range ratioBars {
+			v, ok := meshOver(r, rb.id, rb.peer, n)
+			bars = append(bars, bar{
+				name:      fmt.Sprintf("%s: servicemesh ≤ %g × %s, -cpu %d", label[rb.id], rb.limit, rb.peer, n),
+				value:     v,
+				ok:        ok,
+				limit:     rb.limit,
+				shown:     fmt.Sprintf("%.3f × %s", v, rb.peer),
+				notJudged: oversubscribed(n, cores),
+			})
+		}
+	}
+	if len(procs) < 2 {
+		return bars
+	}
+	lo, hi := procs[0], procs[len(procs)-1]
+	for _, id := range scalingBars {
+		a, ok1 := r.median(id+"/"+baseline, lo, "ns/op")
+		z, ok2 := r.median(id+"/"+baseline, hi, "ns/op")
+		x := bar{
+			name:      fmt.Sprintf("%s: servicemesh at -cpu %d ≤ %g × at -cpu %d", label[id], hi, scalingLimit, lo),
+			ok:        ok1 && ok2 && a > 0,
+			limit:     scalingLimit,
+			notJudged: oversubscribed(hi, cores),
+		}
+		if x.ok {
+			x.value = z / a
+			x.shown = fmt.Sprintf("%.2f ×", x.value)
+		}
+		bars = append(bars, x)
+	}
+	return bars
+}
+
+// oversubscribed says why a bar measured at GOMAXPROCS procs is not
+// judged on a machine with cores cores, or returns "" if it is.
+func oversubscribed(procs, cores int) string {
+	if procs <= cores {
+		return ""
+	}
+	return fmt.Sprintf("not judged: GOMAXPROCS %d on %d cores", procs, cores)
 }
