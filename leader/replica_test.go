@@ -110,8 +110,8 @@ type job struct {
 	sawCtx  chan context.Context
 }
 
-func (j *job) Name() string              { return "cron" }
-func (j *job) Init(servicemesh.Mesh)     {}
+func (j *job) Name() string          { return "cron" }
+func (j *job) Init(servicemesh.Mesh) {}
 func (j *job) Serve(ctx context.Context) error {
 	token, ok := leader.TokenFrom(ctx)
 	if !ok {
