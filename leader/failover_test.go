@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gravestench/servicemesh"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,6 +90,8 @@ func TestCutOffLeaderStopsBeforeAnotherStarts(t *testing.T) {
 	assert.True(t, ended.end.Before(second.start), "the cut-off leader stopped (%v) before %s started (%v)", ended.end, second.replica, second.start)
 	t.Logf("cut-off leader stopped %v after the cut; %s took over %v after it", ended.end.Sub(cutAt), second.replica, second.start.Sub(cutAt))
 	assert.Equal(t, "standby", details([]*replica{cut})[0])
+	assert.Equal(t, servicemesh.StateRunning, servicemesh.Status(cut.mesh).Services[0].State,
+		"losing etcd is no failure: the cut-off replica goes on campaigning")
 	terms, most := tr.snapshot()
 	assert.Equal(t, 1, most)
 	requireNoOverlap(t, terms)
