@@ -20,11 +20,11 @@ type Option func(*etcdElector)
 // bound of a term uses the TTL granted.
 func WithTTL(d time.Duration) Option {
 	return func(e *etcdElector) {
-		secs := (d + time.Second - 1) / time.Second
-		if d <= 0 || secs < 1 {
-			secs = 1
+		secs := d / time.Second
+		if d%time.Second != 0 {
+			secs++
 		}
-		e.ttl = secs
+		e.ttl = max(secs, 1)
 	}
 }
 
@@ -43,7 +43,9 @@ type etcdElector struct {
 // talks to, among the replicas that use the same prefix: each campaign
 // holds a lease of its own (see WithTTL) and an election key under prefix
 // (concurrency.Election); the key's create revision is the term's token.
-// Replicas may share a client. A nil client or an empty prefix is never a
+// Replicas may share a client; each singleton service needs a prefix of its
+// own (two services campaigning under one prefix would share one leader
+// between them). A nil client or an empty prefix is never a
 // panic: Campaign returns an error wrapping ErrNilClient or ErrEmptyPrefix,
 // and a Singleton using the elector fails its InitContext with it.
 //

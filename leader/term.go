@@ -37,17 +37,22 @@ func (t *etcdTerm) Token() int64 { return t.token }
 // Resign ends the term: Done is closed first, then the election key is
 // deleted (unless the term was lost already: then another may lead) and
 // the lease revoked, within ctx and at most the TTL (after which the lease
-// has expired anyway). Later calls return the first call's result.
+// has expired anyway; for a lost term, at most cleanupTimeout). Later calls
+// return the first call's result.
 func (t *etcdTerm) Resign(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	t.resignOnce.Do(func() {
-		rctx, cancel := context.WithTimeout(ctx, t.ttl)
+		wasLost := t.keeper.isLost()
+		bound := t.ttl
+		if wasLost { // another may lead: only the revoke is left, and it is no must
+			bound = min(bound, cleanupTimeout)
+		}
+		rctx, cancel := context.WithTimeout(ctx, bound)
 		defer cancel()
 		stop := context.AfterFunc(rctx, t.viewCancel) // cuts the session's revoke short too
 		defer stop()
-		wasLost := t.keeper.isLost()
 		t.keeper.lose()
 		var err error
 		if !wasLost {

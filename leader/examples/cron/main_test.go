@@ -74,11 +74,11 @@ func TestThreeReplicas(t *testing.T) {
 	const prefix = "/cron-example/"
 	pages := map[string]string{} // replica → status page URL
 	var procs []*exec.Cmd
-	lines := make(chan string, 16)
+	lines := make(chan string, 1024) // the replicas' stdout; lines beyond are dropped, never block a reader
 	for _, name := range []string{"one", "two", "three"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^$", "--",
 			"-endpoints", endpoint, "-addr", "127.0.0.1:0", "-replica", name,
-			"-prefix", prefix, "-ttl", "1s", "-every", "100ms")
+			"-prefix", prefix, "-ttl", "5s", "-every", "200ms")
 		cmd.Env = append(os.Environ(), replicaEnv+"=1")
 		cmd.Stderr = io.Discard
 		out, err := cmd.StdoutPipe()
@@ -89,42 +89,45 @@ func TestThreeReplicas(t *testing.T) {
 		go func() {
 			s := bufio.NewScanner(out)
 			for s.Scan() {
-				lines <- s.Text()
+				select {
+				case lines <- s.Text():
+				default:
+				}
 			}
 		}()
 	}
+	// Each replica says when its status page is up, and the leader, in its
+	// log (on stdout too), when it starts ticking.
 	ready := regexp.MustCompile(`^replica (\w+): status page at (http://\S+/debug/mesh/)$`)
-	for len(pages) < 3 {
+	leads := regexp.MustCompile(`msg="this replica leads: ticking".* replica=(\w+)`)
+	var leading string
+	for len(pages) < 3 || leading == "" {
 		select {
 		case line := <-lines:
 			if m := ready.FindStringSubmatch(line); m != nil {
 				pages[m[1]] = m[2]
 			}
+			if m := leads.FindStringSubmatch(line); m != nil {
+				require.Empty(t, leading, "a second replica leads: %s", line)
+				leading = m[1]
+			}
 		case <-time.After(30 * time.Second):
-			t.Fatalf("only %d of 3 replicas ready within 30 s", len(pages))
+			t.Fatalf("within 30 s: %d of 3 replicas ready, leader %q", len(pages), leading)
 		}
 	}
 
-	// Until one leads, the pages say "standby" (or, for a moment, all do).
+	// The status pages say which replica leads.
 	leaderRe := regexp.MustCompile(`^leader \(token \d+\)$`)
-	deadline := time.Now().Add(20 * time.Second)
 	var leaders, standbys []string
-	for {
-		leaders, standbys = nil, nil
-		for name, base := range pages {
-			switch d := cronDetail(t, base); {
-			case leaderRe.MatchString(d):
-				leaders = append(leaders, name)
-			case d == "standby":
-				standbys = append(standbys, name)
-			}
+	for name, base := range pages {
+		switch d := cronDetail(t, base); {
+		case leaderRe.MatchString(d):
+			leaders = append(leaders, name)
+		case d == "standby":
+			standbys = append(standbys, name)
 		}
-		if len(leaders) == 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // polling other processes' pages
 	}
-	require.Len(t, leaders, 1, "exactly one replica leads")
+	require.Equal(t, []string{leading}, leaders, "exactly one replica leads, and its page says so")
 	assert.Len(t, standbys, 2)
 
 	// The leader ticks: its fenced writes reach etcd.
