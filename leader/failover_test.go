@@ -1,6 +1,9 @@
 package leader_test
 
 import (
+	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +75,8 @@ func TestCutOffLeaderStopsBeforeAnotherStarts(t *testing.T) {
 	p := startProxy(t, endpoint)
 	tr := newTracker()
 	cut := newReplica(t, "cut", p.addr, "/cut-off/", &job{replica: "cut", tr: tr})
+	warnings := make(chan string, 100)
+	cut.mesh.SetLogHandler(warnHandler{warnings})
 	first := next(t, tr.started, 10*time.Second, "the first leader")
 	require.Equal(t, "cut", first.replica)
 	others := []*replica{
@@ -95,4 +100,29 @@ func TestCutOffLeaderStopsBeforeAnotherStarts(t *testing.T) {
 	terms, most := tr.snapshot()
 	assert.Equal(t, 1, most)
 	requireNoOverlap(t, terms)
+	for {
+		select {
+		case msg := <-warnings:
+			if strings.HasPrefix(msg, "campaign failed") {
+				return // it campaigns again, with backoff, and says so at Warn
+			}
+		case <-time.After(ttl + 5*time.Second):
+			t.Fatal("the cut-off replica logged no failed campaign at Warn")
+		}
+	}
+}
+
+// warnHandler sends the message of every record at Warn or above to ch,
+// dropping it if ch is full.
+type warnHandler struct{ ch chan<- string }
+
+func (h warnHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h warnHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h warnHandler) WithGroup(string) slog.Handler                { return h }
+func (h warnHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.ch <- r.Message:
+	default:
+	}
+	return nil
 }
