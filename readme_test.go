@@ -18,6 +18,14 @@ package servicemesh_test
 // and says to remove the line, so that no block stays unchecked for longer
 // than it must.
 //
+// A block that imports a module of its own (leader/, otelmesh/), which this
+// module does not require, is compiled by a test of that module instead:
+// its fence is directly preceded by a line
+//
+//	<!-- compiled by leader/docs_test.go -->
+//
+// naming that test's file, which must exist and name the Markdown file.
+//
 // The blocks are type-checked with go/types against the export data that
 // `go list -export` reports for the packages they import, so they are
 // checked against this repository's own package as it is now, with no
@@ -53,6 +61,11 @@ const docsGlob = "docs/*.md"
 // the top of this file); the rest of the line, up to "-->", is the reason.
 const skipMarker = "<!-- not compiled yet:"
 
+// elsewhereMarker opens the line that hands the next ```go block to a test
+// of another module (see the top of this file); the rest of the line, up
+// to "-->", is that test's file, relative to the repository's root.
+const elsewhereMarker = "<!-- compiled by "
+
 // readmeImports maps the package names that README fragments may use
 // without importing them to their import paths.
 var readmeImports = map[string]string{
@@ -85,6 +98,9 @@ type readmeBlock struct {
 	line int    // line of the block's first line of code in path
 	code string
 	skip string // why it is not compiled yet (see skipMarker), or ""
+	// elsewhere is the test file of another module that compiles it (see
+	// elsewhereMarker), or "".
+	elsewhere string
 }
 
 // goBlocks returns the ```go blocks of the Markdown text of path, in order.
@@ -105,6 +121,9 @@ func goBlocks(path, markdown string) []readmeBlock {
 						if cur.skip == "" {
 							cur.skip = "no reason given"
 						}
+					}
+					if by, ok := strings.CutPrefix(prev, elsewhereMarker); ok {
+						cur.elsewhere = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(by), "-->"))
 					}
 				}
 			}
@@ -282,6 +301,10 @@ func TestReadmeGoBlocksCompile(t *testing.T) {
 	var parsed []parsedBlock
 	paths := map[string]bool{}
 	for _, b := range blocks {
+		if b.elsewhere != "" {
+			checkedElsewhere(t, b)
+			continue
+		}
 		f, err := parseBlock(fset, b)
 		if err != nil {
 			if b.skip != "" {
@@ -315,5 +338,19 @@ func TestReadmeGoBlocksCompile(t *testing.T) {
 		case len(errs) > 0:
 			t.Errorf("%s: block at line %d does not compile:\n%v\n--- block ---\n%s", p.path, p.line, errors.Join(errs...), p.code)
 		}
+	}
+}
+
+// checkedElsewhere fails unless the test file that b's marker names exists
+// and names b's Markdown file, which it is to compile.
+func checkedElsewhere(t *testing.T, b readmeBlock) {
+	t.Helper()
+	text, err := os.ReadFile(filepath.FromSlash(b.elsewhere))
+	if err != nil {
+		t.Errorf("%s:%d: the block is to be compiled by %s: %v", b.path, b.line, b.elsewhere, err)
+		return
+	}
+	if !strings.Contains(string(text), filepath.ToSlash(b.path)) {
+		t.Errorf("%s:%d: %s is to compile the block, but does not name %s", b.path, b.line, b.elsewhere, b.path)
 	}
 }

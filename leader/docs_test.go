@@ -2,10 +2,11 @@ package leader_test
 
 // The core's readme_test.go compiles every ```go block of README.md and
 // docs/*.md against the core module, which does not require this module or
-// the etcd client. A block that imports them is marked there as not
-// compiled (a line "<!-- not compiled yet: ... leader/docs_test.go ... -->"
-// above it), and compiled here instead, against this module: each must be
-// a whole file (it starts with a package clause).
+// the etcd client. A block that imports them is handed to this test by
+// the line "<!-- compiled by leader/docs_test.go -->" above its fence
+// (the core's test checks that this file exists and names the page), and
+// compiled here instead, against this module: each must be a whole file
+// (it starts with a package clause).
 
 import (
 	"errors"
@@ -26,8 +27,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// docsHere marks, in the line above a block, that this test compiles it.
-const docsHere = "leader/docs_test.go"
+// docsHere is the line above a block that this test compiles.
+const docsHere = "<!-- compiled by leader/docs_test.go -->"
 
 // docBlock is one ```go block, with the line its code starts on.
 type docBlock struct {
@@ -53,7 +54,7 @@ func markedBlocks(t *testing.T, path string) []docBlock {
 			cur = nil
 		case cur != nil:
 			cur.code += line + "\n"
-		case trimmed == "```go" && strings.HasPrefix(prev, "<!-- not compiled yet:") && strings.Contains(prev, docsHere):
+		case trimmed == "```go" && prev == docsHere:
 			cur = &docBlock{path: path, line: i + 2}
 		}
 		prev = trimmed
