@@ -1,0 +1,99 @@
+package leader_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// keysOf returns the election keys under prefix, oldest first.
+func keysOf(t testing.TB, c *clientv3.Client, prefix string) *clientv3.GetResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	require.NoError(t, err)
+	return resp
+}
+
+// awaitKeys waits, up to bound, until prefix holds n election keys.
+func awaitKeys(t testing.TB, c *clientv3.Client, prefix string, n int, bound time.Duration) *clientv3.GetResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	wch := c.Watch(ctx, prefix, clientv3.WithPrefix())
+	for {
+		if resp := keysOf(t, c, prefix); len(resp.Kvs) >= n {
+			return resp
+		}
+		select {
+		case <-wch:
+		case <-ctx.Done():
+			t.Fatalf("%d election keys under %s: not within %v", n, prefix, bound)
+		}
+	}
+}
+
+// awaitWatchSync returns once etcd has moved the watches that began at or
+// before rev into its synced group: a watch from a past revision starts
+// unsynced, and etcd compacts only the unsynced ones (its sync loop runs
+// every 100 ms). Each watch of the test's own begins at rev and delivers
+// the event at rev once synced; two in a row make sure that a sync pass
+// ran after any watch that began before the first.
+func awaitWatchSync(t testing.TB, c *clientv3.Client, key string, rev int64) {
+	t.Helper()
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		select {
+		case <-c.Watch(ctx, key, clientv3.WithRev(rev)):
+		case <-ctx.Done():
+			t.Fatal("a watch from a past revision delivered nothing within 5 s")
+		}
+		cancel()
+	}
+}
+
+// A standby waits to be elected while its election key's create revision
+// is compacted away (etcd's auto-compaction, in production): once it
+// leads, the watch of its key cannot start from there. Its term must
+// still end when the key is deleted.
+func TestTermEndsWhenItsKeyIsDeletedAfterACompaction(t *testing.T) {
+	endpoint := startEtcd(t)
+	admin := newClient(t, endpoint)
+	const prefix = "/compacted/"
+	tr := newTracker()
+	a := newReplica(t, "a", endpoint, prefix, &job{replica: "a", tr: tr})
+	require.Equal(t, "a", next(t, tr.started, 10*time.Second, "a leading").replica)
+	newReplica(t, "b", endpoint, prefix, &job{replica: "b", tr: tr})
+	keys := awaitKeys(t, admin, prefix, 2, 10*time.Second)
+	bKey := keys.Kvs[1]
+	awaitWatchSync(t, admin, string(bKey.Key), bKey.CreateRevision) // b's wait for a's key survives the compaction
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var rev int64
+	for i := range 3 {
+		resp, err := admin.Put(ctx, fmt.Sprintf("/elsewhere/%d", i), "x")
+		require.NoError(t, err)
+		rev = resp.Header.Revision
+	}
+	_, err := admin.Compact(ctx, rev)
+	require.NoError(t, err)
+
+	a.mesh.Remove(a.svc)
+	second := next(t, tr.started, 5*time.Second, "b leading")
+	require.Equal(t, "b", second.replica)
+	require.Equal(t, bKey.CreateRevision, second.token, "b leads with the key it made before the compaction")
+
+	_, err = admin.Delete(ctx, string(bKey.Key)) // by an operator
+	require.NoError(t, err)
+	for {
+		if x := next(t, tr.ended, 5*time.Second, "b's Serve ending once its key was deleted"); x.replica == "b" {
+			return
+		}
+	}
+}
