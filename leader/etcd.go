@@ -115,8 +115,9 @@ func (e *etcdElector) Campaign(ctx context.Context) (Term, error) {
 	t.election = concurrency.NewElection(sess, e.prefix)
 
 	if err := t.campaign(ctx, e.value); err != nil {
+		lost := k.isLost() // before abandon, which ends the lease's use
 		t.abandon()
-		if k.isLost() && ctx.Err() == nil {
+		if lost && ctx.Err() == nil {
 			err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
 		}
 		return nil, fmt.Errorf("leader: campaigning for %q: %w", e.prefix, err)

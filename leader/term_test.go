@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gravestench/servicemesh/leader"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -96,4 +99,40 @@ func TestTermEndsWhenItsKeyIsDeletedAfterACompaction(t *testing.T) {
 			return
 		}
 	}
+}
+
+// A campaign that fails for another reason than its lease (here etcd
+// cancels its wait for the leader's key: the revision it began at was
+// compacted) says so, and not that its lease was lost.
+func TestCampaignFailingWithItsLeaseAliveIsNoLeaseLost(t *testing.T) {
+	endpoint := startEtcd(t)
+	admin := newClient(t, endpoint)
+	const prefix = "/campaign-error/"
+	e := leader.Etcd(newClient(t, endpoint), prefix, leader.WithTTL(testTTL))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first, err := e.Campaign(ctx)
+	require.NoError(t, err)
+	defer func() { _ = first.Resign(ctx) }()
+
+	res := make(chan error, 1)
+	go func() {
+		term, err := e.Campaign(ctx)
+		if term != nil {
+			_ = term.Resign(ctx)
+		}
+		res <- err
+	}()
+	awaitKeys(t, admin, prefix, 2, 5*time.Second)
+	resp, err := admin.Put(ctx, "/elsewhere/x", "x") // the second campaign waits from before it
+	require.NoError(t, err)
+	_, err = admin.Compact(ctx, resp.Header.Revision)
+	require.NoError(t, err)
+	select {
+	case err = <-res:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the campaign did not fail within 5 s")
+	}
+	require.ErrorIs(t, err, rpctypes.ErrCompacted)
+	assert.NotErrorIs(t, err, leader.ErrLeaseLost, "its lease was alive")
 }
