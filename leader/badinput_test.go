@@ -20,6 +20,12 @@ type plain struct{}
 func (*plain) Name() string          { return "plain" }
 func (*plain) Init(servicemesh.Mesh) {}
 
+// fieldElector is an Elector whose Campaign reads a field: a nil
+// *fieldElector panics there.
+type fieldElector struct{ term leader.Term }
+
+func (e *fieldElector) Campaign(context.Context) (leader.Term, error) { return e.term, nil }
+
 // unreachable returns a client of an etcd that is not there: the tests of
 // bad input never get as far as talking to it.
 func unreachable(t *testing.T) *clientv3.Client {
@@ -44,7 +50,13 @@ func TestBadInputFailsInitContextNamingIt(t *testing.T) {
 		{"no Serve", func(t *testing.T) servicemesh.Service {
 			return leader.Singleton(&plain{}, leader.Etcd(unreachable(t), "/p/"))
 		}, leader.ErrNoServe, `"plain"`},
+		{"nil pointer service", func(t *testing.T) servicemesh.Service {
+			return leader.Singleton((*job)(nil), leader.Etcd(unreachable(t), "/p/"))
+		}, leader.ErrNilService, "nil service"},
 		{"nil elector", func(*testing.T) servicemesh.Service { return leader.Singleton(serve, nil) }, leader.ErrNilElector, `"cron"`},
+		{"nil pointer elector", func(*testing.T) servicemesh.Service {
+			return leader.Singleton(serve, (*fieldElector)(nil))
+		}, leader.ErrNilElector, `"cron"`},
 		{"nil client", func(*testing.T) servicemesh.Service {
 			return leader.Singleton(serve, leader.Etcd(nil, "/p/"))
 		}, leader.ErrNilClient, "nil etcd client"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/gravestench/servicemesh"
@@ -49,13 +50,34 @@ type singleton struct {
 // Serve. On a standby replica the singleton is ready (HasReadiness) and
 // its StatusDetail reads "standby"; on the leader "leader (token N)".
 //
-// Bad input is never a panic: a nil svc, an svc without Serve, a nil e, or
+// Bad input is never a panic: a nil svc, an svc without Serve, a nil e
+// (either also when it is a nil pointer of some type), or
 // an elector made with bad input (a nil client, an empty prefix) fails the
 // singleton's InitContext with an error that names it.
 func Singleton(svc servicemesh.Service, e Elector) servicemesh.Service {
+	if isNil(svc) { // a nil pointer in svc is nil too: its methods cannot be called
+		svc = nil
+	}
+	if isNil(e) {
+		e = nil
+	}
 	s := &singleton{svc: svc, elector: e}
 	s.serve, _ = svc.(servicemesh.HasServe)
 	return s.wrap()
+}
+
+// isNil reports whether v is nil, or a nil pointer, map, slice, func,
+// channel or interface held in an interface (the mesh treats a service
+// the same way).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // Name is the wrapped service's name.
