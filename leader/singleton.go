@@ -48,7 +48,8 @@ type singleton struct {
 // retried with backoff, logged at Warn, and is not a failure. A replica
 // whose mesh is shutting down stops campaigning and never starts svc's
 // Serve. On a standby replica the singleton is ready (HasReadiness) and
-// its StatusDetail reads "standby"; on the leader "leader (token N)".
+// its StatusDetail reads "standby"; on the leader "leader (token N)"
+// (followed by svc's own StatusDetail, if it has one).
 //
 // Bad input is never a panic: a nil svc, an svc without Serve, a nil e
 // (either also when it is a nil pointer of some type), or
@@ -128,12 +129,19 @@ func (s *singleton) Init(mesh servicemesh.Mesh) {
 }
 
 // StatusDetail says whether this replica leads: "leader (token N)" or
-// "standby" (servicemesh.HasStatusDetail).
+// "standby" (servicemesh.HasStatusDetail), followed by ": " and the
+// wrapped service's own StatusDetail if it has one that is not empty.
 func (s *singleton) StatusDetail() string {
+	detail := "standby"
 	if t := s.leading.Load(); t != nil {
-		return fmt.Sprintf("leader (token %d)", *t)
+		detail = fmt.Sprintf("leader (token %d)", *t)
 	}
-	return "standby"
+	if d, ok := s.svc.(servicemesh.HasStatusDetail); ok {
+		if own := d.StatusDetail(); own != "" {
+			detail += ": " + own
+		}
+	}
+	return detail
 }
 
 // Leading reports whether this replica leads now, and the term's token.

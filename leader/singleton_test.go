@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gravestench/servicemesh"
+	"github.com/gravestench/servicemesh/leader"
 	"github.com/gravestench/servicemesh/meshtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -132,4 +133,19 @@ func TestSingletonForwardsTheOptionalInterfaces(t *testing.T) {
 	_, detail := plainSvc.(servicemesh.HasStatusDetail)
 	assert.True(t, detail)
 	require.Equal(t, "standby", plainSvc.(servicemesh.HasStatusDetail).StatusDetail())
+}
+
+// detailed is a job with a status detail of its own.
+type detailed struct{ job }
+
+func (*detailed) StatusDetail() string { return "3 runs" }
+
+func TestStatusDetailKeepsTheServicesOwn(t *testing.T) {
+	endpoint := startEtcd(t)
+	tr := newTracker()
+	r := newReplica(t, "a", endpoint, "/detail/", &detailed{job{replica: "a", tr: tr}})
+	x := next(t, tr.started, 10*time.Second, "leading")
+	assert.Equal(t, []string{"leader (token " + itoa(x.token) + "): 3 runs"}, details([]*replica{r}))
+	standby := leader.Singleton(&detailed{}, leader.Etcd(newClient(t, endpoint), "/detail/"))
+	assert.Equal(t, "standby: 3 runs", standby.(servicemesh.HasStatusDetail).StatusDetail())
 }
