@@ -17,7 +17,10 @@ type Option func(*etcdElector)
 // leads (default 10 s). It is rounded up to whole seconds, and anything
 // under a second counts as one second. etcd may grant a longer TTL than
 // asked (its minimum depends on the cluster's election timeout); every
-// bound of a term uses the TTL granted.
+// bound of a term uses the TTL granted. With etcd out of reach, a
+// leader's resignation waits up to that TTL: keep it below the mesh's
+// shutdown budget (servicemesh.SetShutdownTimeout), or the shutdown of a
+// leader cut off from etcd runs out of it.
 func WithTTL(d time.Duration) Option {
 	return func(e *etcdElector) {
 		secs := d / time.Second

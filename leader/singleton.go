@@ -47,7 +47,9 @@ type singleton struct {
 // then returns, and the singleton campaigns again; a campaign that fails is
 // retried with backoff, logged at Warn, and is not a failure. A replica
 // whose mesh is shutting down stops campaigning and never starts svc's
-// Serve. On a standby replica the singleton is ready (HasReadiness) and
+// Serve. A Serve of svc that ignores its context cannot be stopped: the
+// singleton keeps leading until it returns, unless the term is lost
+// (then another replica can be elected while it runs: see TokenFrom). On a standby replica the singleton is ready (HasReadiness) and
 // its StatusDetail reads "standby"; on the leader "leader (token N)"
 // (followed by svc's own StatusDetail, if it has one).
 //
