@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // keysOf returns the election keys under prefix, oldest first.
@@ -102,37 +103,34 @@ func TestTermEndsWhenItsKeyIsDeletedAfterACompaction(t *testing.T) {
 }
 
 // A campaign that fails for another reason than its lease (here etcd
-// cancels its wait for the leader's key: the revision it began at was
-// compacted) says so, and not that its lease was lost.
+// refuses to write its election key: its user may only read there) says
+// so, and not that its lease was lost.
 func TestCampaignFailingWithItsLeaseAliveIsNoLeaseLost(t *testing.T) {
 	endpoint := startEtcd(t)
-	admin := newClient(t, endpoint)
-	const prefix = "/campaign-error/"
-	e := leader.Etcd(newClient(t, endpoint), prefix, leader.WithTTL(testTTL))
+	const prefix = "/read-only/"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	first, err := e.Campaign(ctx)
-	require.NoError(t, err)
-	defer func() { _ = first.Resign(ctx) }()
-
-	res := make(chan error, 1)
-	go func() {
-		term, err := e.Campaign(ctx)
-		if term != nil {
-			_ = term.Resign(ctx)
-		}
-		res <- err
-	}()
-	awaitKeys(t, admin, prefix, 2, 5*time.Second)
-	resp, err := admin.Put(ctx, "/elsewhere/x", "x") // the second campaign waits from before it
-	require.NoError(t, err)
-	_, err = admin.Compact(ctx, resp.Header.Revision)
-	require.NoError(t, err)
-	select {
-	case err = <-res:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the campaign did not fail within 5 s")
+	admin := newClient(t, endpoint)
+	for _, step := range []func() error{
+		func() error { _, err := admin.UserAdd(ctx, "root", "root-pw"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := admin.RoleAdd(ctx, "reader"); return err },
+		func() error {
+			_, err := admin.RoleGrantPermission(ctx, "reader", prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermRead))
+			return err
+		},
+		func() error { _, err := admin.UserAdd(ctx, "reader", "reader-pw"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "reader", "reader"); return err },
+		func() error { _, err := admin.AuthEnable(ctx); return err },
+	} {
+		require.NoError(t, step())
 	}
-	require.ErrorIs(t, err, rpctypes.ErrCompacted)
+	reader, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, Username: "reader", Password: "reader-pw", DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = reader.Close() })
+
+	term, err := leader.Etcd(reader, prefix, leader.WithTTL(testTTL)).Campaign(ctx)
+	require.Nil(t, term)
+	require.ErrorIs(t, err, rpctypes.ErrPermissionDenied)
 	assert.NotErrorIs(t, err, leader.ErrLeaseLost, "its lease was alive")
 }
