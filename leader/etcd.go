@@ -48,7 +48,10 @@ type etcdElector struct {
 // (concurrency.Election); the key's create revision is the term's token.
 // Replicas may share a client; each singleton service needs a prefix of its
 // own (two services campaigning under one prefix would share one leader
-// between them). A nil client or an empty prefix is never a
+// between them), and no prefix followed by "/" may begin another (the
+// election keys are prefix + "/" + lease: "/app/cron" would wait for the
+// leader of "/app/cron/x" too); a prefix that ends with "/" is safe. A nil
+// client or an empty prefix is never a
 // panic: Campaign returns an error wrapping ErrNilClient or ErrEmptyPrefix,
 // and a Singleton using the elector fails its InitContext with it.
 //
