@@ -85,7 +85,9 @@ func (e *etcdElector) check() error { return e.err }
 
 // Campaign grants a lease, keeps it alive and campaigns with it; it
 // returns the term once elected, or an error once ctx ended, the lease was
-// lost, or etcd could not be reached to grant a lease within the TTL.
+// lost, its election key was found deleted once elected (the election
+// waits only for the keys before it), or etcd could not be reached to
+// grant a lease within the TTL.
 func (e *etcdElector) Campaign(ctx context.Context) (Term, error) {
 	if e.err != nil {
 		return nil, e.err
@@ -136,8 +138,33 @@ func (e *etcdElector) Campaign(ctx context.Context) (Term, error) {
 		return nil, fmt.Errorf("leader: campaigning for %q: %w", e.prefix, ErrLeaseLost)
 	}
 	t.token = t.election.Rev()
-	t.watchKey(viewCtx, view)
+	// The election waited only for the keys before this one: this key
+	// itself may have been deleted meanwhile (by an operator), and then
+	// another replica is elected too. Lead only if it is still there, and
+	// watch it from that read on.
+	rev, err := t.confirmKey(ctx, view)
+	if err != nil {
+		t.abandon()
+		return nil, fmt.Errorf("leader: campaigning for %q: %w", e.prefix, err)
+	}
+	t.watchKey(viewCtx, view, rev)
 	return t, nil
+}
+
+// confirmKey reads the term's election key, within ctx and before the
+// term's deadline, and returns the revision to watch it from; an error if
+// it is gone, is another campaign's, or could not be read.
+func (t *etcdTerm) confirmKey(ctx context.Context, view *clientv3.Client) (int64, error) {
+	gctx, cancel := context.WithDeadline(ctx, t.keeper.until())
+	defer cancel()
+	resp, err := view.Get(gctx, t.election.Key())
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("reading the election key once elected: %w", err)
+	case len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != t.token:
+		return 0, fmt.Errorf("its election key %s was deleted while it waited", t.election.Key())
+	}
+	return resp.Header.Revision + 1, nil
 }
 
 // revokeQuietly gives back lease id, within cleanupTimeout; a failure only

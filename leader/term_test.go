@@ -134,3 +134,36 @@ func TestCampaignFailingWithItsLeaseAliveIsNoLeaseLost(t *testing.T) {
 	require.ErrorIs(t, err, rpctypes.ErrPermissionDenied)
 	assert.NotErrorIs(t, err, leader.ErrLeaseLost, "its lease was alive")
 }
+
+// A standby whose election key is deleted while it waits (by an operator)
+// must not lead with it once the keys before it are gone: the election
+// looks only at those, and another replica that campaigned meanwhile is
+// elected at the same moment.
+func TestStandbyWhoseKeyWasDeletedDoesNotLeadWithIt(t *testing.T) {
+	endpoint := startEtcd(t)
+	admin := newClient(t, endpoint)
+	const prefix = "/deleted-while-waiting/"
+	tr := newTracker()
+	a := newReplica(t, "a", endpoint, prefix, &job{replica: "a", tr: tr})
+	require.Equal(t, "a", next(t, tr.started, 10*time.Second, "a leading").replica)
+	newReplica(t, "c", endpoint, prefix, &job{replica: "c", tr: tr})
+	cKey := awaitKeys(t, admin, prefix, 2, 10*time.Second).Kvs[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := admin.Delete(ctx, string(cKey.Key))
+	require.NoError(t, err)
+	newReplica(t, "b", endpoint, prefix, &job{replica: "b", tr: tr})
+	awaitKeys(t, admin, prefix, 2, 10*time.Second) // a's and b's
+
+	a.mesh.Remove(a.svc)
+	second := next(t, tr.started, 5*time.Second, "a new leader")
+	assert.Equal(t, "b", second.replica, "c's key is gone: b is next")
+	select {
+	case x := <-tr.started:
+		t.Fatalf("%s serves too, token %d, while %s leads with token %d", x.replica, x.token, second.replica, second.token)
+	case <-time.After(time.Second):
+	}
+	terms, most := tr.snapshot()
+	assert.Equal(t, 1, most)
+	requireNoOverlap(t, terms)
+}
