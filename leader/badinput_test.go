@@ -97,3 +97,23 @@ func TestTokenFromAContextWithoutTerm(t *testing.T) {
 func singletonOf(svc servicemesh.Service, c *clientv3.Client, prefix string) servicemesh.Service {
 	return leader.Singleton(svc, leader.Etcd(c, prefix, leader.WithTTL(testTTL)))
 }
+
+func TestElectorReturningNoTermAndNoErrorIsAFailedCampaign(t *testing.T) {
+	tr := newTracker()
+	m := meshtest.New(t)
+	warnings := make(chan string, 100)
+	m.SetLogHandler(warnHandler{warnings})
+	require.NotPanics(t, func() { m.Add(leader.Singleton(&job{replica: "a", tr: tr}, &fieldElector{})).Wait() })
+	select {
+	case msg := <-warnings:
+		assert.Contains(t, msg, "campaign failed")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no failed campaign logged at Warn within 5 s")
+	}
+	select {
+	case x := <-tr.started:
+		t.Fatalf("Serve started without a term, token %d", x.token)
+	default:
+	}
+	assert.Equal(t, servicemesh.StateRunning, servicemesh.Status(m).Services[0].State, "it goes on campaigning")
+}
