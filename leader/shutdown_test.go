@@ -5,27 +5,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gravestench/servicemesh/leader"
-
 	"github.com/gravestench/servicemesh"
+	"github.com/gravestench/servicemesh/leader"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // TestShutdownWithEtcdOutOfReach shuts down a replica cut off from etcd
-// just before: a leader's shutdown waits for its resignation at most the
-// granted TTL, a standby's for its campaign's clean-up at most about 2 s
+// just before (or removes its singleton, then shuts it down): a leader's
+// shutdown waits for its resignation at most the granted TTL, a standby's for its campaign's clean-up at most about 2 s
 // (docs/replicas.md), and nothing of either outlives the shutdown
 // (goleak, in TestMain).
 func TestShutdownWithEtcdOutOfReach(t *testing.T) {
 	for _, tc := range []struct {
-		role  string
-		bound func(ttl time.Duration) time.Duration
+		role   string
+		remove bool
+		bound  func(ttl time.Duration) time.Duration
 	}{
-		{"leader", func(ttl time.Duration) time.Duration { return ttl + time.Second }},
-		{"standby", func(time.Duration) time.Duration { return 4 * time.Second }},
+		{"leader", false, func(ttl time.Duration) time.Duration { return ttl + time.Second }},
+		{"leader", true, func(ttl time.Duration) time.Duration { return ttl + time.Second }},
+		{"standby", false, func(time.Duration) time.Duration { return 4 * time.Second }},
+		{"standby", true, func(time.Duration) time.Duration { return 4 * time.Second }},
 	} {
-		t.Run(tc.role, func(t *testing.T) {
+		t.Run(map[bool]string{false: "shutdown of ", true: "removal from "}[tc.remove]+tc.role, func(t *testing.T) {
 			endpoint := startEtcd(t)
 			tr := newTracker()
 			p := startProxy(t, endpoint)
@@ -45,7 +47,13 @@ func TestShutdownWithEtcdOutOfReach(t *testing.T) {
 			p.cut()
 			began := time.Now()
 			done := make(chan struct{})
-			go func() { cut.mesh.Shutdown().Wait(); close(done) }()
+			go func() {
+				if tc.remove {
+					cut.mesh.Remove(cut.svc).Wait()
+				}
+				cut.mesh.Shutdown().Wait()
+				close(done)
+			}()
 			select {
 			case <-done:
 			case <-time.After(tc.bound(ttl) + 5*time.Second):
@@ -54,9 +62,11 @@ func TestShutdownWithEtcdOutOfReach(t *testing.T) {
 			took := time.Since(began)
 			t.Logf("the cut-off %s's shutdown took %v (TTL %v)", tc.role, took, ttl)
 			assert.LessOrEqual(t, took, tc.bound(ttl))
-			st := servicemesh.Status(cut.mesh).Services[0]
-			assert.Equal(t, servicemesh.StateStopped, st.State, "running out of etcd is no failure")
-			assert.Empty(t, st.Error)
+			if !tc.remove {
+				st := servicemesh.Status(cut.mesh).Services[0]
+				assert.Equal(t, servicemesh.StateStopped, st.State, "running out of etcd is no failure")
+				assert.Empty(t, st.Error)
+			}
 		})
 	}
 }
