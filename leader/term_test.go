@@ -9,6 +9,7 @@ import (
 	"github.com/gravestench/servicemesh/leader"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -61,6 +62,16 @@ func awaitWatchSync(t testing.TB, c *clientv3.Client, key string, rev int64) {
 	}
 }
 
+// leaderAndWaiting starts replica "a", leading under prefix, then replica
+// name, waiting behind it, and returns a and the election key of name.
+func leaderAndWaiting(t testing.TB, endpoint string, admin *clientv3.Client, prefix, name string, tr *tracker) (*replica, *mvccpb.KeyValue) {
+	t.Helper()
+	a := newReplica(t, "a", endpoint, prefix, &job{replica: "a", tr: tr})
+	require.Equal(t, "a", next(t, tr.started, 10*time.Second, "a leading").replica)
+	newReplica(t, name, endpoint, prefix, &job{replica: name, tr: tr})
+	return a, awaitKeys(t, admin, prefix, 2, 10*time.Second).Kvs[1]
+}
+
 // A standby waits to be elected while its election key's create revision
 // is compacted away (etcd's auto-compaction, in production): once it
 // leads, the watch of its key cannot start from there. Its term must
@@ -70,11 +81,7 @@ func TestTermEndsWhenItsKeyIsDeletedAfterACompaction(t *testing.T) {
 	admin := newClient(t, endpoint)
 	const prefix = "/compacted/"
 	tr := newTracker()
-	a := newReplica(t, "a", endpoint, prefix, &job{replica: "a", tr: tr})
-	require.Equal(t, "a", next(t, tr.started, 10*time.Second, "a leading").replica)
-	newReplica(t, "b", endpoint, prefix, &job{replica: "b", tr: tr})
-	keys := awaitKeys(t, admin, prefix, 2, 10*time.Second)
-	bKey := keys.Kvs[1]
+	a, bKey := leaderAndWaiting(t, endpoint, admin, prefix, "b", tr)
 	awaitWatchSync(t, admin, string(bKey.Key), bKey.CreateRevision) // b's wait for a's key survives the compaction
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -144,10 +151,7 @@ func TestStandbyWhoseKeyWasDeletedDoesNotLeadWithIt(t *testing.T) {
 	admin := newClient(t, endpoint)
 	const prefix = "/deleted-while-waiting/"
 	tr := newTracker()
-	a := newReplica(t, "a", endpoint, prefix, &job{replica: "a", tr: tr})
-	require.Equal(t, "a", next(t, tr.started, 10*time.Second, "a leading").replica)
-	newReplica(t, "c", endpoint, prefix, &job{replica: "c", tr: tr})
-	cKey := awaitKeys(t, admin, prefix, 2, 10*time.Second).Kvs[1]
+	a, cKey := leaderAndWaiting(t, endpoint, admin, prefix, "c", tr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := admin.Delete(ctx, string(cKey.Key))
