@@ -33,7 +33,8 @@ type singleton struct {
 // and it forwards the optional interfaces of svc (servicemesh's HasLogger,
 // HasDependencies, HasRequirements, HasInitContext, HasGracefulShutdown,
 // HasShutdownContext, HasHealthCheck, HasReadiness, HasRestartPolicy and
-// the EventHandler* interfaces). Its Serve campaigns; once elected it runs
+// the EventHandler* interfaces; HealthCheck is asked on every replica,
+// standbys too, Ready only on the leader). Its Serve campaigns; once elected it runs
 // svc's Serve with a context that ends when the term does, carrying the
 // term's token (TokenFrom). When that Serve returns, or the mesh ends the
 // singleton's Serve (shutdown, Remove), it ends the term's context, waits
