@@ -34,30 +34,31 @@ type singleton struct {
 // HasDependencies, HasRequirements, HasInitContext, HasGracefulShutdown,
 // HasShutdownContext, HasHealthCheck, HasReadiness, HasRestartPolicy and
 // the EventHandler* interfaces; HealthCheck is asked on every replica,
-// standbys too, Ready only on the leader). Its Serve campaigns; once elected it runs
-// svc's Serve with a context that ends when the term does, carrying the
-// term's token (TokenFrom). When that Serve returns, or the mesh ends the
-// singleton's Serve (shutdown, Remove), it ends the term's context, waits
-// for svc's Serve to return, and only then resigns, so that another
-// replica takes over at once and no two terms overlap.
+// standbys too, Ready only on the leader). Its Serve campaigns; once
+// elected it runs svc's Serve with a context that ends when the term does,
+// carrying the term's token (TokenFrom). When that Serve returns, or the
+// mesh ends the singleton's Serve (shutdown, Remove), it ends the term's
+// context, waits for svc's Serve to return, and only then resigns, so that
+// another replica takes over at once and no two terms overlap.
 //
-// svc's Serve returning nil while leading resigns and ends the service;
-// an error resigns and is returned to the mesh, which restarts the
-// singleton by its restart policy: it then campaigns again. A term lost
-// (this replica cut off from etcd) ends svc's Serve's context, whatever it
-// then returns, and the singleton campaigns again; a campaign that fails is
-// retried with backoff, logged at Warn, and is not a failure. A replica
-// whose mesh is shutting down stops campaigning and never starts svc's
-// Serve. A Serve of svc that ignores its context cannot be stopped: the
-// singleton keeps leading until it returns, unless the term is lost
-// (then another replica can be elected while it runs: see TokenFrom). On a standby replica the singleton is ready (HasReadiness) and
-// its StatusDetail reads "standby"; on the leader "leader (token N)"
-// (followed by svc's own StatusDetail, if it has one).
+// svc's Serve returning nil while leading resigns and ends the service; an
+// error resigns and is returned to the mesh, which restarts the singleton
+// by its restart policy: it then campaigns again. A term lost (this replica
+// cut off from etcd) ends svc's Serve's context, whatever it then returns,
+// and the singleton campaigns again; a campaign that fails is retried with
+// backoff, logged at Warn, and is not a failure. A replica whose mesh is
+// shutting down stops campaigning and never starts svc's Serve. A Serve of
+// svc that ignores its context cannot be stopped: the singleton keeps
+// leading until it returns, unless the term is lost (then another replica
+// can be elected while it runs: see TokenFrom). On a standby replica the
+// singleton is ready (HasReadiness) and its StatusDetail reads "standby";
+// on the leader "leader (token N)" (followed by svc's own StatusDetail, if
+// it has one).
 //
 // Bad input is never a panic: a nil svc, an svc without Serve, a nil e
-// (either also when it is a nil pointer of some type), or
-// an elector made with bad input (a nil client, an empty prefix) fails the
-// singleton's InitContext with an error that names it.
+// (either also when it is a nil pointer of some type), or an elector made
+// with bad input (a nil client, an empty prefix) fails the singleton's
+// InitContext with an error that names it.
 func Singleton(svc servicemesh.Service, e Elector) servicemesh.Service {
 	if isNil(svc) { // a nil pointer in svc is nil too: its methods cannot be called
 		svc = nil

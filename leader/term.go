@@ -80,12 +80,12 @@ func (t *etcdTerm) abandon() {
 
 // watchKey ends the term when its election key is deleted by anyone else
 // than Resign (an operator, a revoked lease), watching from rev on (just
-// after it was last seen). A watch that ends while the term goes on (the revision
-// it started from was compacted, as it is for a replica that waited long
-// as a standby; etcd lost its leader) is not a delete seen: the key is
-// read again, and the term ends unless it is still there, with the term's
-// create revision; then it is watched again from that read. It stops when
-// the term ends or the view's context does (Resign).
+// after it was last seen). A watch that ends while the term goes on (the
+// revision it started from was compacted, as it is for a replica that
+// waited long as a standby; etcd lost its leader) is not a delete seen: the
+// key is read again, and the term ends unless it is still there, with the
+// term's create revision; then it is watched again from that read. It stops
+// when the term ends or the view's context does (Resign).
 func (t *etcdTerm) watchKey(ctx context.Context, view *clientv3.Client, rev int64) {
 	key := t.election.Key()
 	t.watching.Add(1)
