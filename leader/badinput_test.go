@@ -20,6 +20,12 @@ type plain struct{}
 func (*plain) Name() string          { return "plain" }
 func (*plain) Init(servicemesh.Mesh) {}
 
+// fieldElector is an Elector whose Campaign reads a field: a nil
+// *fieldElector panics there.
+type fieldElector struct{ term leader.Term }
+
+func (e *fieldElector) Campaign(context.Context) (leader.Term, error) { return e.term, nil }
+
 // unreachable returns a client of an etcd that is not there: the tests of
 // bad input never get as far as talking to it.
 func unreachable(t *testing.T) *clientv3.Client {
@@ -44,7 +50,13 @@ func TestBadInputFailsInitContextNamingIt(t *testing.T) {
 		{"no Serve", func(t *testing.T) servicemesh.Service {
 			return leader.Singleton(&plain{}, leader.Etcd(unreachable(t), "/p/"))
 		}, leader.ErrNoServe, `"plain"`},
+		{"nil pointer service", func(t *testing.T) servicemesh.Service {
+			return leader.Singleton((*job)(nil), leader.Etcd(unreachable(t), "/p/"))
+		}, leader.ErrNilService, "nil service"},
 		{"nil elector", func(*testing.T) servicemesh.Service { return leader.Singleton(serve, nil) }, leader.ErrNilElector, `"cron"`},
+		{"nil pointer elector", func(*testing.T) servicemesh.Service {
+			return leader.Singleton(serve, (*fieldElector)(nil))
+		}, leader.ErrNilElector, `"cron"`},
 		{"nil client", func(*testing.T) servicemesh.Service {
 			return leader.Singleton(serve, leader.Etcd(nil, "/p/"))
 		}, leader.ErrNilClient, "nil etcd client"},
@@ -84,4 +96,24 @@ func TestTokenFromAContextWithoutTerm(t *testing.T) {
 // singletonOf returns svc as a singleton elected through c under prefix.
 func singletonOf(svc servicemesh.Service, c *clientv3.Client, prefix string) servicemesh.Service {
 	return leader.Singleton(svc, leader.Etcd(c, prefix, leader.WithTTL(testTTL)))
+}
+
+func TestElectorReturningNoTermAndNoErrorIsAFailedCampaign(t *testing.T) {
+	tr := newTracker()
+	m := meshtest.New(t)
+	warnings := make(chan string, 100)
+	m.SetLogHandler(warnHandler{warnings})
+	require.NotPanics(t, func() { m.Add(leader.Singleton(&job{replica: "a", tr: tr}, &fieldElector{})).Wait() })
+	select {
+	case msg := <-warnings:
+		assert.Contains(t, msg, "campaign failed")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no failed campaign logged at Warn within 5 s")
+	}
+	select {
+	case x := <-tr.started:
+		t.Fatalf("Serve started without a term, token %d", x.token)
+	default:
+	}
+	assert.Equal(t, servicemesh.StateRunning, servicemesh.Status(m).Services[0].State, "it goes on campaigning")
 }

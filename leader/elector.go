@@ -25,7 +25,13 @@ type Term interface {
 	// Resign ends the term and gives up the leadership at once, so that
 	// another replica can be elected without waiting for it to expire.
 	// It may be called more than once, and after the term was lost; it
-	// returns when the store answered or ctx ended.
+	// returns when the store answered or ctx ended, and within a bound of
+	// its own even when ctx never ends (Etcd's: the granted TTL, after
+	// which the claim has expired anyway): a Singleton resigns with a
+	// context that does not end, because resigning matters most while
+	// the mesh is stopping, so a Resign without a bound of its own would
+	// hold up the singleton's stop for as long as the store is out of
+	// reach.
 	Resign(ctx context.Context) error
 }
 

@@ -17,7 +17,10 @@ type Option func(*etcdElector)
 // leads (default 10 s). It is rounded up to whole seconds, and anything
 // under a second counts as one second. etcd may grant a longer TTL than
 // asked (its minimum depends on the cluster's election timeout); every
-// bound of a term uses the TTL granted.
+// bound of a term uses the TTL granted. With etcd out of reach, a
+// leader's resignation waits up to that TTL: keep it below the mesh's
+// shutdown budget (servicemesh.SetShutdownTimeout), or the shutdown of a
+// leader cut off from etcd runs out of it.
 func WithTTL(d time.Duration) Option {
 	return func(e *etcdElector) {
 		secs := d / time.Second
@@ -45,7 +48,10 @@ type etcdElector struct {
 // (concurrency.Election); the key's create revision is the term's token.
 // Replicas may share a client; each singleton service needs a prefix of its
 // own (two services campaigning under one prefix would share one leader
-// between them). A nil client or an empty prefix is never a
+// between them), and no prefix followed by "/" may begin another (the
+// election keys are prefix + "/" + lease: "/app/cron" would wait for the
+// leader of "/app/cron/x" too); a prefix that ends with "/" is safe. A nil
+// client or an empty prefix is never a
 // panic: Campaign returns an error wrapping ErrNilClient or ErrEmptyPrefix,
 // and a Singleton using the elector fails its InitContext with it.
 //
@@ -79,7 +85,9 @@ func (e *etcdElector) check() error { return e.err }
 
 // Campaign grants a lease, keeps it alive and campaigns with it; it
 // returns the term once elected, or an error once ctx ended, the lease was
-// lost, or etcd could not be reached to grant a lease within the TTL.
+// lost, its election key was found deleted once elected (the election
+// waits only for the keys before it), or etcd could not be reached to
+// grant a lease within the TTL.
 func (e *etcdElector) Campaign(ctx context.Context) (Term, error) {
 	if e.err != nil {
 		return nil, e.err
@@ -115,8 +123,9 @@ func (e *etcdElector) Campaign(ctx context.Context) (Term, error) {
 	t.election = concurrency.NewElection(sess, e.prefix)
 
 	if err := t.campaign(ctx, e.value); err != nil {
+		lost := k.isLost() // before abandon, which ends the lease's use
 		t.abandon()
-		if k.isLost() && ctx.Err() == nil {
+		if lost && ctx.Err() == nil {
 			err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
 		}
 		return nil, fmt.Errorf("leader: campaigning for %q: %w", e.prefix, err)
@@ -129,8 +138,33 @@ func (e *etcdElector) Campaign(ctx context.Context) (Term, error) {
 		return nil, fmt.Errorf("leader: campaigning for %q: %w", e.prefix, ErrLeaseLost)
 	}
 	t.token = t.election.Rev()
-	t.watchKey(viewCtx, view)
+	// The election waited only for the keys before this one: this key
+	// itself may have been deleted meanwhile (by an operator), and then
+	// another replica is elected too. Lead only if it is still there, and
+	// watch it from that read on.
+	rev, err := t.confirmKey(ctx, view)
+	if err != nil {
+		t.abandon()
+		return nil, fmt.Errorf("leader: campaigning for %q: %w", e.prefix, err)
+	}
+	t.watchKey(viewCtx, view, rev)
 	return t, nil
+}
+
+// confirmKey reads the term's election key, within ctx and before the
+// term's deadline, and returns the revision to watch it from; an error if
+// it is gone, is another campaign's, or could not be read.
+func (t *etcdTerm) confirmKey(ctx context.Context, view *clientv3.Client) (int64, error) {
+	gctx, cancel := context.WithDeadline(ctx, t.keeper.until())
+	defer cancel()
+	resp, err := view.Get(gctx, t.election.Key())
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("reading the election key once elected: %w", err)
+	case len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != t.token:
+		return 0, fmt.Errorf("its election key %s was deleted while it waited", t.election.Key())
+	}
+	return resp.Header.Revision + 1, nil
 }
 
 // revokeQuietly gives back lease id, within cleanupTimeout; a failure only

@@ -48,6 +48,14 @@ func termEnd(sent time.Time, ttl time.Duration) time.Time {
 	return sent.Add(ttl - ttl/4)
 }
 
+// until returns the deadline: when the lease stops being counted on,
+// unless a renewal moves it.
+func (k *keeper) until() time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.deadline
+}
+
 // expire closes lost if the deadline has passed (the timer may fire just
 // as a renewal moved it).
 func (k *keeper) expire() {
@@ -135,11 +143,8 @@ func (k *keeper) run(ctx context.Context, ttl time.Duration, ch chan<- *clientv3
 // says the lease is gone, or ctx ends (false for all but the first).
 func (k *keeper) renew(ctx context.Context) (*clientv3.LeaseKeepAliveResponse, bool) {
 	for {
-		k.mu.Lock()
-		deadline := k.deadline
-		k.mu.Unlock()
 		sent := time.Now()
-		rctx, cancel := context.WithDeadline(ctx, deadline)
+		rctx, cancel := context.WithDeadline(ctx, k.until())
 		resp, err := k.lease.KeepAliveOnce(rctx, k.id)
 		cancel()
 		switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/gravestench/servicemesh"
@@ -32,30 +33,56 @@ type singleton struct {
 // and it forwards the optional interfaces of svc (servicemesh's HasLogger,
 // HasDependencies, HasRequirements, HasInitContext, HasGracefulShutdown,
 // HasShutdownContext, HasHealthCheck, HasReadiness, HasRestartPolicy and
-// the EventHandler* interfaces). Its Serve campaigns; once elected it runs
-// svc's Serve with a context that ends when the term does, carrying the
-// term's token (TokenFrom). When that Serve returns, or the mesh ends the
-// singleton's Serve (shutdown, Remove), it ends the term's context, waits
-// for svc's Serve to return, and only then resigns, so that another
-// replica takes over at once and no two terms overlap.
+// the EventHandler* interfaces; HealthCheck is asked on every replica,
+// standbys too, Ready only on the leader). Its Serve campaigns; once
+// elected it runs svc's Serve with a context that ends when the term does,
+// carrying the term's token (TokenFrom). When that Serve returns, or the
+// mesh ends the singleton's Serve (shutdown, Remove), it ends the term's
+// context, waits for svc's Serve to return, and only then resigns, so that
+// another replica takes over at once and no two terms overlap.
 //
-// svc's Serve returning nil while leading resigns and ends the service;
-// an error resigns and is returned to the mesh, which restarts the
-// singleton by its restart policy: it then campaigns again. A term lost
-// (this replica cut off from etcd) ends svc's Serve's context, whatever it
-// then returns, and the singleton campaigns again; a campaign that fails is
-// retried with backoff, logged at Warn, and is not a failure. A replica
-// whose mesh is shutting down stops campaigning and never starts svc's
-// Serve. On a standby replica the singleton is ready (HasReadiness) and
-// its StatusDetail reads "standby"; on the leader "leader (token N)".
+// svc's Serve returning nil while leading resigns and ends the service; an
+// error resigns and is returned to the mesh, which restarts the singleton
+// by its restart policy: it then campaigns again. A term lost (this replica
+// cut off from etcd) ends svc's Serve's context, whatever it then returns,
+// and the singleton campaigns again; a campaign that fails is retried with
+// backoff, logged at Warn, and is not a failure. A replica whose mesh is
+// shutting down stops campaigning and never starts svc's Serve. A Serve of
+// svc that ignores its context cannot be stopped: the singleton keeps
+// leading until it returns, unless the term is lost (then another replica
+// can be elected while it runs: see TokenFrom). On a standby replica the
+// singleton is ready (HasReadiness) and its StatusDetail reads "standby";
+// on the leader "leader (token N)" (followed by svc's own StatusDetail, if
+// it has one).
 //
-// Bad input is never a panic: a nil svc, an svc without Serve, a nil e, or
-// an elector made with bad input (a nil client, an empty prefix) fails the
-// singleton's InitContext with an error that names it.
+// Bad input is never a panic: a nil svc, an svc without Serve, a nil e
+// (either also when it is a nil pointer of some type), or an elector made
+// with bad input (a nil client, an empty prefix) fails the singleton's
+// InitContext with an error that names it.
 func Singleton(svc servicemesh.Service, e Elector) servicemesh.Service {
+	if isNil(svc) { // a nil pointer in svc is nil too: its methods cannot be called
+		svc = nil
+	}
+	if isNil(e) {
+		e = nil
+	}
 	s := &singleton{svc: svc, elector: e}
 	s.serve, _ = svc.(servicemesh.HasServe)
 	return s.wrap()
+}
+
+// isNil reports whether v is nil, or a nil pointer, map, slice, func,
+// channel or interface held in an interface (the mesh treats a service
+// the same way).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // Name is the wrapped service's name.
@@ -106,12 +133,19 @@ func (s *singleton) Init(mesh servicemesh.Mesh) {
 }
 
 // StatusDetail says whether this replica leads: "leader (token N)" or
-// "standby" (servicemesh.HasStatusDetail).
+// "standby" (servicemesh.HasStatusDetail), followed by ": " and the
+// wrapped service's own StatusDetail if it has one that is not empty.
 func (s *singleton) StatusDetail() string {
+	detail := "standby"
 	if t := s.leading.Load(); t != nil {
-		return fmt.Sprintf("leader (token %d)", *t)
+		detail = fmt.Sprintf("leader (token %d)", *t)
 	}
-	return "standby"
+	if d, ok := s.svc.(servicemesh.HasStatusDetail); ok {
+		if own := d.StatusDetail(); own != "" {
+			detail += ": " + own
+		}
+	}
+	return detail
 }
 
 // Leading reports whether this replica leads now, and the term's token.

@@ -3,11 +3,13 @@ package leader_test
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gravestench/servicemesh"
+	"github.com/gravestench/servicemesh/leader"
 	"github.com/gravestench/servicemesh/meshtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -132,4 +134,78 @@ func TestSingletonForwardsTheOptionalInterfaces(t *testing.T) {
 	_, detail := plainSvc.(servicemesh.HasStatusDetail)
 	assert.True(t, detail)
 	require.Equal(t, "standby", plainSvc.(servicemesh.HasStatusDetail).StatusDetail())
+}
+
+// detailed is a job with a status detail of its own.
+type detailed struct{ job }
+
+func (*detailed) StatusDetail() string { return "3 runs" }
+
+func TestStatusDetailKeepsTheServicesOwn(t *testing.T) {
+	endpoint := startEtcd(t)
+	tr := newTracker()
+	r := newReplica(t, "a", endpoint, "/detail/", &detailed{job{replica: "a", tr: tr}})
+	x := next(t, tr.started, 10*time.Second, "leading")
+	assert.Equal(t, []string{"leader (token " + itoa(x.token) + "): 3 runs"}, details([]*replica{r}))
+	standby := leader.Singleton(&detailed{}, leader.Etcd(newClient(t, endpoint), "/detail/"))
+	assert.Equal(t, "standby: 3 runs", standby.(servicemesh.HasStatusDetail).StatusDetail())
+}
+
+// blowUp is a job whose Serve, once start is closed, panics or ends with
+// runtime.Goexit instead of returning.
+type blowUp struct {
+	job
+	goexit bool
+	start  chan struct{}
+}
+
+func (b *blowUp) Serve(ctx context.Context) error {
+	token, _ := leader.TokenFrom(ctx)
+	x := b.tr.begin(b.replica, token)
+	defer b.tr.finish(x)
+	<-b.start
+	if b.goexit {
+		runtime.Goexit()
+	}
+	panic("blown up")
+}
+
+func TestServeThatPanicsOrGoexitsStillResigns(t *testing.T) {
+	for _, goexit := range []bool{false, true} {
+		t.Run(map[bool]string{false: "panic", true: "goexit"}[goexit], func(t *testing.T) {
+			endpoint := startEtcd(t)
+			tr := newTracker()
+			c := newClient(t, endpoint)
+			m := servicemesh.New("bad") // not meshtest's: it fails a test whose service panics
+			m.SetLogDestination(nil)
+			t.Cleanup(func() { m.Shutdown().Wait() })
+			bad := &blowUp{job: job{replica: "bad", tr: tr}, goexit: goexit, start: make(chan struct{})}
+			m.Add(singletonOf(bad, c, "/blow-up/")).Wait()
+			require.Equal(t, "bad", next(t, tr.started, 10*time.Second, "bad leading").replica)
+			newReplica(t, "good", endpoint, "/blow-up/", &job{replica: "good", tr: tr})
+			awaitKeys(t, c, "/blow-up/", 2, 10*time.Second)
+
+			close(bad.start)
+			ended := next(t, tr.ended, 5*time.Second, "bad's Serve ending")
+			x := next(t, tr.started, 5*time.Second, "good taking over")
+			assert.Equal(t, "good", x.replica)
+			assert.LessOrEqual(t, x.start.Sub(ended.end), resignBound, "bad resigned: good took over at once")
+			terms, most := tr.snapshot()
+			assert.Equal(t, 1, most)
+			requireNoOverlap(t, terms)
+		})
+	}
+}
+
+func TestSingletonRemovedAndAddedAgainLeadsAgain(t *testing.T) {
+	endpoint := startEtcd(t)
+	tr := newTracker()
+	r := newReplica(t, "a", endpoint, "/again/", &job{replica: "a", tr: tr})
+	first := next(t, tr.started, 10*time.Second, "leading")
+	r.mesh.Remove(r.svc).Wait()
+	next(t, tr.ended, 5*time.Second, "the removed singleton's Serve ending")
+	r.mesh.Add(r.svc).Wait()
+	second := next(t, tr.started, 10*time.Second, "leading again")
+	assert.Greater(t, second.token, first.token)
+	assert.Equal(t, []string{"leader (token " + itoa(second.token) + ")"}, details([]*replica{r}))
 }

@@ -79,31 +79,77 @@ func (t *etcdTerm) abandon() {
 }
 
 // watchKey ends the term when its election key is deleted by anyone else
-// than Resign (an operator, a revoked lease), watching from just after the
-// election. It stops when the view's context ends (Resign).
-func (t *etcdTerm) watchKey(ctx context.Context, view *clientv3.Client) {
-	key, rev := t.election.Key(), t.election.Header().Revision+1
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	wch := view.Watch(wctx, key, clientv3.WithRev(rev), clientv3.WithFilterPut())
+// than Resign (an operator, a revoked lease), watching from rev on (just
+// after it was last seen). A watch that ends while the term goes on (the
+// revision it started from was compacted, as it is for a replica that
+// waited long as a standby; etcd lost its leader) is not a delete seen: the
+// key is read again, and the term ends unless it is still there, with the
+// term's create revision; then it is watched again from that read. It stops
+// when the term ends or the view's context does (Resign).
+func (t *etcdTerm) watchKey(ctx context.Context, view *clientv3.Client, rev int64) {
+	key := t.election.Key()
 	t.watching.Add(1)
 	go func() {
 		defer t.watching.Done()
-		defer cancel()
 		for {
-			select {
-			case <-t.keeper.lost:
+			if t.watchDeletes(ctx, view, key, rev) {
+				t.keeper.lose()
 				return
-			case resp, ok := <-wch:
-				if !ok {
-					return
-				}
-				for _, ev := range resp.Events {
-					if ev.Type == mvccpb.DELETE {
-						t.keeper.lose()
-						return
-					}
-				}
+			}
+			var ok bool
+			if rev, ok = t.recheck(ctx, view, key); !ok {
+				return
 			}
 		}
 	}()
+}
+
+// watchDeletes watches key from rev until it is deleted (true), or the
+// watch, the term or ctx ended (false).
+func (t *etcdTerm) watchDeletes(ctx context.Context, view *clientv3.Client, key string, rev int64) bool {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := view.Watch(wctx, key, clientv3.WithRev(rev), clientv3.WithFilterPut())
+	for {
+		select {
+		case <-t.keeper.lost:
+			return false
+		case resp, ok := <-wch:
+			if !ok {
+				return false
+			}
+			for _, ev := range resp.Events {
+				if ev.Type == mvccpb.DELETE {
+					return true
+				}
+			}
+		}
+	}
+}
+
+// recheck reads key after its watch ended, until it is read or the term or
+// ctx ended, and returns the revision to watch from next. It reports false
+// when the watching is over: the term or ctx ended, or the key is gone or
+// is another term's (then the term is ended).
+func (t *etcdTerm) recheck(ctx context.Context, view *clientv3.Client, key string) (int64, bool) {
+	for ctx.Err() == nil && !t.keeper.isLost() {
+		gctx, cancel := context.WithTimeout(ctx, t.ttl)
+		resp, err := view.Get(gctx, key)
+		cancel()
+		if err == nil {
+			if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != t.token {
+				t.keeper.lose()
+				return 0, false
+			}
+			return resp.Header.Revision + 1, true
+		}
+		retry := time.NewTimer(retryDelay)
+		select {
+		case <-ctx.Done():
+		case <-t.keeper.lost:
+		case <-retry.C:
+		}
+		retry.Stop()
+	}
+	return 0, false
 }
