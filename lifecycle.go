@@ -15,14 +15,24 @@ import (
 // lane (startorder.go) or in a goroutine of its own, counted in busy except
 // while Init runs, and ends once EventServiceInitialized's handlers have run
 // or the lifecycle was cut short.
-func (m *mesh) lifecycle(e *entry) { m.runLifecycle(e, false) }
+func (m *mesh) lifecycle(e *entry) { m.runLifecycle(e, fromStart) }
 
-// runLifecycle is lifecycle, or, resumed, the rest of a lifecycle that
-// parked waiting for its requirements (requirements.go), on a goroutine of
-// its own counted in busy. A lifecycle that parks ends here without
-// settling anything: its resumption does.
-func (m *mesh) runLifecycle(e *entry, resumed bool) {
-	if resumed || e.resolution != nil || e.prev != nil || e.reqs != nil { // on a goroutine of its own
+// stage is where a lifecycle runs from: its start, or where it parked.
+type stage uint8
+
+const (
+	fromStart         stage = iota
+	afterRequirements       // resumed: its wait for its requirements ended (requirewake.go)
+	afterResolution         // resumed: its dependency resolution ended (dependencies.go)
+)
+
+// runLifecycle is lifecycle, or the rest of a lifecycle that parked
+// waiting for its requirements (requirements.go) or for its dependencies
+// (dependencies.go), resumed from where it parked, on a goroutine counted
+// in busy. A lifecycle that parks ends here without settling anything: its
+// resumption does. A waiting service holds no goroutine.
+func (m *mesh) runLifecycle(e *entry, from stage) {
+	if from != fromStart || e.resolution != nil || e.prev != nil || e.reqs != nil { // on a goroutine of its own
 		defer m.busyDone()
 	}
 	parked := false
@@ -60,10 +70,10 @@ func (m *mesh) runLifecycle(e *entry, resumed bool) {
 		e.progress.Steps.Add(1)
 		return true
 	}
-	if !resumed && !m.introduce(e, emit) {
+	if from == fromStart && !m.introduce(e, emit) {
 		return
 	}
-	if e.reqs != nil {
+	if e.reqs != nil && from != afterResolution {
 		switch m.meetRequirements(e) {
 		case reqParked:
 			parked = true
@@ -72,8 +82,16 @@ func (m *mesh) runLifecycle(e *entry, resumed bool) {
 			return
 		}
 	}
-	if e.resolution != nil && !m.resolve(e, about) {
-		return
+	if e.resolution != nil {
+		ok := false
+		if from == afterResolution {
+			ok = m.resolved(e, about)
+		} else {
+			ok, parked = m.resolve(e, about)
+		}
+		if !ok {
+			return
+		}
 	}
 	m.initialize(e, emit, &reached)
 }

@@ -8,23 +8,29 @@
 // It knows nothing of services: the mesh (the root package, its only
 // caller) embeds what it needs beside each record (Waiter.Data) and hands
 // the Scheduler, once, the functions that are the mesh's own: running one
-// attempt of a resolver, telling whether a wait is canceled, reporting a
-// slow wait, counting the scheduler's goroutine among the mesh's. It
-// imports internal/timing only.
+// attempt of a resolver, telling whether a wait is canceled, resuming a
+// service whose wait ended, reporting a slow wait, counting the
+// scheduler's goroutines among the mesh's. It imports internal/timing
+// only.
 //
 // The contract:
 //
-// A waiting service's lifecycle goroutine runs its first attempt itself
-// (Await) and then sleeps until the resolution ends; every later attempt is
-// run by the scheduler's goroutine, one after another, so that a thousand
-// waiters polling for a dependency from outside the mesh cost a loop over
-// them, not a thousand goroutine switches.
+// A waiting service is a record, not a goroutine. Its lifecycle goroutine
+// runs its first attempt itself (Await); when that does not end the
+// resolution, Await returns at once and the goroutine ends. Every later
+// attempt is run by the scheduler's goroutine, one after another, so that
+// a thousand waiters polling for a dependency from outside the mesh cost a
+// loop over them, not a thousand goroutine switches, or by a hand-off; and
+// whoever runs the attempt that ends the resolution tells the mesh
+// (Config.Resume), which resumes the service's lifecycle from there.
 //
 // An attempt is run:
 //   - at once, for a waiter that holds a service that was initialized or
-//     removed (Initialized, Removed), on the waiter's own goroutine; for a
-//     waiter removed or canceled by shutdown, and after new settings
-//     (QueueAll);
+//     removed (Initialized, Removed): for one of them on a goroutine
+//     started for it (a hand-off, which, when the attempt resolves, is the
+//     service's to run its Init on: along a chain, each link costs one
+//     goroutine start), for the others by the scheduler; for a waiter
+//     removed or canceled by shutdown, and after new settings (QueueAll);
 //   - in a broadcast, for every waiter, after any service was added,
 //     initialized or removed: within timing.BroadcastDelay (0.1 ms) of the
 //     change, or, when one broadcast over every waiter takes longer, within

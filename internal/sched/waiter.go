@@ -36,7 +36,6 @@ type Waiter[D any] struct {
 	// Read and written only when something changes:
 	resolved chan struct{} // closed when the resolution ends
 	err      *Failure      // why it failed; written before resolved is closed
-	handoff  chan struct{} // hands an attempt to the waiting goroutine (cap 1; see wakeOwn)
 	// Guarded by Scheduler.mu:
 	waitElem *list.Element  // its element in Scheduler.waiting while it waits
 	watching []*Watchers[D] // the services its resolver holds
@@ -51,7 +50,6 @@ func NewWaiter[D any](name string, data D) *Waiter[D] {
 		name:      name,
 		Data:      data,
 		resolved:  make(chan struct{}),
-		handoff:   make(chan struct{}, 1),
 	}
 }
 

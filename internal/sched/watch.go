@@ -3,8 +3,11 @@ package sched
 // Wake-ups of the waiters that hold a service: after an attempt that did
 // not resolve, the mesh tells which services the resolver now holds
 // (Watch); when one of them is initialized or removed, the waiters holding
-// it are attempted at once, each on its own goroutine, and every waiter
-// soon after in a broadcast. Guarded by Scheduler.mu.
+// it are attempted at once, off the scheduler, on one goroutine started for
+// them (handOff), and every waiter soon after in a broadcast. Guarded by
+// Scheduler.mu.
+
+import "time"
 
 // Watchers is the waiters whose resolvers hold one service. The mesh keeps
 // one beside each service, holder or not; its zero value is empty. Guarded
@@ -75,29 +78,55 @@ func (s *Scheduler[D]) Removed(w *Waiter[D], x *Watchers[D]) (resolving <-chan s
 }
 
 // wakeDependents asks at once for attempts of the resolvers that hold the
-// service of x, and for a broadcast. The caller holds mu.
+// service of x, and for a broadcast. The first is handed off (handOff); the
+// others are queued, so that a resolver that does not return holds up only
+// its own service: the scheduler's watchdog sees to those. The caller
+// holds mu.
 func (s *Scheduler[D]) wakeDependents(x *Watchers[D]) {
+	handed := false
 	for w := range x.of {
-		s.wakeOwn(w)
+		switch {
+		case handed:
+			s.queue(w)
+		case s.take(w):
+			handed = true
+			s.cfg.BusyAdd()
+			go s.handOff(w)
+		}
 	}
 	s.requestBroadcast()
 }
 
-// wakeOwn asks for an attempt of w at once on w's own waiting goroutine
-// (Await): along a chain of dependencies each step then costs one
-// goroutine switch, not two through the scheduler. The caller holds mu.
-func (s *Scheduler[D]) wakeOwn(w *Waiter[D]) {
+// take makes the caller the runner of w's next attempt, to run at once
+// off the scheduler (handOff), and reports whether it did: a waiter queued,
+// or in an attempt, is attempted again soon anyway. The caller holds mu.
+func (s *Scheduler[D]) take(w *Waiter[D]) bool {
 	switch {
 	case w.finished:
-		return
+		return false
 	case w.queued:
 		w.polled = false // see queue
-		return
+		return false
 	case w.attempting:
 		w.dirty = true
-		return
+		return false
 	}
 	s.polls.remove(w)
 	w.attempting = true
-	poke(w.handoff)
+	return true
+}
+
+// handOff runs at once the attempt of w, which take made its own, on a
+// goroutine started for it: along a chain of dependencies each step then
+// costs one goroutine start, not two switches through the scheduler, and
+// no waiting service holds a goroutine meanwhile. When the attempt ends
+// the resolution, this goroutine is the service's (Config.Resume with own
+// true): the next link of a chain runs its Init here. A resolver that does
+// not return holds only this goroutine. Counted in Config.BusyAdd by
+// whoever started it.
+func (s *Scheduler[D]) handOff(w *Waiter[D]) {
+	defer s.cfg.BusyDone()
+	if s.runAttempt(w, false, time.Time{}) {
+		s.cfg.Resume(w, true)
+	}
 }
