@@ -25,10 +25,13 @@ type entry struct {
 	name       string
 	seq        uint64 // order added; set by Add under the registry's lock before use
 	svc        Service
-	hasLogger  bool           // it implements HasLogger
-	done       sync.WaitGroup // returned by Add
-	gone       atomic.Bool    // set by Remove; cancels a resolution
-	ended      atomic.Bool    // its lifecycle goroutine has finished
+	// about is the arguments of every event about svc, svc alone; the
+	// handlers only read them. Made once, with the entry.
+	about     [1]any
+	hasLogger bool           // it implements HasLogger
+	done      sync.WaitGroup // returned by Add
+	gone      atomic.Bool    // set by Remove; cancels a resolution
+	ended     atomic.Bool    // its lifecycle goroutine has finished
 	// provides is set once its Init returned and its Serve started: it
 	// may fill requirements from then on (requirements.go).
 	provides atomic.Bool

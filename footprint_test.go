@@ -7,8 +7,11 @@ package servicemesh_test
 // itself.
 
 import (
+	"io"
+	"log/slog"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -119,6 +122,47 @@ func TestFootprintOfRunningServices(t *testing.T) {
 		t.Logf("%d running services: %.0f B each", fpServices, cost.bytes)
 		m.Shutdown().Wait()
 	})
+}
+
+// fpLogged is a service with a logger from the mesh.
+type fpLogged struct {
+	fpPlain
+	logger *slog.Logger
+}
+
+func (s *fpLogged) SetLogger(l *slog.Logger) { s.logger = l }
+func (s *fpLogged) Logger() *slog.Logger     { return s.logger }
+
+// fpStartAllocs bounds the allocations of one service's whole cycle with a
+// logger (added, initialized, stopped; S1 of the benchmarks): its entry,
+// its logger, and one per event told, of the event bus the mesh keeps for
+// compatibility (four).
+const fpStartAllocs = 7
+
+// The whole cycle of a service with a logger costs at most fpStartAllocs
+// allocations beyond the service itself.
+func TestFootprintAllocationsPerService(t *testing.T) {
+	const n = 1000
+	svcs := make([]*fpLogged, n)
+	for i := range svcs {
+		svcs[i] = &fpLogged{fpPlain: fpPlain{name: "s" + strconv.Itoa(i)}}
+	}
+	wgs := make([]*sync.WaitGroup, n)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m := servicemesh.New(t.Name())
+	m.SetLogDestination(io.Discard)
+	for i, s := range svcs {
+		wgs[i] = m.Add(s)
+	}
+	for _, wg := range wgs {
+		wg.Wait()
+	}
+	m.Shutdown().Wait()
+	runtime.ReadMemStats(&after)
+	perService := float64(after.Mallocs-before.Mallocs) / n
+	t.Logf("%.2f allocations per service", perService)
+	assert.LessOrEqual(t, perService, float64(fpStartAllocs)+0.5, "allocations per service, the mesh's own spread over %d", n)
 }
 
 // BenchmarkFootprint reports the heap per service (B/service) and the

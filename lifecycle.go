@@ -53,8 +53,7 @@ func (m *mesh) runLifecycle(e *entry, from stage) {
 			m.settle(e, false)
 		}
 	}()
-	svc := e.svc
-	about := []any{svc} // the arguments of every event about svc; handlers only read them
+	about := e.about[:]
 	// A service removed meanwhile emits no more events of its lifecycle, so
 	// that they do not follow its EventServiceRemoved. An event whose
 	// emission began before Remove may still be delivered concurrently with
@@ -270,7 +269,7 @@ func (e *entry) setError(err error) {
 }
 
 func newEntry(svc Service, name string) *entry {
-	e := &entry{svc: svc, name: name}
+	e := &entry{svc: svc, name: name, about: [1]any{svc}}
 	e.node.Init(e, svc)
 	e.lc.Reset(time.Now()) // StateAdded, since now
 	_, e.hasLogger = svc.(HasLogger)
