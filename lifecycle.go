@@ -26,13 +26,15 @@ const (
 	afterResolution         // resumed: its dependency resolution ended (dependencies.go)
 )
 
-// runLifecycle is lifecycle, or the rest of a lifecycle that parked
-// waiting for its requirements (requirements.go) or for its dependencies
-// (dependencies.go), resumed from where it parked, on a goroutine counted
-// in busy. A lifecycle that parks ends here without settling anything: its
-// resumption does. A waiting service holds no goroutine.
-func (m *mesh) runLifecycle(e *entry, from stage) {
-	if from != fromStart || e.resolution != nil || e.prev != nil || e.reqs != nil { // on a goroutine of its own
+// lifecycleOnce is the lifecycle of e from from: all of it, or the rest of
+// a lifecycle that parked waiting for its requirements (requirements.go)
+// or for its dependencies (dependencies.go), resumed from where it parked,
+// on a goroutine counted in busy. A lifecycle that parks ends here without
+// settling anything: its resumption does. A waiting service holds no
+// goroutine. It reports whether e's Init returned normally: the services
+// waiting on e may go on (handoff.go).
+func (m *mesh) lifecycleOnce(e *entry, from stage) (initialized bool) {
+	if !onLane(e, from) {
 		defer m.busyDone()
 	}
 	parked := false
@@ -92,7 +94,7 @@ func (m *mesh) runLifecycle(e *entry, from stage) {
 			return
 		}
 	}
-	m.initialize(e, emit, &reached)
+	return m.initialize(e, emit, &reached)
 }
 
 // introduce waits for e's previous lifecycle to retire, if e was added
@@ -125,11 +127,12 @@ func (m *mesh) introduce(e *entry, emit func(string) bool) bool {
 }
 
 // initialize runs e's Init, and its Serve once Init returned, and tells
-// EventServiceInitialized; reached is set once pending was settled.
-func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) {
+// EventServiceInitialized; reached is set once pending was settled. It
+// reports whether Init returned normally.
+func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) bool {
 	svc := e.svc
 	if !m.beginInit(e) {
-		return
+		return false
 	}
 	m.debug("initializing service", "subject", e.name)
 	// Shutdown never waits for an Init: a service may run its loop inside
@@ -162,7 +165,7 @@ func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) {
 	// A service whose stop began while its Init ran (a loop in Init that
 	// its OnShutdown ended) is told initialized still, but gets no Serve.
 	if running := m.settle(e, ok); !ok {
-		return
+		return false
 	} else if running {
 		if e.serve != nil {
 			m.startServe(e, svc.(HasServe))
@@ -172,6 +175,7 @@ func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) {
 	}
 	m.debug("service initialized", "subject", e.name)
 	emit(EventServiceInitialized)
+	return true
 }
 
 // initEnded notes that e's Init returned (or ended with runtime.Goexit):

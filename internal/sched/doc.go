@@ -26,10 +26,11 @@
 //
 // An attempt is run:
 //   - at once, for a waiter that holds a service that was initialized or
-//     removed (Initialized, Removed): for one of them on a goroutine
-//     started for it (a hand-off, which, when the attempt resolves, is the
-//     service's to run its Init on: along a chain, each link costs one
-//     goroutine start), for the others by the scheduler; for a waiter
+//     removed (Initialized, Removed): for one of them off the scheduler (a
+//     hand-off: on the goroutine that initialized the service, once done
+//     with it, through HandOff, which then goes on with the waiter's Init:
+//     along a chain, each link costs a function call; or on a goroutine
+//     started for it), for the others by the scheduler; for a waiter
 //     removed or canceled by shutdown, and after new settings (QueueAll);
 //   - in a broadcast, for every waiter, after any service was added,
 //     initialized or removed: within timing.BroadcastDelay (0.1 ms) of the
