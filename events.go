@@ -185,13 +185,31 @@ func (m *mesh) newFanOuts() map[string]*fanout.FanOut {
 	return fos
 }
 
-// emit sends an event and waits for its handlers to return.
+// emit sends an event and waits for its handlers to return. An event
+// nobody can hear is not sent: the bus takes a lock shared by every
+// service, and allocates, for each emission.
 func (m *mesh) emit(event string, args ...any) {
+	if !m.heard(event) {
+		return
+	}
 	if m.stopping.Load() {
 		m.emitLate(event, args)
 		return
 	}
 	m.events.Emit(event, args...).Wait()
+}
+
+// heard reports whether an emission of event may reach a handler: the
+// bus was handed out (Events), so that anyone may listen on it, or a
+// handler interface of event is bound (a fan-out is on the bus). Handlers
+// are bound at Add before the service's lifecycle begins, so its events
+// reach them.
+func (m *mesh) heard(event string) bool {
+	if m.busOut.Load() {
+		return true
+	}
+	fo := m.fanOuts[event]
+	return fo != nil && fo.OnBus()
 }
 
 // emitLate is emit once the shutdown began. An emission that began before

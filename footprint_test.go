@@ -134,10 +134,10 @@ func (s *fpLogged) SetLogger(l *slog.Logger) { s.logger = l }
 func (s *fpLogged) Logger() *slog.Logger     { return s.logger }
 
 // fpStartAllocs bounds the allocations of one service's whole cycle with a
-// logger (added, initialized, stopped; S1 of the benchmarks): its entry,
-// its logger, and one per event told, of the event bus the mesh keeps for
-// compatibility (four).
-const fpStartAllocs = 7
+// logger (added, initialized, stopped; S1 of the benchmarks) when nobody
+// listens to its events: its entry and its logger, and a share of the
+// mesh's own.
+const fpStartAllocs = 3
 
 // The whole cycle of a service with a logger costs at most fpStartAllocs
 // allocations beyond the service itself.
