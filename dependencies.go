@@ -97,18 +97,18 @@ func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
 // follow now, or whether the service parked, waiting as a record without
 // a goroutine: its lifecycle then ends here, and resumeResolved resumes it
 // once the scheduler, or a hand-off, has ended the resolution.
-func (m *mesh) resolve(e *entry, about []any) (ok, parked bool) {
-	m.emit(EventDependencyResolutionStarted, about...)
+func (m *mesh) resolve(e *entry) (ok, parked bool) {
+	m.emitAbout(EventDependencyResolutionStarted, e)
 	if _, ended := m.sched.Await(e.resolution, e.seq); !ended {
 		return false, true
 	}
-	return m.resolved(e, about), false
+	return m.resolved(e), false
 }
 
 // resolved tells the end of e's resolution with its event, and reports
 // whether Init may follow. Called once the resolution has ended, by the
 // lifecycle's goroutine (resolve) or its resumption.
-func (m *mesh) resolved(e *entry, about []any) bool {
+func (m *mesh) resolved(e *entry) bool {
 	r := e.resolution
 	r.Data.watched = nil // no attempt runs once it has ended
 	f := r.Failure()
@@ -123,7 +123,7 @@ func (m *mesh) resolved(e *entry, about []any) bool {
 		return false
 	}
 	m.debug("dependencies resolved", "subject", e.name)
-	m.emit(EventDependencyResolutionEnded, about...)
+	m.emitAbout(EventDependencyResolutionEnded, e)
 	return true
 }
 

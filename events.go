@@ -199,6 +199,14 @@ func (m *mesh) emit(event string, args ...any) {
 	m.events.Emit(event, args...).Wait()
 }
 
+// emitAbout is emit of an event about e's service, its only argument. The
+// list of arguments is made only when the event is heard.
+func (m *mesh) emitAbout(event string, e *entry) {
+	if m.heard(event) {
+		m.emit(event, e.svc)
+	}
+}
+
 // heard reports whether an emission of event may reach a handler: the
 // bus was handed out (Events), so that anyone may listen on it, or a
 // handler interface of event is bound (a fan-out is on the bus). Handlers

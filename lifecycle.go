@@ -55,7 +55,6 @@ func (m *mesh) lifecycleOnce(e *entry, from stage) (initialized bool) {
 			m.settle(e, false)
 		}
 	}()
-	about := e.about[:]
 	// A service removed meanwhile emits no more events of its lifecycle, so
 	// that they do not follow its EventServiceRemoved. An event whose
 	// emission began before Remove may still be delivered concurrently with
@@ -64,9 +63,12 @@ func (m *mesh) lifecycleOnce(e *entry, from stage) (initialized bool) {
 		if e.gone.Load() {
 			return false
 		}
+		if !m.heard(event) {
+			return true
+		}
 		e.progress.Steps.Add(1)
 		e.progress.InUserCode.Store(true)
-		m.emit(event, about...)
+		m.emit(event, e.svc)
 		e.progress.InUserCode.Store(false)
 		e.progress.Steps.Add(1)
 		return true
@@ -86,9 +88,9 @@ func (m *mesh) lifecycleOnce(e *entry, from stage) (initialized bool) {
 	if e.resolution != nil {
 		ok := false
 		if from == afterResolution {
-			ok = m.resolved(e, about)
+			ok = m.resolved(e)
 		} else {
-			ok, parked = m.resolve(e, about)
+			ok, parked = m.resolve(e)
 		}
 		if !ok {
 			return
@@ -273,7 +275,7 @@ func (e *entry) setError(err error) {
 }
 
 func newEntry(svc Service, name string) *entry {
-	e := &entry{svc: svc, name: name, about: [1]any{svc}}
+	e := &entry{svc: svc, name: name}
 	e.node.Init(e, svc)
 	e.lc.Reset(time.Now()) // StateAdded, since now
 	_, e.hasLogger = svc.(HasLogger)

@@ -29,7 +29,6 @@ func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) (f *Failure, ended bool) 
 	if reason := s.cfg.Begin(w); reason != "" { // removed before its resolution began
 		w.finished = true
 		s.mu.Unlock()
-		close(w.resolved)
 		return s.failure(w, now, s.cfg.ErrCanceled, reason), true
 	}
 	w.seq = seq
@@ -149,6 +148,9 @@ func (s *Scheduler[D]) finish(w *Waiter[D], f *Failure) {
 	s.setWatching(w, nil)
 	w.finished, w.attempting, w.queued = true, false, false
 	w.err = f
+	resolved := w.resolved
 	s.mu.Unlock()
-	close(w.resolved)
+	if resolved != nil {
+		close(resolved)
+	}
 }

@@ -118,6 +118,9 @@ func (s *Scheduler[D]) Removed(w *Waiter[D], x *Watchers[D]) (resolving <-chan s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w != nil && w.waitElem != nil {
+		if w.resolved == nil {
+			w.resolved = make(chan struct{})
+		}
 		resolving = w.resolved
 		s.queue(w) // to cancel it
 	}
