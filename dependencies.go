@@ -275,11 +275,17 @@ func sameSnapshot(a, b []Service) bool {
 // watch tells the scheduler which services w's resolver now holds (see
 // above), so that w is attempted at once when one of them is initialized or
 // removed. Called by whoever runs w's attempt.
+// Every attempt of a broadcast that does not resolve comes here: the lists
+// are on the stack (most resolvers hold a few words), and the scheduler
+// changes nothing when the resolver holds what it held.
 func (m *mesh) watch(w *resolution) {
 	e := w.Data.e
-	addrs := graph.HeldAddresses(e.svc)
-	var held []*sched.Watchers[resolverState]
-	for _, x := range m.reg.Held(addrs, e) {
+	var addrBuf [8]uintptr
+	var entryBuf [4]*entry
+	var heldBuf [4]*sched.Watchers[resolverState]
+	addrs := graph.AppendHeldAddresses(addrBuf[:0], e.svc)
+	held := heldBuf[:0]
+	for _, x := range m.reg.AppendHeld(entryBuf[:0], addrs, e) {
 		held = append(held, &x.watchers)
 	}
 	m.sched.Watch(w, held)

@@ -121,16 +121,20 @@ func (r *Registry[S, E]) Hide(n *Node[S, E]) {
 
 // Held returns the entries of the services at addrs (addresses a resolver
 // holds, see AddressOf), each once, in the order of addrs, leaving out self.
-func (r *Registry[S, E]) Held(addrs []uintptr, self E) []E {
-	var held []E
-	r.Do(func(l Locked[S, E]) {
-		for _, a := range addrs {
-			if x, ok := l.At(a); ok && x != self && !containsEntry(held, x) {
-				held = append(held, x)
-			}
+func (r *Registry[S, E]) Held(addrs []uintptr, self E) []E { return r.AppendHeld(nil, addrs, self) }
+
+// AppendHeld is Held appending to dst, which may be on the caller's stack.
+func (r *Registry[S, E]) AppendHeld(dst []E, addrs []uintptr, self E) []E {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := Locked[S, E]{r}
+	start := len(dst)
+	for _, a := range addrs {
+		if x, ok := l.At(a); ok && x != self && !containsEntry(dst[start:], x) {
+			dst = append(dst, x)
 		}
-	})
-	return held
+	}
+	return dst
 }
 
 // containsEntry reports whether list holds e.

@@ -8,7 +8,10 @@ package sched
 // one started for it), the others by the scheduler — and every waiter
 // soon after in a broadcast. Guarded by Scheduler.mu.
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Watchers is the waiters whose resolvers hold one service. The mesh keeps
 // one beside each service, holder or not; its zero value is empty. Guarded
@@ -20,21 +23,23 @@ type Watchers[D any] struct {
 // Watch records that w's resolver now holds the services whose Watchers
 // are held, so that w is attempted at once when one of them is initialized
 // or removed. Called by whoever runs w's attempt (Config.Attempt); nothing
-// is recorded once w's resolution has ended.
+// is recorded once w's resolution has ended. It does not keep held, which
+// may be on the caller's stack.
 func (s *Scheduler[D]) Watch(w *Waiter[D], held []*Watchers[D]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !w.finished {
+	if !w.finished && !slices.Equal(w.watching, held) {
 		s.setWatching(w, held)
 	}
 }
 
-// setWatching replaces the set of services w watches. The caller holds mu.
+// setWatching replaces the set of services w watches, keeping a copy of
+// held. The caller holds mu.
 func (s *Scheduler[D]) setWatching(w *Waiter[D], held []*Watchers[D]) {
 	for _, x := range w.watching {
 		delete(x.of, w)
 	}
-	w.watching = held
+	w.watching = append(w.watching[:0], held...)
 	for _, x := range held {
 		if x.of == nil {
 			x.of = make(map[*Waiter[D]]struct{})
