@@ -30,7 +30,9 @@
 //     hand-off: on the goroutine that initialized the service, once done
 //     with it, through HandOff, which then goes on with the waiter's Init:
 //     along a chain, each link costs a function call; or on a goroutine
-//     started for it), for the others by the scheduler; for a waiter
+//     started for it), for the others by the scheduler; the one left to
+//     HandOff is in the next broadcast too, so a hand-off that does not
+//     come costs a broadcast's delay, never a wait; for a waiter
 //     removed or canceled by shutdown, and after new settings (QueueAll);
 //   - in a broadcast, for every waiter, after any service was added,
 //     initialized or removed: within timing.BroadcastDelay (0.1 ms) of the
@@ -54,7 +56,14 @@
 // queues it again when the attempt is over. A resolver that does not return
 // holds up only its own service: when an attempt has run for
 // timing.ResolverStallTicks ticks of the watchdog, the scheduler goes on on
-// a new goroutine and leaves the old one to it.
+// a new goroutine and leaves the old one to it; a hand-off's attempt holds
+// only the goroutine it runs on, whose own service is done with.
+//
+// When an attempt ends a resolution, whoever ran it tells the mesh: Await's
+// caller by its return, HandOff's by its return, the others through
+// Config.Resume, with own true when the goroutine is the service's to keep
+// (a hand-off started for it). A waiter's service thus gets a goroutine
+// back only once it is resolved (or its wait failed), to run its Init.
 //
 // The Scheduler's fields, and the fields of waiting records, are guarded by
 // Scheduler.mu, which is never held while a resolver, or any function of
