@@ -14,7 +14,8 @@ import (
 // lifecycle takes one service from added to initialized. It runs on the
 // lane (startorder.go) or in a goroutine of its own, counted in busy except
 // while Init runs, and ends once EventServiceInitialized's handlers have run
-// or the lifecycle was cut short.
+// or the lifecycle was cut short, or parks while the service waits
+// (lifecycleOnce).
 func (m *mesh) lifecycle(e *entry) { m.runLifecycle(e, fromStart) }
 
 // stage is where a lifecycle runs from: its start, or where it parked.
