@@ -66,7 +66,7 @@ func (m *mesh) Add(svc Service) *sync.WaitGroup {
 	}
 	m.changed()
 
-	if e.resolution == nil && e.prev == nil && e.reqs == nil { // see lifecycle
+	if onLane(e, fromStart) {
 		m.enqueue(e)
 	} else {
 		go m.lifecycle(e)

@@ -16,7 +16,8 @@ import (
 // (attempt), whether a wait is canceled, and which services a resolver
 // holds (watch). Each service with dependencies has a waiting record,
 // sched.Waiter, with the mesh's part of it (resolverState) beside the
-// scheduler's.
+// scheduler's; while it waits, that record is all it holds: no goroutine
+// (resolve, resumeResolved).
 
 // ErrDependencyResolutionTimeout is wrapped by the error reported when a
 // service's dependencies were not resolved within the resolution timeout.
@@ -91,14 +92,30 @@ func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
 	return true
 }
 
-// resolve runs e's dependency resolution, bracketed by its events, and
-// reports whether Init may follow.
-func (m *mesh) resolve(e *entry, about []any) bool {
-	m.emit(EventDependencyResolutionStarted, about...)
-	err := m.await(e)
-	if err != nil {
+// resolve begins e's dependency resolution with its first event and its
+// first attempt, on the lifecycle's goroutine. It reports whether Init may
+// follow now, or whether the service parked, waiting as a record without
+// a goroutine: its lifecycle then ends here, and resumeResolved resumes it
+// once the scheduler, or a hand-off, has ended the resolution.
+func (m *mesh) resolve(e *entry) (ok, parked bool) {
+	m.emitAbout(EventDependencyResolutionStarted, e)
+	if _, ended := m.sched.Await(e.resolution, e.seq); !ended {
+		return false, true
+	}
+	return m.resolved(e), false
+}
+
+// resolved tells the end of e's resolution with its event, and reports
+// whether Init may follow. Called once the resolution has ended, by the
+// lifecycle's goroutine (resolve) or its resumption.
+func (m *mesh) resolved(e *entry) bool {
+	r := e.resolution
+	r.Data.watched = nil // no attempt runs once it has ended
+	f := r.Failure()
+	if f != nil {
+		err := (*ResolutionError)(f)
 		if errors.Is(err, ErrDependencyResolutionCanceled) { // routine: Remove or Shutdown
-			m.debug("dependency resolution canceled", "subject", e.name, "reason", err.(*ResolutionError).Reason)
+			m.debug("dependency resolution canceled", "subject", e.name, "reason", err.Reason)
 		} else {
 			m.fail(e, "resolve", err)
 		}
@@ -106,22 +123,24 @@ func (m *mesh) resolve(e *entry, about []any) bool {
 		return false
 	}
 	m.debug("dependencies resolved", "subject", e.name)
-	m.emit(EventDependencyResolutionEnded, about...)
+	m.emitAbout(EventDependencyResolutionEnded, e)
 	return true
 }
 
-// await resolves e's dependencies through the scheduler (see
-// internal/sched): the first attempt on this goroutine, the others on the
-// scheduler's, until they are resolved, the timeout passes, the resolution
-// is canceled, or a resolver method panics.
-func (m *mesh) await(e *entry) error {
-	r := e.resolution
-	f := m.sched.Await(r, e.seq)
-	r.Data.watched = nil // no attempt runs once it has ended
-	if f == nil {
-		return nil
+// resumeResolved resumes the lifecycle of w's service, whose resolution
+// ended after its first attempt (sched.Config.Resume): on the goroutine
+// that ended it when that is given (own: a hand-off's) or when nothing but
+// its events and its end follow (a cancellation: ten thousand canceled at
+// shutdown do not start ten thousand goroutines), on a goroutine of its
+// own otherwise, since Init follows.
+func (m *mesh) resumeResolved(w *resolution, own bool) {
+	e := w.Data.e
+	m.busy.Add(1)
+	if f := w.Failure(); own || f != nil && errors.Is(f.Err, ErrDependencyResolutionCanceled) {
+		m.runLifecycle(e, afterResolution)
+		return
 	}
-	return (*ResolutionError)(f)
+	go m.runLifecycle(e, afterResolution)
 }
 
 // resolution is a service's waiting record; entry.resolution is nil for a
@@ -149,6 +168,7 @@ func (m *mesh) initScheduler() {
 		Attempt:     m.attemptOnce,
 		Begin:       m.beginResolution,
 		Canceled:    m.canceled,
+		Resume:      m.resumeResolved,
 		Slow:        m.warnSlow,
 		Stalled:     func() { m.debug("a resolver has not returned; other resolutions go on without it") },
 		BusyAdd:     func() { m.busy.Add(1) },
@@ -244,9 +264,10 @@ func sameSnapshot(a, b []Service) bool {
 // every waiting resolver is also re-run shortly after any change (in a
 // broadcast, see internal/sched), and polled.
 //
-// It earns its place on chains of dependencies: each link is re-run on its
-// own goroutine the moment the service it holds is initialized, not at the
-// next broadcast, which with thousands of waiters may be tens of
+// It earns its place on chains of dependencies: each link is re-run the
+// moment the service it holds is initialized, on a goroutine started for
+// it that goes on with its Init (a hand-off, see internal/sched), not at
+// the next broadcast, which with thousands of waiters may be tens of
 // milliseconds away. What it does not see only delays a re-run to the next
 // broadcast. The same addresses are the edges of the dependency graph
 // (graph.go).
@@ -254,11 +275,17 @@ func sameSnapshot(a, b []Service) bool {
 // watch tells the scheduler which services w's resolver now holds (see
 // above), so that w is attempted at once when one of them is initialized or
 // removed. Called by whoever runs w's attempt.
+// Every attempt of a broadcast that does not resolve comes here: the lists
+// are on the stack (most resolvers hold a few words), and the scheduler
+// changes nothing when the resolver holds what it held.
 func (m *mesh) watch(w *resolution) {
 	e := w.Data.e
-	addrs := graph.HeldAddresses(e.svc)
-	var held []*sched.Watchers[resolverState]
-	for _, x := range m.reg.Held(addrs, e) {
+	var addrBuf [8]uintptr
+	var entryBuf [4]*entry
+	var heldBuf [4]*sched.Watchers[resolverState]
+	addrs := graph.AppendHeldAddresses(addrBuf[:0], e.svc)
+	held := heldBuf[:0]
+	for _, x := range m.reg.AppendHeld(entryBuf[:0], addrs, e) {
 		held = append(held, &x.watchers)
 	}
 	m.sched.Watch(w, held)

@@ -364,3 +364,68 @@ func TestAnyInitReRunsEveryWaiterSoon(t *testing.T) {
 		m.Shutdown().Wait()
 	})
 }
+
+// A chain whose links wait for the one after them starts at once when its
+// base is added: each link is resolved and initialized by the goroutine
+// that initialized the one it holds (handoff.go), with no broadcast, poll
+// or timer between two links; only the base, added last, is found in a
+// broadcast.
+func TestChainStartsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		const n = 50
+		links := make([]*link, n+1)
+		links[n] = &link{name: "base"}
+		for i := n - 1; i >= 0; i-- {
+			links[i] = &link{name: "link" + string(rune('A'+i%26)) + string(rune('a'+i/26)), want: links[i+1]}
+		}
+		var wgs []*sync.WaitGroup
+		for i := range n { // dependents first: each finds the next in a broadcast
+			wgs = append(wgs, m.Add(links[i]))
+		}
+		time.Sleep(time.Millisecond) // past the broadcast
+		synctest.Wait()
+		start := time.Now()
+		wgs = append(wgs, m.Add(links[n]))
+		for _, wg := range wgs {
+			wg.Wait()
+		}
+		// One broadcast, in which the last link finds the base added after
+		// it; none per link.
+		assert.LessOrEqual(t, time.Since(start), timing.BroadcastDelay, "the links waited for timers")
+		for _, l := range links {
+			assert.True(t, l.inited.Load(), l.name)
+		}
+		m.Shutdown().Wait()
+	})
+}
+
+// The dependent left to the hand-off does not wait on its provider's
+// lifecycle: a handler of the provider's EventServiceInitialized that waits
+// for the dependent's Init sees it within the broadcast's delay.
+func TestHandOffDoesNotWaitOnHandlers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		base := &link{name: "base"}
+		dep := &link{name: "dep", want: base}
+		m.Add(dep)
+		time.Sleep(time.Millisecond) // past the broadcast: dep holds base
+		synctest.Wait()
+		seen := make(chan time.Duration, 1)
+		m.Events().On(EventServiceInitialized, func(args ...any) {
+			if len(args) == 0 || args[0] != Service(base) {
+				return
+			}
+			start := time.Now()
+			for !dep.inited.Load() && time.Since(start) < time.Second {
+				time.Sleep(10 * time.Microsecond)
+			}
+			seen <- time.Since(start)
+		})
+		m.Add(base)
+		waited := <-seen
+		assert.True(t, dep.inited.Load(), "dep initialized while base's handler waited")
+		assert.LessOrEqual(t, waited, 2*timing.BroadcastDelay)
+		m.Shutdown().Wait()
+	})
+}

@@ -79,14 +79,17 @@ package servicemesh
 // does not know of begins after it) and emits EventServiceInitialized.
 //
 // Resolution (dependencies.go, internal/sched): the lifecycle goroutine runs
-// the first attempt, then sleeps. Later attempts are run by one scheduler
+// the first attempt; if it does not resolve, the lifecycle parks (the
+// service is a waiting record, without a goroutine) and resumes on the
+// goroutine that ends its resolution, or a new one. Later attempts are run by one scheduler
 // goroutine, one after another: polls, backing off to 40 ms and aligned so
 // that they fall due together (in phases, when more than a thousand wait),
 // with one clock reading per 32 attempts, and broadcasts after any change,
 // coalesced in
 // a window that grows with what the last broadcast cost. A waiter that holds
-// a service (found by reading its pointer fields, internal/graph) is handed its
-// next attempt on its own goroutine the moment that service is initialized.
+// a service (found by reading its pointer fields, internal/graph) has its
+// next attempt run the moment that service is initialized, on a goroutine
+// started for it that goes on with its Init (a hand-off).
 // Resolvers share one immutable list of the services; the registry rebuilds
 // it lazily after a removal, and Remove itself leaves a hole in constant
 // time.

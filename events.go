@@ -2,6 +2,8 @@ package servicemesh
 
 import (
 	"fmt"
+	"reflect"
+	"sync"
 
 	"github.com/gravestench/servicemesh/internal/fanout"
 )
@@ -63,6 +65,7 @@ const (
 type handlerBinding struct {
 	event    string
 	listener func(m *mesh, svc Service, name string) func(...any)
+	is       func(svc Service) bool // svc implements the interface
 }
 
 // bound is one handler interface of one service, bound to its event: a
@@ -89,7 +92,7 @@ var handlerBindings = []handlerBinding{
 
 // onService binds a handler interface H whose method takes the subject service.
 func onService[H any](event string, call func(H, Service)) handlerBinding {
-	return handlerBinding{event, func(m *mesh, svc Service, name string) func(...any) {
+	return handlerBinding{event: event, is: implements[H], listener: func(m *mesh, svc Service, name string) func(...any) {
 		h, ok := svc.(H)
 		if !ok {
 			return nil
@@ -108,7 +111,7 @@ func onService[H any](event string, call func(H, Service)) handlerBinding {
 // onServiceErr binds a handler interface H whose method takes the subject
 // service and an error.
 func onServiceErr[H any](event string, call func(H, Service, error)) handlerBinding {
-	return handlerBinding{event, func(m *mesh, svc Service, name string) func(...any) {
+	return handlerBinding{event: event, is: implements[H], listener: func(m *mesh, svc Service, name string) func(...any) {
 		h, ok := svc.(H)
 		if !ok {
 			return nil
@@ -130,7 +133,7 @@ func onServiceErr[H any](event string, call func(H, Service, error)) handlerBind
 
 // onNothing binds a handler interface H whose method takes no arguments.
 func onNothing[H any](event string, call func(H)) handlerBinding {
-	return handlerBinding{event, func(m *mesh, svc Service, name string) func(...any) {
+	return handlerBinding{event: event, is: implements[H], listener: func(m *mesh, svc Service, name string) func(...any) {
 		h, ok := svc.(H)
 		if !ok {
 			return nil
@@ -153,13 +156,47 @@ func argService(args []any) (Service, bool) {
 // listenersFor makes a guarded call for every handler interface svc
 // implements.
 func (m *mesh) listenersFor(svc Service, name string) []*bound {
+	mask := bindingMask(svc)
+	if mask == 0 { // most services: no handler interface
+		return nil
+	}
 	var out []*bound
-	for _, b := range handlerBindings {
+	for i, b := range handlerBindings {
+		if mask&(1<<i) == 0 {
+			continue
+		}
 		if fn := b.listener(m, svc, name); fn != nil {
 			out = append(out, &bound{Event: b.event, Fn: fn})
 		}
 	}
 	return out
+}
+
+// bindingMasks holds, for each dynamic type of service seen, which of
+// handlerBindings it implements (bit i: handlerBindings[i]): a service
+// added asks thirteen interfaces once per type, not once per Add.
+var bindingMasks sync.Map // reflect.Type -> uint16
+
+// bindingMask returns which of handlerBindings svc implements.
+func bindingMask(svc Service) uint16 {
+	t := reflect.TypeOf(svc)
+	if v, ok := bindingMasks.Load(t); ok {
+		return v.(uint16)
+	}
+	var mask uint16
+	for i, b := range handlerBindings {
+		if b.is(svc) {
+			mask |= 1 << i
+		}
+	}
+	bindingMasks.Store(t, mask)
+	return mask
+}
+
+// implements reports whether svc is an H.
+func implements[H any](svc Service) bool {
+	_, ok := svc.(H)
+	return ok
 }
 
 // bind adds listeners to the fan-outs of their events.
@@ -185,13 +222,39 @@ func (m *mesh) newFanOuts() map[string]*fanout.FanOut {
 	return fos
 }
 
-// emit sends an event and waits for its handlers to return.
+// emit sends an event and waits for its handlers to return. An event
+// nobody can hear is not sent: the bus takes a lock shared by every
+// service, and allocates, for each emission.
 func (m *mesh) emit(event string, args ...any) {
+	if !m.heard(event) {
+		return
+	}
 	if m.stopping.Load() {
 		m.emitLate(event, args)
 		return
 	}
 	m.events.Emit(event, args...).Wait()
+}
+
+// emitAbout is emit of an event about e's service, its only argument. The
+// list of arguments is made only when the event is heard.
+func (m *mesh) emitAbout(event string, e *entry) {
+	if m.heard(event) {
+		m.emit(event, e.svc)
+	}
+}
+
+// heard reports whether an emission of event may reach a handler: the
+// bus was handed out (Events), so that anyone may listen on it, or a
+// handler interface of event is bound (a fan-out is on the bus). Handlers
+// are bound at Add before the service's lifecycle begins, so its events
+// reach them.
+func (m *mesh) heard(event string) bool {
+	if m.busOut.Load() {
+		return true
+	}
+	fo := m.fanOuts[event]
+	return fo != nil && fo.OnBus()
 }
 
 // emitLate is emit once the shutdown began. An emission that began before

@@ -112,3 +112,40 @@ func (m *mesh) lookupByName(name string) Service {
 	}
 	return nil
 }
+
+// The handler interfaces a type implements are read once per type, into a
+// mask of 16 bits (bindingMask): a service implementing several is bound to
+// each, and a type that implements none to none.
+func TestHandlerInterfacesAreReadOncePerType(t *testing.T) {
+	require.LessOrEqual(t, len(handlerBindings), 16, "bindingMask holds one bit per binding")
+	var all uint16 = 1<<len(handlerBindings) - 1
+	for range 2 { // computed, then cached
+		assert.Equal(t, all, bindingMask(&everyHandler{}))
+		assert.Zero(t, bindingMask(&noHandlers{}))
+	}
+}
+
+// everyHandler implements every handler interface the mesh binds.
+type everyHandler struct{}
+
+func (*everyHandler) Name() string                                { return "every" }
+func (*everyHandler) Init(Mesh)                                   {}
+func (*everyHandler) OnServiceAdded(Service)                      {}
+func (*everyHandler) OnServiceRemoved(Service)                    {}
+func (*everyHandler) OnServiceInitialized(Service)                {}
+func (*everyHandler) OnServiceEventsBound(Service)                {}
+func (*everyHandler) OnServiceLoggerBound(Service)                {}
+func (*everyHandler) OnDependencyResolutionStarted(Service)       {}
+func (*everyHandler) OnDependencyResolutionEnded(Service)         {}
+func (*everyHandler) OnServiceMeshRunLoopInitiated()              {}
+func (*everyHandler) OnServiceMeshShutdownInitiated()             {}
+func (*everyHandler) OnDependencyResolutionFailed(Service, error) {}
+func (*everyHandler) OnServiceFailed(Service, error)              {}
+func (*everyHandler) OnServiceRestarting(Service, error)          {}
+func (*everyHandler) OnMeshReady()                                {}
+
+// noHandlers is a service with no handler interface.
+type noHandlers struct{}
+
+func (*noHandlers) Name() string { return "none" }
+func (*noHandlers) Init(Mesh)    {}

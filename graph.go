@@ -27,9 +27,10 @@ import (
 // those no longer in the mesh. Called when the stop is planned, and for
 // Graph and Status: what a service holds after its resolution and its Init
 // is what it holds then (an edge, once seen, is kept while both are in the
-// mesh).
-func (m *mesh) recordDependencies(e *entry) {
-	addrs := graph.HeldAddresses(e.svc)
+// mesh). It returns buf, grown: the caller may hand it back for the next
+// service, so that a pass over every service reads them into one buffer.
+func (m *mesh) recordDependencies(e *entry, buf []uintptr) []uintptr {
+	addrs := graph.AppendHeldAddresses(buf[:0], e.svc)
 	self := uintptr(unsafe.Pointer(m))
 	m.reg.Do(func(l listing) {
 		e.dependsOn = slices.DeleteFunc(e.dependsOn, func(x *entry) bool { return x.gone.Load() })
@@ -44,6 +45,7 @@ func (m *mesh) recordDependencies(e *entry) {
 			}
 		}
 	})
+	return addrs
 }
 
 // refreshDependencies records again what every service holds now, for a
@@ -55,8 +57,9 @@ func (m *mesh) refreshDependencies() {
 		entries = make([]*entry, 0, l.Len())
 		entries = slices.AppendSeq(entries, l.Entries())
 	})
+	var buf []uintptr
 	for _, e := range entries {
-		m.recordDependencies(e)
+		buf = m.recordDependencies(e, buf)
 	}
 }
 
@@ -66,11 +69,12 @@ func (m *mesh) refreshDependencies() {
 // by the shutdown goroutine.
 func (m *mesh) planStop(order []*entry) *graph.StopPlan {
 	index := make(map[*entry]int, len(order))
+	var buf []uintptr
 	for i, e := range order {
 		index[e] = i
 		// What it holds now: an Init still running may have found what it
 		// uses already, and a service it held may have been added again.
-		m.recordDependencies(e)
+		buf = m.recordDependencies(e, buf)
 	}
 	deps := make([][]int, len(order))
 	var holdsMesh []bool     // made when a service holds the Mesh

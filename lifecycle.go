@@ -14,15 +14,28 @@ import (
 // lifecycle takes one service from added to initialized. It runs on the
 // lane (startorder.go) or in a goroutine of its own, counted in busy except
 // while Init runs, and ends once EventServiceInitialized's handlers have run
-// or the lifecycle was cut short.
-func (m *mesh) lifecycle(e *entry) { m.runLifecycle(e, false) }
+// or the lifecycle was cut short, or parks while the service waits
+// (lifecycleOnce).
+func (m *mesh) lifecycle(e *entry) { m.runLifecycle(e, fromStart) }
 
-// runLifecycle is lifecycle, or, resumed, the rest of a lifecycle that
-// parked waiting for its requirements (requirements.go), on a goroutine of
-// its own counted in busy. A lifecycle that parks ends here without
-// settling anything: its resumption does.
-func (m *mesh) runLifecycle(e *entry, resumed bool) {
-	if resumed || e.resolution != nil || e.prev != nil || e.reqs != nil { // on a goroutine of its own
+// stage is where a lifecycle runs from: its start, or where it parked.
+type stage uint8
+
+const (
+	fromStart         stage = iota
+	afterRequirements       // resumed: its wait for its requirements ended (requirewake.go)
+	afterResolution         // resumed: its dependency resolution ended (dependencies.go)
+)
+
+// lifecycleOnce is the lifecycle of e from from: all of it, or the rest of
+// a lifecycle that parked waiting for its requirements (requirements.go)
+// or for its dependencies (dependencies.go), resumed from where it parked,
+// on a goroutine counted in busy. A lifecycle that parks ends here without
+// settling anything: its resumption does. A waiting service holds no
+// goroutine. It reports whether e's Init returned normally: the services
+// waiting on e may go on (handoff.go).
+func (m *mesh) lifecycleOnce(e *entry, from stage) (initialized bool) {
+	if !onLane(e, from) {
 		defer m.busyDone()
 	}
 	parked := false
@@ -43,8 +56,6 @@ func (m *mesh) runLifecycle(e *entry, resumed bool) {
 			m.settle(e, false)
 		}
 	}()
-	svc := e.svc
-	about := []any{svc} // the arguments of every event about svc; handlers only read them
 	// A service removed meanwhile emits no more events of its lifecycle, so
 	// that they do not follow its EventServiceRemoved. An event whose
 	// emission began before Remove may still be delivered concurrently with
@@ -53,17 +64,20 @@ func (m *mesh) runLifecycle(e *entry, resumed bool) {
 		if e.gone.Load() {
 			return false
 		}
+		if !m.heard(event) {
+			return true
+		}
 		e.progress.Steps.Add(1)
 		e.progress.InUserCode.Store(true)
-		m.emit(event, about...)
+		m.emit(event, e.svc)
 		e.progress.InUserCode.Store(false)
 		e.progress.Steps.Add(1)
 		return true
 	}
-	if !resumed && !m.introduce(e, emit) {
+	if from == fromStart && !m.introduce(e, emit) {
 		return
 	}
-	if e.reqs != nil {
+	if e.reqs != nil && from != afterResolution {
 		switch m.meetRequirements(e) {
 		case reqParked:
 			parked = true
@@ -72,10 +86,18 @@ func (m *mesh) runLifecycle(e *entry, resumed bool) {
 			return
 		}
 	}
-	if e.resolution != nil && !m.resolve(e, about) {
-		return
+	if e.resolution != nil {
+		ok := false
+		if from == afterResolution {
+			ok = m.resolved(e)
+		} else {
+			ok, parked = m.resolve(e)
+		}
+		if !ok {
+			return
+		}
 	}
-	m.initialize(e, emit, &reached)
+	return m.initialize(e, emit, &reached)
 }
 
 // introduce waits for e's previous lifecycle to retire, if e was added
@@ -108,11 +130,12 @@ func (m *mesh) introduce(e *entry, emit func(string) bool) bool {
 }
 
 // initialize runs e's Init, and its Serve once Init returned, and tells
-// EventServiceInitialized; reached is set once pending was settled.
-func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) {
+// EventServiceInitialized; reached is set once pending was settled. It
+// reports whether Init returned normally.
+func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) bool {
 	svc := e.svc
 	if !m.beginInit(e) {
-		return
+		return false
 	}
 	m.debug("initializing service", "subject", e.name)
 	// Shutdown never waits for an Init: a service may run its loop inside
@@ -145,7 +168,7 @@ func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) {
 	// A service whose stop began while its Init ran (a loop in Init that
 	// its OnShutdown ended) is told initialized still, but gets no Serve.
 	if running := m.settle(e, ok); !ok {
-		return
+		return false
 	} else if running {
 		if e.serve != nil {
 			m.startServe(e, svc.(HasServe))
@@ -155,6 +178,7 @@ func (m *mesh) initialize(e *entry, emit func(string) bool, reached *bool) {
 	}
 	m.debug("service initialized", "subject", e.name)
 	emit(EventServiceInitialized)
+	return true
 }
 
 // initEnded notes that e's Init returned (or ended with runtime.Goexit):

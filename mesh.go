@@ -71,6 +71,9 @@ func New(name ...string) Mesh {
 type mesh struct {
 	name   string
 	events *ee.EventEmitter
+	// busOut is set once Events handed the bus out: from then on anyone
+	// may listen on it, and every event is sent (events.go, heard).
+	busOut atomic.Bool
 	// fanOuts delivers each event to the handler interfaces bound for it
 	// (events.go); the map is made by New and never changes.
 	fanOuts map[string]*fanout.FanOut
@@ -183,7 +186,12 @@ func (m *mesh) Name() string { return m.name }
 func (m *mesh) Init(Mesh) {}
 
 // Events returns the mesh's event bus.
-func (m *mesh) Events() *ee.EventEmitter { return m.events }
+func (m *mesh) Events() *ee.EventEmitter {
+	if !m.busOut.Load() { // a load: callers that ask for it often do not write a shared line
+		m.busOut.Store(true)
+	}
+	return m.events
+}
 
 // busyDone marks the end of work counted in busy; the last one pokes a
 // shutdown waiting for them all.

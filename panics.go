@@ -34,17 +34,30 @@ func (e *PanicError) Unwrap() error {
 // guard runs fn, a call into the code of the service called name, and turns a
 // panic into a logged *PanicError so that the mesh and other services go on.
 func (m *mesh) guard(name, call string, fn func()) (err error) {
+	// The deferred call runs at every return, on the stacks of resolvers
+	// and Inits: it stays small, so that a new lifecycle goroutine seldom
+	// has to grow its stack; the report is a call of its own.
 	defer func() {
 		if v := recover(); v != nil {
-			m.recovered.Add(1)
-			pe := &PanicError{Service: name, Call: call, Value: v, Stack: debug.Stack()}
-			m.logger.Error("recovered a panic in service code",
-				"subject", name, "call", call, "panic", fmt.Sprint(v), "stack", string(pe.Stack))
-			err = pe
+			err = m.recoveredPanic(name, call, v)
 		}
 	}()
 	fn()
 	return nil
+}
+
+// recoveredPanic counts and logs the panic v that guard recovered from
+// the call named call of the service called name, and returns it as a
+// *PanicError. It runs in the panicking goroutine's deferred call, so the
+// stack it records is the panic's.
+//
+//go:noinline
+func (m *mesh) recoveredPanic(name, call string, v any) error {
+	m.recovered.Add(1)
+	pe := &PanicError{Service: name, Call: call, Value: v, Stack: debug.Stack()}
+	m.logger.Error("recovered a panic in service code",
+		"subject", name, "call", call, "panic", fmt.Sprint(v), "stack", string(pe.Stack))
+	return pe
 }
 
 // RecoveredPanics returns how many panics the mesh has recovered from code

@@ -19,7 +19,7 @@ import (
 func (m *mesh) resumeLocked(e *entry) {
 	if m.unparkLocked(e) {
 		m.busy.Add(1)
-		go m.runLifecycle(e, true)
+		go m.runLifecycle(e, afterRequirements)
 	}
 }
 
@@ -104,7 +104,7 @@ func (m *mesh) cutParked() {
 	// code: on this goroutine, rather than ten thousand new ones.
 	for _, w := range all {
 		m.busy.Add(1)
-		m.runLifecycle(w, true)
+		m.runLifecycle(w, afterRequirements)
 	}
 }
 

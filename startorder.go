@@ -21,7 +21,9 @@ import "github.com/gravestench/servicemesh/internal/lane"
 // as long.
 //
 // A service with dependencies runs its lifecycle on a goroutine of its own
-// and begins its Init whenever its dependencies are resolved; so does a
+// and begins its Init whenever its dependencies are resolved (while it
+// waits it is a record, without a goroutine; it resumes on the goroutine
+// that resolved it, see handoff.go and dependencies.go); so does a
 // service added again while its previous lifecycle still runs.
 
 // initLane sets up the lane: it runs lifecycles, releases each one's count

@@ -167,9 +167,6 @@ func BenchmarkRequireFanIn(b *testing.B) {
 // the missing requirements included, and means nothing.
 func BenchmarkRequireWaiters(b *testing.B) {
 	b.Run(fmt.Sprintf("%s/services=%d", ServiceMesh.Name, RequireWaiting), func(b *testing.B) {
-		if raceEnabled {
-			b.Skip("the race detector allows fewer live goroutines than the shutdown of this many waiting services starts")
-		}
 		var bytes, add float64
 		goroutines := 0
 		for range b.N {
@@ -202,9 +199,6 @@ func BenchmarkO1(b *testing.B) {
 	for _, n := range o1Sizes {
 		b.Run(fmt.Sprintf("%s/services=%d", ServiceMesh.Name, n), func(b *testing.B) {
 			if n > 1000 {
-				if raceEnabled {
-					b.Skip("the race detector allows fewer live goroutines than this many waiting services need")
-				}
 				if testing.Short() {
 					b.Skip("skipped in short mode")
 				}
@@ -649,17 +643,11 @@ const (
 
 // TestRequireWaiters checks that RequireWaiting services waiting on a
 // requirement no service fills cost the mesh at most maxBytesPerWaiter of
-// heap each and at most maxWaiterRoutines goroutines in all. The race
-// detector allows fewer live goroutines than the shutdown of that many
-// waiters starts (it resumes each on a goroutine of its own), so under it
-// fewer services wait; the bounds are the same (the race detector's
-// memory is not on the Go heap: 2,000 waiters measure about as much per
-// service with it as without).
+// heap each and at most maxWaiterRoutines goroutines in all, with the race
+// detector too: a waiting service is a record, not a goroutine (its
+// memory is not on the Go heap).
 func TestRequireWaiters(t *testing.T) {
 	n := RequireWaiting
-	if raceEnabled {
-		n = 2000
-	}
 	res, err := RequireWaiters(n)
 	if err != nil {
 		t.Fatal(err)

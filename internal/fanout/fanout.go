@@ -46,7 +46,14 @@ type FanOut struct {
 
 	mu    sync.Mutex // serializes changes of list and of onBus
 	onBus bool       // listener is on the bus
+	// heard is onBus, readable without mu (OnBus).
+	heard atomic.Bool
 }
+
+// OnBus reports whether fo is on the bus: some listener is bound. An Add
+// that happens before OnBus is seen by it; one concurrent with it may not
+// be, as an event emitted concurrently with Add may or may not reach l.
+func (fo *FanOut) OnBus() bool { return fo.heard.Load() }
 
 // New returns the fan-out of event on bus, with nothing bound and so not
 // on the bus yet.
@@ -74,6 +81,7 @@ func (fo *FanOut) Add(l *Listener) {
 	if !fo.onBus {
 		fo.bus.On(fo.event, fo.listener)
 		fo.onBus = true
+		fo.heard.Store(true)
 	}
 }
 
@@ -96,6 +104,7 @@ func (fo *FanOut) Remove(l *Listener) {
 	if len(list) == 0 && fo.onBus {
 		fo.bus.Off(fo.event, fo.listener)
 		fo.onBus = false
+		fo.heard.Store(false)
 	}
 }
 

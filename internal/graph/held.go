@@ -65,33 +65,36 @@ func refOffsets(t reflect.Type) []uintptr {
 // held.go), or nil if svc is not a non-nil pointer to a struct. A word that
 // appears twice is returned twice. It is safe for concurrent use, also
 // while svc's own goroutines write those words (see readWords).
-func HeldAddresses(svc any) []uintptr {
+func HeldAddresses(svc any) []uintptr { return AppendHeldAddresses(nil, svc) }
+
+// AppendHeldAddresses is HeldAddresses appending to dst, so that a caller
+// that looks at many services in turn reuses one buffer.
+func AppendHeldAddresses(dst []uintptr, svc any) []uintptr {
 	v := reflect.ValueOf(svc)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return nil
+		return dst
 	}
 	offs := refOffsets(v.Type().Elem())
 	if len(offs) == 0 {
-		return nil
+		return dst
 	}
-	return readWords(v.UnsafePointer(), offs)
+	return readWords(dst, v.UnsafePointer(), offs)
 }
 
-// readWords reads the words at offs from base. The service's own goroutines
+// readWords appends to dst the non-zero words at offs from base. The service's own goroutines
 // may write them meanwhile, under locks of its own that the mesh cannot
 // take, so the read is a data race by design and is hidden from the race
 // detector: an aligned word is never torn, and its value is only compared
 // with the addresses of services, never dereferenced or kept.
 //
 //go:norace
-func readWords(base unsafe.Pointer, offs []uintptr) []uintptr {
-	out := make([]uintptr, 0, len(offs))
+func readWords(dst []uintptr, base unsafe.Pointer, offs []uintptr) []uintptr {
 	for _, off := range offs {
 		if w := *(*uintptr)(unsafe.Add(base, off)); w != 0 {
-			out = append(out, w)
+			dst = append(dst, w)
 		}
 	}
-	return out
+	return dst
 }
 
 // AddressOf returns the address a pointer-shaped svc points to, or 0 for

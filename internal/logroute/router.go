@@ -122,10 +122,24 @@ func (r *Router) SetDestination(w io.Writer) {
 // handler is asked.
 func (r *Router) SetLevel(level slog.Level) { r.level.Set(level) }
 
-// Logger returns a logger through r with the attribute service=name.
+// Logger returns a logger through r with the attribute service=name. It
+// costs one allocation: every service with a logger gets one at Add.
 func (r *Router) Logger(name string) *slog.Logger {
-	h := &routedHandler{r: r, ops: []handlerOp{{attrs: []slog.Attr{slog.String("service", name)}}}}
-	return slog.New(h)
+	x := &serviceLogger{}
+	x.attr[0] = slog.String("service", name)
+	x.op[0].attrs = x.attr[:]
+	x.h.r, x.h.ops = r, x.op[:]
+	x.logger = *slog.New(&x.h) // slog.New is inlined: its Logger stays on the stack
+	return &x.logger
+}
+
+// serviceLogger is a logger of Logger and what it is made of, in one
+// allocation. It is immutable once Logger returned it, but for h's cache.
+type serviceLogger struct {
+	logger slog.Logger
+	h      routedHandler
+	op     [1]handlerOp
+	attr   [1]slog.Attr
 }
 
 // Panics returns how many panics r has recovered from the handlers it

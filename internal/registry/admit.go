@@ -107,8 +107,10 @@ func (r *Registry[S, E]) publish(n *Node[S, E]) bool {
 	r.svcs = AppendDoubling(r.svcs, n.svc)
 	r.slots = AppendDoubling(r.slots, n)
 	if r.view != nil && !n.hidden {
+		// The next Snapshot stores the longer view: a burst of additions
+		// that no resolver reads costs no allocation each.
 		r.view = AppendDoubling(r.view, n.svc)
-		r.storeSnapshot()
+		r.snap.Store(nil)
 	}
 	return true
 }

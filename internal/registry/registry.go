@@ -9,8 +9,9 @@ import (
 // Registry is the set of services of a mesh. Its zero value is not ready:
 // Init it first.
 type Registry[S comparable, E comparable] struct {
-	// snap is the list of services handed to resolvers, view[:n:n], stored
-	// under mu at every change and loaded without it.
+	// snap is the list of services handed to resolvers, view[:n:n], set to
+	// nil under mu at every change, stored under mu by the first Snapshot
+	// after it, and loaded without it.
 	snap atomic.Pointer[[]S]
 
 	mu sync.Mutex // guards every field below, and the fields of nodes said to be guarded by Registry.mu
@@ -69,15 +70,19 @@ func (r *Registry[S, E]) Services() []S {
 
 // Snapshot returns the shared, immutable list of the services for
 // resolvers: Services without the hidden ones. It takes no lock and does not
-// allocate unless the list changed since it was last built: after a removal
-// or a Hide it is built anew by the first caller. Its capacity equals its
-// length, so appending to it copies; the caller must not write into it.
+// allocate unless the list changed since it was last built: after an
+// addition it is stored anew, after a removal or a Hide built anew, by the
+// first caller. Its capacity equals its length, so appending to it copies;
+// the caller must not write into it.
 func (r *Registry[S, E]) Snapshot() []S {
 	if p := r.snap.Load(); p != nil {
 		return *p
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if p := r.snap.Load(); p != nil { // stored meanwhile
+		return *p
+	}
 	if r.view == nil {
 		var none S
 		r.view = make([]S, 0, len(r.svcs)-r.holes)
@@ -86,8 +91,8 @@ func (r *Registry[S, E]) Snapshot() []S {
 				r.view = append(r.view, s)
 			}
 		}
-		r.storeSnapshot()
 	}
+	r.storeSnapshot()
 	return *r.snap.Load()
 }
 
@@ -116,16 +121,20 @@ func (r *Registry[S, E]) Hide(n *Node[S, E]) {
 
 // Held returns the entries of the services at addrs (addresses a resolver
 // holds, see AddressOf), each once, in the order of addrs, leaving out self.
-func (r *Registry[S, E]) Held(addrs []uintptr, self E) []E {
-	var held []E
-	r.Do(func(l Locked[S, E]) {
-		for _, a := range addrs {
-			if x, ok := l.At(a); ok && x != self && !containsEntry(held, x) {
-				held = append(held, x)
-			}
+func (r *Registry[S, E]) Held(addrs []uintptr, self E) []E { return r.AppendHeld(nil, addrs, self) }
+
+// AppendHeld is Held appending to dst, which may be on the caller's stack.
+func (r *Registry[S, E]) AppendHeld(dst []E, addrs []uintptr, self E) []E {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := Locked[S, E]{r}
+	start := len(dst)
+	for _, a := range addrs {
+		if x, ok := l.At(a); ok && x != self && !containsEntry(dst[start:], x) {
+			dst = append(dst, x)
 		}
-	})
-	return held
+	}
+	return dst
 }
 
 // containsEntry reports whether list holds e.

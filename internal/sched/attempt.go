@@ -2,7 +2,8 @@ package sched
 
 // One resolution: Await begins it and runs its first attempt; runAttempt
 // runs one attempt and decides what follows (the end of the resolution, or
-// its next attempt); finish ends it. An attempt's fields are owned by
+// its next attempt); finish ends it, and whoever ran that attempt tells
+// the mesh (Await's return, or Config.Resume). An attempt's fields are owned by
 // whoever runs it, the rest of Waiter is guarded by Scheduler.mu.
 
 import (
@@ -11,20 +12,24 @@ import (
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
-// Await resolves w's dependencies, w's service being the seq-th added: it
-// runs the first attempt itself, on the calling goroutine, and leaves the
-// others to the scheduler until the dependencies are resolved, the timeout
-// passes, the resolution is canceled, or Config.Attempt returns an error.
-// It returns nil once resolved, or why not. Call it once per Waiter, from
-// the goroutine that waits for it; Config.Begin may end it at once.
-func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) *Failure {
+// Await begins the resolution of w's dependencies, w's service being the
+// seq-th added, and runs its first attempt on the calling goroutine. When
+// that attempt ends the resolution (resolved, failed, or Config.Begin
+// found it canceled) Await returns ended true and why it failed (nil:
+// resolved), and nothing more is told. Otherwise it returns ended false at
+// once, and the waiting service is a record, without a goroutine: the
+// scheduler and the hand-offs (watch.go) run its later attempts until the
+// dependencies are resolved, the timeout passes, the resolution is
+// canceled, or Config.Attempt returns an error, and then Config.Resume is
+// called once, by whoever ended it. The caller must then leave w to
+// Config.Resume. Call it once per Waiter.
+func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) (f *Failure, ended bool) {
 	now := time.Now()
 	s.mu.Lock()
 	if reason := s.cfg.Begin(w); reason != "" { // removed before its resolution began
 		w.finished = true
 		s.mu.Unlock()
-		close(w.resolved)
-		return s.failure(w, now, s.cfg.ErrCanceled, reason)
+		return s.failure(w, now, s.cfg.ErrCanceled, reason), true
 	}
 	w.seq = seq
 	w.start, w.seenAt, w.seen = now, now.Sub(s.cfg.Epoch), s.changes.Load()
@@ -33,16 +38,16 @@ func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) *Failure {
 	s.nwaiting.Add(1)
 	w.attempting = true
 	s.mu.Unlock()
-	s.runAttempt(w, false, time.Time{})
-	for {
-		select {
-		case <-w.resolved:
-			return w.err
-		case <-w.handoff: // wakeOwn made this goroutine the attempt's owner
-			s.runAttempt(w, false, time.Time{})
-		}
+	if s.runAttempt(w, false, time.Time{}) {
+		return w.err, true
 	}
+	return nil, false
 }
+
+// Failure returns why w's resolution failed, nil when it was resolved.
+// Read it only once the resolution has ended (in Config.Resume, or after
+// Await returned ended).
+func (w *Waiter[D]) Failure() *Failure { return w.err }
 
 // runAttempt asks w's resolver once, then ends the resolution or arranges
 // the next attempt. The caller made w.attempting true: nobody else runs an
@@ -54,26 +59,28 @@ func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) *Failure {
 // it after. Because it is taken before, a resolver that runs past the
 // timeout is found timed out only at its next attempt: that attempt ends
 // the resolution before it calls the resolver, so a service is never
-// initialized on a call that began after its timeout.
-func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) {
+// initialized on a call that began after its timeout. It reports whether
+// this attempt ended the resolution: its caller then tells the end (Await
+// returns it; the others call Config.Resume).
+func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) (ended bool) {
 	if !polled {
 		if reason := s.cfg.Canceled(w); reason != "" {
 			s.finish(w, s.failure(w, w.start, s.cfg.ErrCanceled, reason))
-			return
+			return true
 		}
 	}
 	if limit := time.Duration(s.timeout.Load()); limit > 0 && !clock.IsZero() && clock.Sub(w.start) >= limit {
 		s.finish(w, s.failure(w, w.start, s.cfg.ErrTimeout, ""))
-		return
+		return true
 	}
 	done, err := s.cfg.Attempt(w, polled)
 	switch {
 	case err != nil:
 		s.finish(w, s.failure(w, w.start, err, ""))
-		return
+		return true
 	case done:
 		s.finish(w, nil)
-		return
+		return true
 	}
 
 	now := clock
@@ -117,15 +124,16 @@ func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) {
 	s.mu.Unlock()
 	if timedOut {
 		s.finish(w, s.failure(w, w.start, s.cfg.ErrTimeout, ""))
-		return
+		return true
 	}
 	if warn {
 		s.cfg.Slow(w, waited, quiet)
 	}
+	return false
 }
 
-// finish ends w's resolution with f (nil: resolved) and lets its waiting
-// goroutine go on. Called by whoever runs w's attempt, once.
+// finish ends w's resolution with f (nil: resolved). Called by whoever
+// runs w's attempt, once; it tells the end (see runAttempt).
 func (s *Scheduler[D]) finish(w *Waiter[D], f *Failure) {
 	s.mu.Lock()
 	if w.waitElem != nil {
@@ -140,6 +148,9 @@ func (s *Scheduler[D]) finish(w *Waiter[D], f *Failure) {
 	s.setWatching(w, nil)
 	w.finished, w.attempting, w.queued = true, false, false
 	w.err = f
+	resolved := w.resolved
 	s.mu.Unlock()
-	close(w.resolved)
+	if resolved != nil {
+		close(resolved)
+	}
 }

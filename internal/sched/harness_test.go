@@ -71,6 +71,7 @@ func newHarness() *harness {
 		Stalled:  func() { h.stalls.Add(1) },
 		BusyAdd:  func() { h.busy.Add(1) },
 		BusyDone: func() { h.busy.Add(-1) },
+		Resume:   func(w *Waiter[*probe], _ bool) { h.ended(w, w.Failure()) },
 
 		WarnDelay:   &h.warnDelay,
 		Epoch:       time.Now(),
@@ -113,20 +114,28 @@ func (h *harness) canceled(w *Waiter[*probe]) string {
 	return ""
 }
 
-// add begins the wait of p on a goroutine of its own and returns its record.
+// add begins the wait of p on a goroutine of its own, which ends after the
+// first attempt, and returns its record.
 func (h *harness) add(p *probe) *Waiter[*probe] {
 	h.seq++
 	w := NewWaiter(p.name, p)
 	seq := h.seq
 	h.wg.Add(1)
 	go func() {
-		defer h.wg.Done()
-		f := h.s.Await(w, seq)
-		p.mu.Lock()
-		p.ended, p.fail = time.Now(), f
-		p.mu.Unlock()
+		if f, ended := h.s.Await(w, seq); ended {
+			h.ended(w, f)
+		}
 	}()
 	return w
+}
+
+// ended records the end of w's resolution.
+func (h *harness) ended(w *Waiter[*probe], f *Failure) {
+	p := w.Data
+	p.mu.Lock()
+	p.ended, p.fail = time.Now(), f
+	p.mu.Unlock()
+	h.wg.Done()
 }
 
 // shutdown cancels every wait and waits, at most d, until they have ended

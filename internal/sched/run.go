@@ -80,7 +80,9 @@ func (s *Scheduler[D]) run(gen uint64) {
 		s.inAttempt = true
 		s.armWatchdog()
 		s.mu.Unlock()
-		s.runAttempt(w, polled, now)
+		if s.runAttempt(w, polled, now) {
+			s.cfg.Resume(w, false)
+		}
 		s.mu.Lock()
 		if s.gen == gen {
 			s.inAttempt = false

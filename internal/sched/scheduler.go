@@ -30,6 +30,13 @@ type Config[D any] struct {
 	// Canceled reads and then queues w (Removed, QueueAll), so a
 	// cancellation is never missed.
 	Canceled func(w *Waiter[D]) (reason string)
+	// Resume is told that w's resolution, which Await left waiting, has
+	// ended (w.Failure says how). It is called once per such w, by the
+	// goroutine that ran the attempt that ended it, without Scheduler.mu:
+	// the scheduler's (own false), which it must not hold up for long, or
+	// a hand-off's (own true), which is Resume's to keep: it may run the
+	// service's code on it.
+	Resume func(w *Waiter[D], own bool)
 	// Slow reports, once per waiter, that w has waited waited for its
 	// dependencies while the mesh has not changed for quiet.
 	Slow func(w *Waiter[D], waited, quiet time.Duration)

@@ -11,15 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A waiter that holds a service is attempted at once when that service is
-// initialized, not at its next poll.
+// Waiters that hold a service are attempted at once when that service is
+// initialized, not at their next poll: all but one by the scheduler, and
+// the one left by the goroutine that initialized it (HandOff), on that
+// goroutine, which resumes it when resolved.
 func TestInitializedWakesTheHoldersAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness()
 		var x Watchers[*probe]
 		ready := new(atomic.Bool)
-		holder := &probe{name: "holder", ready: ready.Load, holds: []*Watchers[*probe]{&x}}
-		h.add(holder)
+		a := &probe{name: "a", ready: ready.Load, holds: []*Watchers[*probe]{&x}}
+		b := &probe{name: "b", ready: ready.Load, holds: []*Watchers[*probe]{&x}}
+		h.add(a)
+		h.add(b)
 		time.Sleep(10 * time.Second) // polling at its slowest
 		synctest.Wait()
 
@@ -27,10 +31,37 @@ func TestInitializedWakesTheHoldersAtOnce(t *testing.T) {
 		ready.Store(true)
 		h.s.Initialized(&x)
 		synctest.Wait()
-		holder.mu.Lock()
-		assert.False(t, holder.ended.IsZero(), "not woken")
-		assert.Equal(t, set, holder.ended, "woken later than at once")
-		holder.mu.Unlock()
+		w := h.s.HandOff(&x)
+		require.NotNil(t, w, "one holder is left to HandOff, and resolves there")
+		h.ended(w, w.Failure())
+		for _, p := range []*probe{a, b} {
+			p.mu.Lock()
+			assert.Equal(t, set, p.ended, "%s woken later than at once", p.name)
+			assert.Nil(t, p.fail, p.name)
+			p.mu.Unlock()
+		}
+		assert.Nil(t, h.s.HandOff(&x), "nothing is left to hand off")
+		require.True(t, h.shutdown(t, time.Second))
+	})
+}
+
+// The holder left to HandOff is attempted in the broadcast when nobody
+// hands it off (the goroutine that initialized its service is held up).
+func TestInitializedWithoutHandOffWakesInTheBroadcast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness()
+		var x Watchers[*probe]
+		ready := new(atomic.Bool)
+		p := &probe{name: "p", ready: ready.Load, holds: []*Watchers[*probe]{&x}}
+		h.add(p)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+
+		set := time.Now()
+		ready.Store(true)
+		h.s.Initialized(&x)
+		h.wg.Wait()
+		assert.LessOrEqual(t, p.ended.Sub(set), timing.BroadcastDelay)
 		require.True(t, h.shutdown(t, time.Second))
 	})
 }

@@ -34,10 +34,11 @@ type Waiter[D any] struct {
 	Data D
 
 	// Read and written only when something changes:
-	resolved chan struct{} // closed when the resolution ends
-	err      *Failure      // why it failed; written before resolved is closed
-	handoff  chan struct{} // hands an attempt to the waiting goroutine (cap 1; see wakeOwn)
+	err *Failure // why it failed; written before the resolution ends
 	// Guarded by Scheduler.mu:
+	// resolved is closed when the resolution ends; made only when Removed
+	// asks for it, so that most waiters never carry a channel.
+	resolved chan struct{}
 	waitElem *list.Element  // its element in Scheduler.waiting while it waits
 	watching []*Watchers[D] // the services its resolver holds
 	seenAt   time.Duration  // when seen last moved, since Config.Epoch
@@ -50,8 +51,6 @@ func NewWaiter[D any](name string, data D) *Waiter[D] {
 		pollIndex: -1,
 		name:      name,
 		Data:      data,
-		resolved:  make(chan struct{}),
-		handoff:   make(chan struct{}, 1),
 	}
 }
 

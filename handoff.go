@@ -1,0 +1,44 @@
+package servicemesh
+
+// The hand-off: once a service's Init has returned and its lifecycle is
+// over, the goroutine that ran it runs the next attempt of one service
+// waiting on it (one whose resolver holds it, see watch in
+// dependencies.go), and, when that resolves it, that service's lifecycle,
+// Init included, and so on. Along a chain of dependencies each link then
+// starts at the cost of a function call on one goroutine, with no wake-up
+// through the scheduler and no goroutine started. The others waiting on
+// the service are attempted by the scheduler at once (sched.Initialized);
+// the one left to the hand-off is attempted in the broadcast if the
+// lifecycle is held up (its EventServiceInitialized handlers waiting for
+// something), so nothing waits on a handler.
+//
+// The lane (startorder.go) runs the next service added instead: from it,
+// the attempt is handed to a goroutine started for it (sched.GoHandOff).
+
+// runLifecycle runs e's lifecycle from from (lifecycleOnce), then the
+// hand-offs that follow it.
+func (m *mesh) runLifecycle(e *entry, from stage) {
+	for m.lifecycleOnce(e, from) {
+		if onLane(e, from) {
+			m.sched.GoHandOff(&e.watchers)
+			return
+		}
+		// Counted in busy while the resolver runs, and on through the next
+		// lifecycle, which releases it (it runs from afterResolution).
+		m.busy.Add(1)
+		w := m.sched.HandOff(&e.watchers)
+		if w == nil {
+			m.busyDone()
+			return
+		}
+		e, from = w.Data.e, afterResolution
+	}
+}
+
+// onLane reports whether the lifecycle of e from from runs on the lane:
+// that of a service without dependencies nor requirements, added for the
+// first time, from its start. Every other runs on a goroutine of its own,
+// counted in busy.
+func onLane(e *entry, from stage) bool {
+	return from == fromStart && e.resolution == nil && e.prev == nil && e.reqs == nil
+}
