@@ -92,17 +92,26 @@ func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
 	return true
 }
 
+// errResolverGoexit is the cause of the failure of a resolution whose
+// resolver ended its goroutine with runtime.Goexit (as t.FailNow does).
+var errResolverGoexit = fmt.Errorf("ResolveDependencies or DependenciesResolved %w", errGoexit)
+
 // resolve begins e's dependency resolution with its first event and its
 // first attempt, on the lifecycle's goroutine. It reports whether Init may
-// follow now, or whether the service parked, waiting as a record without
-// a goroutine: its lifecycle then ends here, and resumeResolved resumes it
-// once the scheduler, or a hand-off, has ended the resolution.
-func (m *mesh) resolve(e *entry) (ok, parked bool) {
+// follow now, or sets parked: the service waits as a record without a
+// goroutine, its lifecycle ends here, and resumeResolved resumes it once
+// the scheduler, or a hand-off, has ended the resolution. parked is set
+// while the first attempt runs: a resolver that ends this goroutine with
+// runtime.Goexit leaves the lifecycle parked, and the scheduler ends the
+// resolution as failed and resumes it (sched.Config.Resume).
+func (m *mesh) resolve(e *entry, parked *bool) (ok bool) {
 	m.emitAbout(EventDependencyResolutionStarted, e)
-	if _, ended := m.sched.Await(e.resolution, e.seq); !ended {
-		return false, true
+	*parked = true
+	_, ended := m.sched.Await(e.resolution, e.seq)
+	if *parked = !ended; !ended {
+		return false
 	}
-	return m.resolved(e), false
+	return m.resolved(e)
 }
 
 // resolved tells the end of e's resolution with its event, and reports
@@ -178,6 +187,7 @@ func (m *mesh) initScheduler() {
 		Named:       maxNamed,
 		ErrTimeout:  ErrDependencyResolutionTimeout,
 		ErrCanceled: ErrDependencyResolutionCanceled,
+		ErrGoexit:   errResolverGoexit,
 	})
 }
 
