@@ -105,6 +105,13 @@ var errResolverGoexit = fmt.Errorf("ResolveDependencies or DependenciesResolved 
 // runtime.Goexit leaves the lifecycle parked, and the scheduler ends the
 // resolution as failed and resumes it (sched.Config.Resume).
 func (m *mesh) resolve(e *entry, parked *bool) (ok bool) {
+	if e.gone.Load() {
+		// Removed before its resolution began: its lifecycle tells nothing
+		// more (DESIGN §3, Remove). One removed later is canceled, and
+		// told so (resolved).
+		m.debug("dependency resolution canceled", "subject", e.name, "reason", reasonRemoved)
+		return false
+	}
 	m.emitAbout(EventDependencyResolutionStarted, e)
 	*parked = true
 	_, ended := m.sched.Await(e.resolution, e.seq)
@@ -116,7 +123,11 @@ func (m *mesh) resolve(e *entry, parked *bool) (ok bool) {
 
 // resolved tells the end of e's resolution with its event, and reports
 // whether Init may follow. Called once the resolution has ended, by the
-// lifecycle's goroutine (resolve) or its resumption.
+// lifecycle's goroutine (resolve) or its resumption. A resolution that
+// Remove cut short is told failed (canceled), as the shutdown's are; one
+// whose last attempt, under way when Remove began, found its dependencies
+// tells nothing more (DESIGN §3, Remove: no EventDependencyResolutionEnded
+// after EventServiceRemoved), and its service is not initialized.
 func (m *mesh) resolved(e *entry) bool {
 	r := e.resolution
 	r.Data.watched = nil // no attempt runs once it has ended
@@ -132,6 +143,9 @@ func (m *mesh) resolved(e *entry) bool {
 		return false
 	}
 	m.debug("dependencies resolved", "subject", e.name)
+	if e.gone.Load() {
+		return false
+	}
 	m.emitAbout(EventDependencyResolutionEnded, e)
 	return true
 }
