@@ -153,13 +153,15 @@ func (m *mesh) resolved(e *entry) bool {
 // resumeResolved resumes the lifecycle of w's service, whose resolution
 // ended after its first attempt (sched.Config.Resume): on the goroutine
 // that ended it when that is given (own: a hand-off's) or when nothing but
-// its events and its end follow (a cancellation: ten thousand canceled at
+// its end follows (a cancellation nobody hears: ten thousand canceled at
 // shutdown do not start ten thousand goroutines), on a goroutine of its
-// own otherwise, since Init follows.
+// own otherwise, since Init, or the handlers of
+// EventDependencyResolutionFailed, follow: they must not hold up the
+// scheduler, nor each other.
 func (m *mesh) resumeResolved(w *resolution, own bool) {
 	e := w.Data.e
 	m.busy.Add(1)
-	if f := w.Failure(); own || f != nil && errors.Is(f.Err, ErrDependencyResolutionCanceled) {
+	if f := w.Failure(); own || f != nil && errors.Is(f.Err, ErrDependencyResolutionCanceled) && !m.heard(EventDependencyResolutionFailed) {
 		m.runLifecycle(e, afterResolution)
 		return
 	}
