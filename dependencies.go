@@ -92,22 +92,42 @@ func SetDependencyWarningDelay(m Mesh, d time.Duration) bool {
 	return true
 }
 
+// errResolverGoexit is the cause of the failure of a resolution whose
+// resolver ended its goroutine with runtime.Goexit (as t.FailNow does).
+var errResolverGoexit = fmt.Errorf("ResolveDependencies or DependenciesResolved %w", errGoexit)
+
 // resolve begins e's dependency resolution with its first event and its
 // first attempt, on the lifecycle's goroutine. It reports whether Init may
-// follow now, or whether the service parked, waiting as a record without
-// a goroutine: its lifecycle then ends here, and resumeResolved resumes it
-// once the scheduler, or a hand-off, has ended the resolution.
-func (m *mesh) resolve(e *entry) (ok, parked bool) {
-	m.emitAbout(EventDependencyResolutionStarted, e)
-	if _, ended := m.sched.Await(e.resolution, e.seq); !ended {
-		return false, true
+// follow now, or sets parked: the service waits as a record without a
+// goroutine, its lifecycle ends here, and resumeResolved resumes it once
+// the scheduler, or a hand-off, has ended the resolution. parked is set
+// while the first attempt runs: a resolver that ends this goroutine with
+// runtime.Goexit leaves the lifecycle parked, and the scheduler ends the
+// resolution as failed and resumes it (sched.Config.Resume).
+func (m *mesh) resolve(e *entry, parked *bool) (ok bool) {
+	if e.gone.Load() {
+		// Removed before its resolution began: its lifecycle tells nothing
+		// more (DESIGN §3, Remove). One removed later is canceled, and
+		// told so (resolved).
+		m.debug("dependency resolution canceled", "subject", e.name, "reason", reasonRemoved)
+		return false
 	}
-	return m.resolved(e), false
+	m.emitAbout(EventDependencyResolutionStarted, e)
+	*parked = true
+	_, ended := m.sched.Await(e.resolution, e.seq)
+	if *parked = !ended; !ended {
+		return false
+	}
+	return m.resolved(e)
 }
 
 // resolved tells the end of e's resolution with its event, and reports
 // whether Init may follow. Called once the resolution has ended, by the
-// lifecycle's goroutine (resolve) or its resumption.
+// lifecycle's goroutine (resolve) or its resumption. A resolution that
+// Remove cut short is told failed (canceled), as the shutdown's are; one
+// whose last attempt, under way when Remove began, found its dependencies
+// tells nothing more (DESIGN §3, Remove: no EventDependencyResolutionEnded
+// after EventServiceRemoved), and its service is not initialized.
 func (m *mesh) resolved(e *entry) bool {
 	r := e.resolution
 	r.Data.watched = nil // no attempt runs once it has ended
@@ -123,6 +143,9 @@ func (m *mesh) resolved(e *entry) bool {
 		return false
 	}
 	m.debug("dependencies resolved", "subject", e.name)
+	if e.gone.Load() {
+		return false
+	}
 	m.emitAbout(EventDependencyResolutionEnded, e)
 	return true
 }
@@ -130,13 +153,15 @@ func (m *mesh) resolved(e *entry) bool {
 // resumeResolved resumes the lifecycle of w's service, whose resolution
 // ended after its first attempt (sched.Config.Resume): on the goroutine
 // that ended it when that is given (own: a hand-off's) or when nothing but
-// its events and its end follow (a cancellation: ten thousand canceled at
+// its end follows (a cancellation nobody hears: ten thousand canceled at
 // shutdown do not start ten thousand goroutines), on a goroutine of its
-// own otherwise, since Init follows.
+// own otherwise, since Init, or the handlers of
+// EventDependencyResolutionFailed, follow: they must not hold up the
+// scheduler, nor each other.
 func (m *mesh) resumeResolved(w *resolution, own bool) {
 	e := w.Data.e
 	m.busy.Add(1)
-	if f := w.Failure(); own || f != nil && errors.Is(f.Err, ErrDependencyResolutionCanceled) {
+	if f := w.Failure(); own || f != nil && errors.Is(f.Err, ErrDependencyResolutionCanceled) && !m.heard(EventDependencyResolutionFailed) {
 		m.runLifecycle(e, afterResolution)
 		return
 	}
@@ -178,6 +203,7 @@ func (m *mesh) initScheduler() {
 		Named:       maxNamed,
 		ErrTimeout:  ErrDependencyResolutionTimeout,
 		ErrCanceled: ErrDependencyResolutionCanceled,
+		ErrGoexit:   errResolverGoexit,
 	})
 }
 

@@ -429,3 +429,92 @@ func TestHandOffDoesNotWaitOnHandlers(t *testing.T) {
 		m.Shutdown().Wait()
 	})
 }
+
+// deadlineLink holds its provider and is resolved once the provider is
+// initialized and go is set.
+type deadlineLink struct {
+	name     string
+	provider *earlyFlag
+	held     *earlyFlag
+	proceed  *atomic.Bool
+	inits    atomic.Int32
+}
+
+func (l *deadlineLink) Name() string { return l.name }
+func (l *deadlineLink) Init(Mesh)    { l.inits.Add(1) }
+func (l *deadlineLink) DependenciesResolved() bool {
+	return l.held != nil && l.held.ready.Load() && l.proceed.Load()
+}
+func (l *deadlineLink) ResolveDependencies(services []Service) {
+	for _, s := range services {
+		if s == Service(l.provider) {
+			l.held = l.provider
+		}
+	}
+}
+
+// sleeper's resolver sleeps once, the first time it is called at or after
+// at: the scheduler's goroutine is held up (for less than the watchdog's
+// stall) while a deadline passes.
+type sleeper struct {
+	at    time.Time
+	span  time.Duration
+	slept atomic.Bool
+}
+
+func (s *sleeper) Name() string               { return "sleeper" }
+func (s *sleeper) Init(Mesh)                  {}
+func (s *sleeper) DependenciesResolved() bool { return false }
+func (s *sleeper) ResolveDependencies([]Service) {
+	if !time.Now().Before(s.at) && !s.slept.Swap(true) {
+		time.Sleep(s.span)
+	}
+}
+
+// A hand-off that comes after the resolution timeout ends the resolution
+// as timed out without calling the resolver, as the scheduler's attempts
+// do: a service is never initialized on an attempt that began after its
+// timeout, whoever runs it.
+func TestHandOffAfterTheTimeoutDoesNotResolve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		require.True(t, SetRestartPolicy(m, RestartPolicy{KeepRunning: true}))
+		m.SetDependencyResolutionTimeout(time.Second)
+		start := time.Now()
+		deadline := start.Add(time.Second)
+		provider := &earlyFlag{name: "provider"}
+		// The provider's EventServiceInitialized handler returns, and its
+		// goroutine hands off to the link, just after the link's deadline,
+		// while the scheduler is held up in the sleeper's resolver.
+		m.Events().On(EventServiceInitialized, func(args ...any) {
+			if len(args) > 0 && args[0] == Service(provider) {
+				time.Sleep(time.Until(deadline.Add(time.Millisecond)))
+			}
+		})
+		var ready atomic.Bool
+		link := &deadlineLink{name: "link", provider: provider, proceed: &ready}
+		m.Add(link)
+		m.Add(&sleeper{at: deadline.Add(-2 * time.Millisecond), span: 5 * time.Millisecond})
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		m.Add(provider) // the link holds it from the broadcast on
+		go func() {
+			time.Sleep(time.Until(deadline.Add(500 * time.Microsecond)))
+			ready.Store(true)
+		}()
+		// A change just before the deadline: its broadcast runs the
+		// sleeper's resolver across the deadline.
+		time.Sleep(time.Until(deadline.Add(-2*time.Millisecond - timing.BroadcastDelay)))
+		m.Add(&earlyFlag{name: "change"})
+		time.Sleep(time.Second)
+		synctest.Wait()
+
+		assert.Zero(t, link.inits.Load(), "initialized on an attempt that began after its timeout")
+		for _, s := range Status(m).Services {
+			if s.Name == "link" {
+				assert.Equal(t, StateFailed, s.State)
+			}
+		}
+		m.Shutdown().Wait()
+	})
+}

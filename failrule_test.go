@@ -101,6 +101,137 @@ type frGoexitInit struct{}
 func (frGoexitInit) Name() string          { return "goexit" }
 func (frGoexitInit) Init(servicemesh.Mesh) { runtime.Goexit() }
 
+// frGoexitResolver ends its resolver with runtime.Goexit, as t.FailNow
+// does: at its call number exitAt (the first runs on its lifecycle's
+// goroutine, later ones on the scheduler's), or, when exitAt is 0, once
+// the provider it holds is initialized (on the goroutine of the hand-off).
+type frGoexitResolver struct {
+	name     string
+	exitAt   int32
+	calls    atomic.Int32
+	provider frProvider
+	held     frProvider // what the mesh sees it hold
+	inited   atomic.Bool
+}
+
+func (r *frGoexitResolver) Name() string               { return r.name }
+func (r *frGoexitResolver) Init(servicemesh.Mesh)      { r.inited.Store(true) }
+func (r *frGoexitResolver) DependenciesResolved() bool { return false }
+func (r *frGoexitResolver) ResolveDependencies(services []servicemesh.Service) {
+	if n := r.calls.Add(1); r.exitAt > 0 {
+		if n == r.exitAt {
+			runtime.Goexit()
+		}
+		return
+	}
+	for _, s := range services {
+		if s == servicemesh.Service(r.provider) {
+			r.held = r.provider
+		}
+	}
+	if r.held != nil && r.held.initialized() {
+		runtime.Goexit()
+	}
+}
+
+// frProvider is a service whose Init waits for release.
+type frProvider interface {
+	servicemesh.Service
+	initialized() bool
+}
+
+// frLaneProvider has no dependencies: it starts on the lane.
+type frLaneProvider struct {
+	name    string
+	release chan struct{}
+	inited  atomic.Bool
+}
+
+func (p *frLaneProvider) Name() string          { return p.name }
+func (p *frLaneProvider) Init(servicemesh.Mesh) { <-p.release; p.inited.Store(true) }
+func (p *frLaneProvider) initialized() bool     { return p.inited.Load() }
+
+// frDepProvider has dependencies, resolved at once: it starts on a
+// goroutine of its own, which goes on with the hand-off.
+type frDepProvider struct{ frLaneProvider }
+
+func (p *frDepProvider) DependenciesResolved() bool                { return true }
+func (p *frDepProvider) ResolveDependencies([]servicemesh.Service) {}
+
+// frWaiter waits until ready says so; it holds nothing the mesh sees, so
+// only a broadcast or a poll wakes it.
+type frWaiter struct {
+	name   string
+	ready  func() bool
+	inited atomic.Bool
+}
+
+func (w *frWaiter) Name() string                              { return w.name }
+func (w *frWaiter) Init(servicemesh.Mesh)                     { w.inited.Store(true) }
+func (w *frWaiter) DependenciesResolved() bool                { return w.ready() }
+func (w *frWaiter) ResolveDependencies([]servicemesh.Service) {}
+
+// A resolver that ends its goroutine with runtime.Goexit fails its
+// service for good (DESIGN §8), wherever its attempt runs: on its
+// lifecycle's goroutine, on the scheduler's, or on a hand-off's, from a
+// provider's own goroutine or from the lane. The service is never
+// initialized, EventServiceFailed is told once, the other waiters are
+// resolved as before, and the shutdown completes.
+func TestResolverGoexitFailsItsService(t *testing.T) {
+	tests := []struct {
+		name     string
+		exitAt   int32
+		provider func(release chan struct{}) frProvider
+	}{
+		{name: "first attempt", exitAt: 1},
+		{name: "scheduler", exitAt: 2},
+		{name: "hand-off", provider: func(release chan struct{}) frProvider {
+			return &frDepProvider{frLaneProvider{name: "provider", release: release}}
+		}},
+		{name: "hand-off from the lane", provider: func(release chan struct{}) frProvider {
+			return &frLaneProvider{name: "provider", release: release}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := frMesh(t)
+				require.True(t, servicemesh.SetRestartPolicy(m, servicemesh.RestartPolicy{KeepRunning: true}))
+				failures := watchFailures(m)
+				release := make(chan struct{})
+				bad := &frGoexitResolver{name: "bad", exitAt: tc.exitAt}
+				if tc.provider != nil {
+					bad.provider = tc.provider(release)
+				} else {
+					bad.provider = &frLaneProvider{name: "provider", release: release}
+				}
+				other := &frWaiter{name: "other", ready: bad.provider.initialized}
+				added := m.Add(bad)
+				m.Add(other)
+				m.Add(bad.provider)
+				time.Sleep(time.Millisecond) // past the broadcast: bad holds the provider
+				synctest.Wait()
+				close(release)
+				require.True(t, waitTimeout(t, added, time.Minute), "the Add of the failed service is done")
+				time.Sleep(time.Second) // past the broadcast that finds the other waiter ready
+				synctest.Wait()
+
+				assert.Equal(t, servicemesh.StateFailed, frState(t, m, "bad"))
+				assert.False(t, bad.inited.Load(), "never initialized")
+				assert.Equal(t, 1, failures.count("bad"), "EventServiceFailed told once")
+				assert.Equal(t, 1, failures.total())
+				assert.Equal(t, servicemesh.StateRunning, frState(t, m, "provider"))
+				assert.Equal(t, servicemesh.StateRunning, frState(t, m, "other"), "the other waiter was resolved")
+				assert.True(t, other.inited.Load())
+
+				shut := m.Shutdown()
+				require.True(t, waitTimeout(t, shut, time.Minute), "the shutdown completes")
+				assert.Equal(t, servicemesh.StateFailed, frState(t, m, "bad"))
+			})
+		})
+	}
+}
+
 // frFailed counts what EventServiceFailed told, by service.
 type frFailed struct {
 	mu   sync.Mutex
@@ -182,6 +313,9 @@ func TestEveryPermanentFailureFailsTheMeshFast(t *testing.T) {
 		}, setup: func(m servicemesh.Mesh) { m.SetDependencyResolutionTimeout(time.Second) }},
 		{name: "resolver-panics", op: "resolve", is: servicemesh.ErrServicePanicked, svc: func() servicemesh.Service {
 			return &frResolver{name: "resolver-panics", panics: true}
+		}},
+		{name: "resolver-goexit", op: "resolve", text: "runtime.Goexit", svc: func() servicemesh.Service {
+			return &frGoexitResolver{name: "resolver-goexit", exitAt: 1}
 		}},
 		{name: "gives-up", op: "serve", is: errFR, svc: func() servicemesh.Service {
 			return frServer{&frSvc{name: "gives-up", serve: func(context.Context) error { return errFR }}}

@@ -184,6 +184,14 @@ func glEnding(g string) bool {
 	if done && len(frames) > 1 && strings.HasPrefix(frames[0], "github.com/gravestench/servicemesh.(*mesh).shutdown.func1(") {
 		frames = frames[1:]
 	}
+	// A deferred call of the function the goroutine started with, caught
+	// at that function's end (the lane's guard against a Goexit in Run,
+	// which returns at once when run returned: the last Release is done):
+	// only the return is left. Seen once in about 10 runs of
+	// TestGoroutinesBareMeshLeavesNoneAfterWait.
+	if len(frames) == 2 && strings.HasPrefix(glFuncName(frames[0]), glFuncName(frames[1])+".func") {
+		frames = frames[1:]
+	}
 	switch len(frames) {
 	case 0:
 		return true
@@ -192,6 +200,17 @@ func glEnding(g string) bool {
 			slices.ContainsFunc(glWaitedFor, func(f string) bool { return strings.Contains(frames[0], f) })
 	}
 	return false
+}
+
+// glFuncName returns the function of a frame as glEnding keeps it (the
+// call, with its arguments, a tab, and the file and line).
+func glFuncName(frame string) string {
+	call, _, _ := strings.Cut(frame, "\t")
+	call = strings.TrimSpace(call)
+	if i := strings.LastIndex(call, "("); i > 0 {
+		return call[:i]
+	}
+	return call
 }
 
 // glQuiet waits for the timers and goroutines of earlier tests to end and
@@ -1227,4 +1246,36 @@ func TestGoroutinesShutdownReturnsAtOnceWithDrainDelay(t *testing.T) {
 	took := time.Since(start)
 	require.True(t, waitTimeout(t, wg, glBound, "shutdown"))
 	assert.Less(t, took, 100*time.Millisecond, "Shutdown() returned only after a Ready call")
+}
+
+// The check itself: a goroutine caught in a deferred call of the function
+// it started with, at that function's end, is ending (seen as the lane's
+// goroutine after its last Release); one caught in another function, or
+// in a deferred call reached from deeper frames, is not.
+func TestGoroutinesCheckTellsEndingFromLeft(t *testing.T) {
+	const lane = "github.com/gravestench/servicemesh/internal/lane.(*Lane[...]).run"
+	tests := []struct {
+		name   string
+		stack  string
+		ending bool
+	}{
+		{"deferred call at the end of run", "goroutine 1 [runnable]:\n" +
+			lane + ".func1()\n\t/x/lane.go:120 +0x54\n" +
+			lane + "(0xc6f5c0, 0x1)\n\t/x/lane.go:164 +0x647\n" +
+			"created by " + lane + " in goroutine 2\n\t/x/lane.go:109 +0x1dd", true},
+		{"another function on top", "goroutine 1 [runnable]:\n" +
+			"github.com/gravestench/servicemesh.(*mesh).lifecycle(0x1)\n\t/x/lifecycle.go:19 +0x3a\n" +
+			lane + "(0xc6f5c0, 0x1)\n\t/x/lane.go:150 +0x647\n" +
+			"created by " + lane + " in goroutine 2\n\t/x/lane.go:109 +0x1dd", false},
+		{"deferred call reached from deeper frames", "goroutine 1 [runnable]:\n" +
+			lane + ".func1()\n\t/x/lane.go:124 +0x54\n" +
+			"github.com/gravestench/servicemesh.(*mesh).lifecycle(0x1)\n\t/x/lifecycle.go:19 +0x3a\n" +
+			lane + "(0xc6f5c0, 0x1)\n\t/x/lane.go:150 +0x647\n" +
+			"created by " + lane + " in goroutine 2\n\t/x/lane.go:109 +0x1dd", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.ending, glEnding(tc.stack))
+		})
+	}
 }

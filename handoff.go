@@ -23,16 +23,28 @@ func (m *mesh) runLifecycle(e *entry, from stage) {
 			m.sched.GoHandOff(&e.watchers)
 			return
 		}
-		// Counted in busy while the resolver runs, and on through the next
-		// lifecycle, which releases it (it runs from afterResolution).
-		m.busy.Add(1)
-		w := m.sched.HandOff(&e.watchers)
+		w := m.handOff(e)
 		if w == nil {
-			m.busyDone()
 			return
 		}
 		e, from = w.Data.e, afterResolution
 	}
+}
+
+// handOff runs the attempt of one service waiting on e, which was
+// initialized (sched.HandOff), counted in busy while the resolver runs,
+// and returns it when its resolution ended: its lifecycle then goes on
+// here, from afterResolution, and releases that count. A resolver that
+// ends this goroutine with runtime.Goexit ends its resolution, told
+// through sched.Config.Resume; the count is released on the way out.
+func (m *mesh) handOff(e *entry) (w *resolution) {
+	m.busy.Add(1)
+	defer func() {
+		if w == nil {
+			m.busyDone()
+		}
+	}()
+	return m.sched.HandOff(&e.watchers)
 }
 
 // onLane reports whether the lifecycle of e from from runs on the lane:

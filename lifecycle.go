@@ -91,7 +91,7 @@ func (m *mesh) lifecycleOnce(e *entry, from stage) (initialized bool) {
 		if from == afterResolution {
 			ok = m.resolved(e)
 		} else {
-			ok, parked = m.resolve(e)
+			ok = m.resolve(e, &parked)
 		}
 		if !ok {
 			return

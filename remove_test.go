@@ -6,8 +6,11 @@ package servicemesh_test
 
 import (
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gravestench/servicemesh"
 	"github.com/stretchr/testify/assert"
@@ -111,4 +114,99 @@ func TestNoLifecycleEventsAfterRemoved(t *testing.T) {
 	assert.Contains(t, rec.events, "removed unwanted")
 	assert.NotContains(t, rec.events, "added unwanted", "no EventServiceAdded after the removal")
 	assert.Zero(t, s.calls, "its resolution never began")
+}
+
+// resolutionRecorder is a lifecycleRecorder that records the resolution
+// events too, and closes removed once it was told of the removal of the
+// service named "unwanted".
+type resolutionRecorder struct {
+	*lifecycleRecorder
+	removed chan struct{}
+}
+
+func (r *resolutionRecorder) OnServiceRemoved(s servicemesh.Service) {
+	r.add("removed", s)
+	if s.Name() == "unwanted" {
+		close(r.removed)
+	}
+}
+func (r *resolutionRecorder) OnDependencyResolutionStarted(s servicemesh.Service) {
+	r.add("resolution started", s)
+}
+func (r *resolutionRecorder) OnDependencyResolutionEnded(s servicemesh.Service) {
+	r.add("resolution ended", s)
+}
+func (r *resolutionRecorder) OnDependencyResolutionFailed(s servicemesh.Service, _ error) {
+	r.add("resolution failed", s)
+}
+
+// selfRemover's resolver, at its first call, removes its own service and
+// waits until the removal was told; then its dependencies are resolved.
+type selfRemover struct {
+	mesh   servicemesh.Mesh
+	told   <-chan struct{}
+	calls  atomic.Int32
+	inits  atomic.Int32
+	waited atomic.Bool
+}
+
+func (s *selfRemover) Name() string               { return "unwanted" }
+func (s *selfRemover) Init(servicemesh.Mesh)      { s.inits.Add(1) }
+func (s *selfRemover) DependenciesResolved() bool { return s.calls.Load() > 0 }
+func (s *selfRemover) ResolveDependencies([]servicemesh.Service) {
+	if s.calls.Add(1) == 1 {
+		s.mesh.Remove(s) // not waited for: it waits for this resolution
+		select {
+		case <-s.told:
+			s.waited.Store(true)
+		case <-time.After(bound):
+		}
+	}
+}
+
+// Guards: neither the start nor the end of a service's resolution is told
+// after its EventServiceRemoved, and it is never initialized, whether it
+// was removed before its resolution began (nothing of it is told) or
+// during an attempt that then found its dependencies. (A resolution that
+// the removal cancels is told failed: TestRemoveWhileResolving.)
+func TestNoResolutionEventsAfterRemoved(t *testing.T) {
+	t.Run("removed from its own EventServiceAdded", func(t *testing.T) {
+		m := newTestMesh(t)
+		rec := &resolutionRecorder{lifecycleRecorder: &lifecycleRecorder{}, removed: make(chan struct{})}
+		require.True(t, waitTimeout(t, m.Add(rec), bound))
+		unwanted := &neverResolves{}
+		r := &rejecter{mesh: m, reject: unwanted, done: make(chan struct{})}
+		require.True(t, waitTimeout(t, m.Add(r), bound))
+		added := m.Add(unwanted)
+		require.True(t, waitChan(t, r.done, bound))
+		require.True(t, waitTimeout(t, added, bound))
+		require.True(t, waitTimeout(t, m.Shutdown(), bound))
+
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		i := slices.Index(rec.events, "removed unwanted")
+		require.GreaterOrEqual(t, i, 0, "told of the removal: %v", rec.events)
+		assert.Empty(t, slices.DeleteFunc(slices.Clone(rec.events[i+1:]), func(ev string) bool {
+			return !strings.HasSuffix(ev, " unwanted")
+		}), "nothing about it after its removal")
+		assert.Zero(t, unwanted.calls)
+	})
+	t.Run("removed during an attempt that resolves", func(t *testing.T) {
+		m := newTestMesh(t)
+		rec := &resolutionRecorder{lifecycleRecorder: &lifecycleRecorder{}, removed: make(chan struct{})}
+		require.True(t, waitTimeout(t, m.Add(rec), bound))
+		s := &selfRemover{mesh: m, told: rec.removed}
+		require.True(t, waitTimeout(t, m.Add(s), bound))
+		require.True(t, waitTimeout(t, m.Shutdown(), bound))
+
+		require.True(t, s.waited.Load(), "the removal was told while the attempt ran")
+		assert.Zero(t, s.inits.Load(), "a removed service is never initialized")
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		i := slices.Index(rec.events, "removed unwanted")
+		require.GreaterOrEqual(t, i, 0, "told of the removal: %v", rec.events)
+		assert.Empty(t, slices.DeleteFunc(slices.Clone(rec.events[i+1:]), func(ev string) bool {
+			return !strings.HasSuffix(ev, " unwanted")
+		}), "nothing about it after its removal")
+	})
 }

@@ -275,3 +275,33 @@ func TestSettleInitsHonoursOnShutdownContext(t *testing.T) {
 		time.Sleep(time.Second) // let it end, so the bubble can
 	})
 }
+
+// The handlers of EventDependencyResolutionFailed that shutdown's
+// cancellations tell run side by side, as when each waiting service had a
+// goroutine of its own: a handler that takes a while delays its own
+// service, never the cancellation of the others (before, they ran one
+// after another on the scheduler's goroutine, each holding it up until the
+// watchdog handed it on: 200 waiters and a 50 ms handler made a 50 ms
+// shutdown take 2.5 s). Without a listener the cancellations start no
+// goroutine (see resumeResolved).
+func TestShutdownTellsCanceledResolutionsSideBySide(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := quietMesh(t)
+		m.SetDependencyResolutionTimeout(0)
+		var told atomic.Int32
+		m.Events().On(EventDependencyResolutionFailed, func(...any) {
+			time.Sleep(50 * time.Millisecond)
+			told.Add(1)
+		})
+		const n = 100
+		for i := range n {
+			m.Add(&outsider{name: "waiter" + string(rune('A'+i%26)) + string(rune('a'+i/26))})
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		start := time.Now()
+		m.Shutdown().Wait()
+		assert.Equal(t, int32(n), told.Load(), "every cancellation told")
+		assert.LessOrEqual(t, time.Since(start), 100*time.Millisecond, "the handlers ran one after another")
+	})
+}

@@ -22,7 +22,9 @@ import (
 // dependencies are resolved, the timeout passes, the resolution is
 // canceled, or Config.Attempt returns an error, and then Config.Resume is
 // called once, by whoever ended it. The caller must then leave w to
-// Config.Resume. Call it once per Waiter.
+// Config.Resume; so too when its resolver ends the calling goroutine with
+// runtime.Goexit, and Await never returns (see attempt). Call it once per
+// Waiter.
 func (s *Scheduler[D]) Await(w *Waiter[D], seq uint64) (f *Failure, ended bool) {
 	now := time.Now()
 	s.mu.Lock()
@@ -73,7 +75,7 @@ func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) (e
 		s.finish(w, s.failure(w, w.start, s.cfg.ErrTimeout, ""))
 		return true
 	}
-	done, err := s.cfg.Attempt(w, polled)
+	done, err := s.attempt(w, polled)
 	switch {
 	case err != nil:
 		s.finish(w, s.failure(w, w.start, err, ""))
@@ -130,6 +132,33 @@ func (s *Scheduler[D]) runAttempt(w *Waiter[D], polled bool, clock time.Time) (e
 		s.cfg.Slow(w, waited, quiet)
 	}
 	return false
+}
+
+// attempt is Config.Attempt. A resolver that ends the goroutine with
+// runtime.Goexit (as t.FailNow does; a panic Config.Attempt recovers) does
+// not return here, and whoever ran the attempt cannot tell its end: the
+// deferred call ends the resolution as failed (Config.ErrGoexit) and tells
+// the mesh through Config.Resume, with own false, since this goroutine is
+// ending. The scheduler's own goroutine hands the queue on (run).
+func (s *Scheduler[D]) attempt(w *Waiter[D], polled bool) (done bool, err error) {
+	returned := false
+	defer func() {
+		if !returned {
+			s.exited(w)
+		}
+	}()
+	done, err = s.cfg.Attempt(w, polled)
+	returned = true
+	return done, err
+}
+
+// exited ends w's resolution, whose resolver ended the goroutine that ran
+// its attempt with runtime.Goexit, and tells the mesh (attempt).
+//
+//go:noinline
+func (s *Scheduler[D]) exited(w *Waiter[D]) {
+	s.finish(w, s.failure(w, w.start, s.cfg.ErrGoexit, ""))
+	s.cfg.Resume(w, false)
 }
 
 // finish ends w's resolution with f (nil: resolved). Called by whoever

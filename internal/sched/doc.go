@@ -62,7 +62,11 @@
 // When an attempt ends a resolution, whoever ran it tells the mesh: Await's
 // caller by its return, HandOff's by its return, the others through
 // Config.Resume, with own true when the goroutine is the service's to keep
-// (a hand-off started for it). A waiter's service thus gets a goroutine
+// (a hand-off started for it). A resolver that ends its goroutine with
+// runtime.Goexit ends its own resolution, failed with Config.ErrGoexit,
+// and the goroutine tells it through Config.Resume on its way out, whoever
+// ran the attempt (Await and HandOff never return then); the scheduler's
+// own goroutine is replaced at once. A waiter's service thus gets a goroutine
 // back only once it is resolved (or its wait failed), to run its Init.
 //
 // The Scheduler's fields, and the fields of waiting records, are guarded by

@@ -15,6 +15,7 @@ import (
 var (
 	errTimeout  = errors.New("timed out")
 	errCanceled = errors.New("canceled")
+	errGoexit   = errors.New("ended with runtime.Goexit")
 )
 
 // probe is a service that waits until ready says so. Every attempt is
@@ -78,6 +79,7 @@ func newHarness() *harness {
 		Named:       10,
 		ErrTimeout:  errTimeout,
 		ErrCanceled: errCanceled,
+		ErrGoexit:   errGoexit,
 	})
 	h.s.SetTimeout(0)
 	return h

@@ -11,9 +11,35 @@ import (
 
 // run runs queued and due attempts while generation gen owns the
 // scheduler, sleeping until the next is due, and ends when nobody waits,
-// or when the watchdog handed the scheduler on while a resolver ran.
+// or when the watchdog handed the scheduler on while a resolver ran. When
+// code it calls ends this goroutine with runtime.Goexit (a resolver, whose
+// resolution attempt ended, or the mesh's log handler), a new generation
+// takes the queue on at once.
 func (s *Scheduler[D]) run(gen uint64) {
 	defer s.cfg.BusyDone()
+	returned := false
+	defer func() {
+		if !returned {
+			s.handOn(gen)
+		}
+	}()
+	s.loop(gen)
+	returned = true
+}
+
+// handOn starts a new owner in place of generation gen, whose goroutine
+// is ending without returning, unless the watchdog did already.
+func (s *Scheduler[D]) handOn(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen == gen {
+		s.start()
+	}
+}
+
+// loop is run's body: it returns when generation gen no longer owns the
+// scheduler, or nobody waits.
+func (s *Scheduler[D]) loop(gen uint64) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	// now is read again once the queue is empty and every timing.ClockEvery

@@ -35,7 +35,10 @@ type Config[D any] struct {
 	// goroutine that ran the attempt that ended it, without Scheduler.mu:
 	// the scheduler's (own false), which it must not hold up for long, or
 	// a hand-off's (own true), which is Resume's to keep: it may run the
-	// service's code on it.
+	// service's code on it. A resolver that ends its goroutine with
+	// runtime.Goexit ends its resolution (ErrGoexit), and Resume is told
+	// by that goroutine on its way out (own false), whoever ran the
+	// attempt: Await's and HandOff's callers too, which never return then.
 	Resume func(w *Waiter[D], own bool)
 	// Slow reports, once per waiter, that w has waited waited for its
 	// dependencies while the mesh has not changed for quiet.
@@ -55,8 +58,9 @@ type Config[D any] struct {
 	// names at most.
 	Named int
 	// ErrTimeout and ErrCanceled are the errors a Failure wraps for a
-	// resolution that timed out, or was canceled.
-	ErrTimeout, ErrCanceled error
+	// resolution that timed out, or was canceled; ErrGoexit for one whose
+	// resolver ended its goroutine with runtime.Goexit.
+	ErrTimeout, ErrCanceled, ErrGoexit error
 }
 
 // Scheduler runs the attempts of the waiting resolvers (see the package's

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -140,4 +141,57 @@ func TestTimeoutAndSlowWait(t *testing.T) {
 		synctest.Wait()
 		assert.Zero(t, h.busy.Load(), "the scheduler's goroutine ended with the last wait")
 	})
+}
+
+// A resolver that ends its goroutine with runtime.Goexit (as t.FailNow
+// does) ends its own wait, failed with Config.ErrGoexit and told through
+// Resume, wherever it runs: on the goroutine of Await (its first attempt),
+// on the scheduler's, or on a hand-off's. The scheduler goes on at once
+// with the other waiters, and nothing is left behind.
+func TestGoexitInAResolverEndsItsWaitOnly(t *testing.T) {
+	for _, where := range []string{"await", "scheduler", "hand-off"} {
+		t.Run(where, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness()
+				var x Watchers[*probe]
+				ready := new(atomic.Bool)
+				calls := 0
+				bad := &probe{name: "bad", ready: never, block: func(bool) {
+					calls++
+					if where == "await" || calls > 1 {
+						runtime.Goexit()
+					}
+				}}
+				if where == "hand-off" {
+					bad.holds = []*Watchers[*probe]{&x}
+				}
+				other := &probe{name: "other", ready: ready.Load}
+				h.add(bad)
+				h.add(other)
+				synctest.Wait()
+
+				set := time.Now()
+				ready.Store(true)
+				switch where {
+				case "scheduler":
+					h.s.Broadcast()
+				case "hand-off":
+					h.s.Initialized(&x)
+					go func() {
+						h.s.HandOff(&x)
+						t.Error("HandOff returned from a resolver that ended its goroutine")
+					}()
+				}
+				h.wg.Wait() // both waits ended
+				require.NotNil(t, bad.fail)
+				assert.ErrorIs(t, bad.fail.Err, errGoexit)
+				assert.Nil(t, other.fail)
+				if where != "await" {
+					assert.LessOrEqual(t, other.ended.Sub(set), timing.BroadcastDelay, "the scheduler went on at once")
+				}
+				assert.Zero(t, h.s.Waiting())
+				require.True(t, h.shutdown(t, time.Second))
+			})
+		})
+	}
 }

@@ -91,7 +91,11 @@ func (s *Scheduler[D]) HandOff(x *Watchers[D]) (ended *Waiter[D]) {
 	s.mu.Lock()
 	w := s.takeOne(x)
 	s.mu.Unlock()
-	if w == nil || !s.runAttempt(w, false, time.Time{}) {
+	// With a reading of the clock, taken before the resolver is called,
+	// as the scheduler's attempts have: a hand-off that comes after the
+	// timeout (the scheduler, held up, has not yet found it timed out)
+	// ends the resolution without calling the resolver.
+	if w == nil || !s.runAttempt(w, false, time.Now()) {
 		return nil
 	}
 	return w
@@ -173,7 +177,7 @@ func (s *Scheduler[D]) takeOne(x *Watchers[D]) *Waiter[D] {
 // only this goroutine. Counted in Config.BusyAdd by whoever started it.
 func (s *Scheduler[D]) handOff(w *Waiter[D]) {
 	defer s.cfg.BusyDone()
-	if s.runAttempt(w, false, time.Time{}) {
+	if s.runAttempt(w, false, time.Now()) { // a clock reading: see HandOff
 		s.cfg.Resume(w, true)
 	}
 }
