@@ -9,8 +9,9 @@ import (
 	"github.com/gravestench/servicemesh/internal/timing"
 )
 
-// Waking the services parked for their requirements (requirements.go):
-// when a provider changes, when the shutdown or Remove cuts a wait short,
+// Parking a service for its requirements (parkLocked, and the cycle its
+// wait may close, cycleThrough), and waking it (requirements.go says what
+// it waits for): when a provider changes, when the shutdown or Remove cuts a wait short,
 // at the resolution timeout, and once the mesh has settled, to name what
 // no service can fill. Guarded by needsState.mu, as requirements.go says.
 
@@ -186,4 +187,79 @@ func (m *mesh) warnMissing() {
 		m.logger.Warn(fmt.Sprintf("%q requires %s: no service in the mesh is one", l.name, l.typ),
 			"subject", l.name, "requires", l.typ)
 	}
+}
+
+// parkLocked parks e under the types it still waits for, and returns the
+// error of a cycle that e's wait closes, having failed the others on it.
+// The caller holds needs.mu.
+func (m *mesh) parkLocked(e *entry) error {
+	n := &m.needs
+	rs := e.reqs
+	if rs.since.IsZero() {
+		rs.since = time.Now()
+		m.stepFrom(e, StateResolving, StateAdded)
+		if d := m.sched.Timeout(); d > 0 {
+			rs.timer = time.AfterFunc(d, func() { m.requirementTimedOut(e) })
+		}
+	}
+	if cycle := cycleThrough(e); cycle != nil {
+		names := make([]string, 0, len(cycle)+1)
+		for _, x := range cycle {
+			names = append(names, x.name)
+		}
+		names = append(names, e.name)
+		err := fmt.Errorf("%w: %s", ErrDependencyCycle, strings.Join(names, " → "))
+		for _, x := range cycle[1:] {
+			x.reqs.err = err
+			m.resumeLocked(x)
+		}
+		if rs.timer != nil {
+			rs.timer.Stop()
+		}
+		return err
+	}
+	if n.fits == nil {
+		n.fits = make(map[reflect.Type]func(Service) bool)
+	}
+	for i, q := range rs.list {
+		if !rs.filled[i] {
+			n.index.Add(q.r.typ, e)
+			n.fits[q.r.typ] = q.r.fits
+		}
+	}
+	if !rs.parked {
+		rs.parked = true
+		n.parked.Add(1)
+	}
+	m.quietAgainLocked()
+	return nil
+}
+
+// cycleThrough returns the services of a cycle of waits that e closes, e
+// first, or nil: e waits for a provider that is parked waiting, through
+// others parked, for e. The caller holds needs.mu.
+func cycleThrough(e *entry) []*entry {
+	seen := map[*entry]bool{}
+	var path []*entry
+	var walk func(x *entry) bool
+	walk = func(x *entry) bool {
+		path = append(path, x)
+		for _, y := range x.reqs.waiting {
+			if y == e {
+				return true
+			}
+			if y.reqs != nil && y.reqs.parked && !seen[y] {
+				seen[y] = true
+				if walk(y) {
+					return true
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		return false
+	}
+	if walk(e) {
+		return path
+	}
+	return nil
 }
